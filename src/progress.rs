@@ -1,0 +1,39 @@
+//! Progress reporting. The library never prints: it tells a [`Reporter`] what happens and the
+//! CLI renders that (a bar on a TTY, JSON lines with `--json`, nothing with `--quiet`).
+
+/// Something worth telling the user about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// Work on an item of known total size started (`total` in bytes, when known).
+    Start {
+        /// What is being worked on (a path or CID).
+        what: &'a str,
+        /// Total bytes, when known.
+        total: Option<u64>,
+    },
+    /// This many more content bytes were processed.
+    Bytes(u64),
+    /// A block was written to the store (`new` = it was not there before).
+    BlockStored {
+        /// Block size in bytes.
+        size: u64,
+        /// Whether it was new.
+        new: bool,
+    },
+    /// The item is done.
+    Finish,
+}
+
+/// Receives progress events. Implementations must be cheap: events come from hot loops.
+pub trait Reporter: Send + Sync {
+    /// Handles one event.
+    fn report(&self, event: Event<'_>);
+}
+
+/// A reporter that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn report(&self, _event: Event<'_>) {}
+}

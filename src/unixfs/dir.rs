@@ -1,0 +1,111 @@
+//! Building UnixFS directories (and symlinks) the way Kubo does. No IO.
+
+use super::file::DagRoot;
+use super::pb::{DataType, UnixfsData};
+use super::params::ImportParams;
+use crate::content::{cid_of, Block, DAG_PB};
+use crate::dagpb::{PbLink, PbNode};
+use std::collections::BTreeMap;
+
+/// Why a name cannot be a directory entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// Names must be single, non-empty path components.
+    #[error("`{0}` is not a valid directory entry name (empty, `.`, `..`, or contains `/` or NUL)")]
+    Invalid(String),
+    /// Two entries with one name.
+    #[error("duplicate directory entry `{0}`")]
+    Duplicate(String),
+}
+
+/// Checks that `name` is one safe path component: not empty, not `.` or `..`, no `/`, no NUL.
+pub fn check_entry_name(name: &str) -> Result<(), NameError> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0')
+    {
+        return Err(NameError::Invalid(name.escape_debug().to_string()));
+    }
+    Ok(())
+}
+
+/// Collects entries, then writes one directory node with links sorted by name bytes.
+#[derive(Debug)]
+pub struct DirBuilder {
+    params: ImportParams,
+    entries: BTreeMap<String, DagRoot>,
+}
+
+impl DirBuilder {
+    /// An empty directory.
+    pub fn new(params: ImportParams) -> Self {
+        DirBuilder {
+            params,
+            entries: BTreeMap::new(),
+        }
+    }
+
+    /// Adds an entry (a file, directory or symlink root).
+    pub fn add(&mut self, name: &str, child: DagRoot) -> Result<(), NameError> {
+        check_entry_name(name)?;
+        if self.entries.contains_key(name) {
+            return Err(NameError::Duplicate(name.to_string()));
+        }
+        self.entries.insert(name.to_string(), child);
+        Ok(())
+    }
+
+    /// Number of entries so far.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the directory is empty so far.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Writes the directory node (passed to `emit`) and returns its root.
+    pub fn finish(self, emit: &mut impl FnMut(Block)) -> DagRoot {
+        let links: Vec<PbLink> = self
+            .entries
+            .iter()
+            .map(|(name, child)| PbLink {
+                hash: child.cid,
+                name: Some(name.clone()),
+                tsize: Some(child.dag_size),
+            })
+            .collect();
+        let children: u64 = self.entries.values().map(|c| c.dag_size).sum();
+        let content: u64 = self.entries.values().map(|c| c.content_size).sum();
+        let node = PbNode {
+            links,
+            data: Some(UnixfsData::new(DataType::Directory).encode()),
+        };
+        let bytes = node.encode();
+        let cid = cid_of(self.params.cid_version, DAG_PB, self.params.hash, &bytes);
+        let root = DagRoot {
+            cid,
+            content_size: content,
+            dag_size: children + bytes.len() as u64,
+        };
+        emit(Block::encode(cid, bytes));
+        root
+    }
+}
+
+/// The block for a symbolic link to `target` (stored, never followed).
+pub fn symlink_block(params: &ImportParams, target: &str) -> (DagRoot, Block) {
+    let mut data = UnixfsData::new(DataType::Symlink);
+    data.data = Some(target.as_bytes().to_vec());
+    let bytes = PbNode {
+        links: Vec::new(),
+        data: Some(data.encode()),
+    }
+    .encode();
+    let cid = cid_of(params.cid_version, DAG_PB, params.hash, &bytes);
+    let root = DagRoot {
+        cid,
+        content_size: 0,
+        dag_size: bytes.len() as u64,
+    };
+    (root, Block::encode(cid, bytes))
+}

@@ -1,0 +1,15 @@
+//! UnixFS: files and directories as dag-pb DAGs. The importer builds them the way Kubo does; the
+//! reader walks them back into files, byte ranges and directory listings. No IO here: blocks come
+//! from a [`crate::store::BlockGetter`] and go out through callbacks.
+
+pub mod dir;
+pub mod file;
+pub mod hamt;
+pub mod params;
+pub mod pb;
+pub mod reader;
+
+pub use dir::{check_entry_name, symlink_block, DirBuilder, NameError};
+pub use file::{import_bytes, leaf_block, DagRoot, FileBuilder};
+pub use params::{parse_chunker, ImportOverrides, ImportParams, Profile};
+pub use reader::{DirEntry, NodeKind, ReadError, Reader};

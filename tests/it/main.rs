@@ -1,0 +1,4 @@
+//! trove's integration tests: one binary, one module per area, helpers in `support/`.
+
+mod support;
+mod golden;
