@@ -1,4 +1,5 @@
 //! trove: fetch research artifacts by name and prove they are the right bytes.
+pub mod car;
 pub mod cbor;
 pub mod content;
 pub mod dag;
@@ -9,3 +10,6 @@ pub mod unixfs;
 pub mod import;
 pub mod progress;
 pub mod extract;
+pub mod config;
+pub mod target;
+pub mod cli;

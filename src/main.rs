@@ -1,1 +1,5 @@
-fn main() {}
+//! The `trove` command: parse arguments, run, map errors to exit codes.
+
+fn main() {
+    std::process::exit(trove::cli::main());
+}

@@ -126,11 +126,17 @@ impl Locker {
             Ok(()) => Ok(OsAttempt::Held(file)),
             Err(TryLockError::WouldBlock) => Ok(OsAttempt::Busy),
             Err(TryLockError::Error(e)) if locks_unsupported(&e) => Ok(OsAttempt::Unsupported),
-            Err(TryLockError::Error(e)) => Err(StoreError::io("failed to lock", &self.lock_file, e)),
+            Err(TryLockError::Error(e)) => {
+                Err(StoreError::io("failed to lock", &self.lock_file, e))
+            }
         }
     }
 
-    fn try_files(&self, mode: LockMode, deadline: Instant) -> Result<Option<LockGuard>, StoreError> {
+    fn try_files(
+        &self,
+        mode: LockMode,
+        deadline: Instant,
+    ) -> Result<Option<LockGuard>, StoreError> {
         fs::create_dir_all(&self.locks_dir)
             .map_err(|e| StoreError::io("failed to create lock directory", &self.locks_dir, e))?;
         let exclusive = self.locks_dir.join(EXCLUSIVE);
@@ -174,7 +180,11 @@ impl Locker {
             .map_err(|e| StoreError::io("failed to list lock directory", &self.locks_dir, e))?;
         let mut live = false;
         for entry in entries.flatten() {
-            if !entry.file_name().to_string_lossy().starts_with(SHARED_PREFIX) {
+            if !entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(SHARED_PREFIX)
+            {
                 continue;
             }
             let path = entry.path();
@@ -293,7 +303,8 @@ fn is_stale(path: &Path) -> Option<String> {
     let mut parts = contents.splitn(2, ' ');
     let pid: u32 = parts.next()?.trim().parse().ok()?;
     let host = parts.next()?.trim_end();
-    if pid != std::process::id() && !host.is_empty() && host == host_identity() && !pid_alive(pid)? {
+    if pid != std::process::id() && !host.is_empty() && host == host_identity() && !pid_alive(pid)?
+    {
         return Some(contents);
     }
     None
@@ -419,7 +430,12 @@ mod tests {
         let stale = locks.join(EXCLUSIVE);
         fs::write(&stale, "1 some-other-host\n").unwrap();
         let old = SystemTime::now() - STALE_AFTER - Duration::from_secs(1);
-        File::options().write(true).open(&stale).unwrap().set_modified(old).unwrap();
+        File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
         let _g = locker(dir.path(), true).acquire(LockMode::Shared).unwrap();
     }
 
@@ -432,9 +448,19 @@ mod tests {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id();
         child.wait().unwrap();
-        fs::write(locks.join(EXCLUSIVE), format!("{pid} {}\n", host_identity())).unwrap();
-        fs::write(locks.join("shared-x"), format!("{pid} {}\n", host_identity())).unwrap();
-        let _g = locker(dir.path(), true).acquire(LockMode::Exclusive).unwrap();
+        fs::write(
+            locks.join(EXCLUSIVE),
+            format!("{pid} {}\n", host_identity()),
+        )
+        .unwrap();
+        fs::write(
+            locks.join("shared-x"),
+            format!("{pid} {}\n", host_identity()),
+        )
+        .unwrap();
+        let _g = locker(dir.path(), true)
+            .acquire(LockMode::Exclusive)
+            .unwrap();
     }
 
     #[test]

@@ -1,0 +1,196 @@
+//! Command-line arguments (clap). Raw arguments only; commands turn them into settings.
+
+use crate::config;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Fetch research artifacts by name and prove they are the right bytes.
+#[derive(Debug, Parser)]
+#[command(name = "trove", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Where blocks and kept roots live (default: the user cache directory).
+    #[arg(long, global = true, value_name = "DIR", env = config::TROVE_CACHE_DIR)]
+    pub cache_dir: Option<PathBuf>,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// trove's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compute the CID of a file or directory (like `ipfs add`) and store its blocks.
+    Add(AddArgs),
+    /// Read and write CAR files.
+    #[command(subcommand)]
+    Car(CarCommand),
+    /// Write the content of CID[/path] to a file or directory.
+    Get(GetArgs),
+    /// Write a file's bytes (CID[/path]) to standard output.
+    Cat(CatArgs),
+    /// Inspect and maintain the local block cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+/// UnixFS import parameters: a profile and Kubo's knobs on top of it.
+#[derive(Debug, Args, Clone)]
+pub struct ImportArgs {
+    /// Import profile: `unixfs-v0-2015` (Kubo's defaults) or `unixfs-v1-2025` (IPIP-0499).
+    #[arg(long, value_name = "PROFILE", default_value = "unixfs-v0-2015")]
+    pub profile: crate::unixfs::Profile,
+    /// CID version of the DAG nodes (1 also turns on raw leaves unless --raw-leaves says otherwise).
+    #[arg(long, value_name = "0|1", value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub cid_version: Option<u8>,
+    /// Store file chunks as raw blocks instead of UnixFS nodes.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub raw_leaves: Option<bool>,
+    /// Chunker: `size-N` (fixed chunks of N bytes).
+    #[arg(long, value_name = "size-N", value_parser = crate::unixfs::parse_chunker)]
+    pub chunker: Option<usize>,
+    /// Maximum links per file node.
+    #[arg(long, value_name = "N")]
+    pub max_links: Option<usize>,
+    /// Hash function: sha2-256 (default), sha2-512 or blake2b-256 (not sha2-256 implies CIDv1).
+    #[arg(long, value_name = "NAME", value_parser = parse_hash)]
+    pub hash: Option<crate::content::HashCode>,
+}
+
+fn parse_hash(text: &str) -> Result<crate::content::HashCode, String> {
+    use crate::content::HashCode;
+    match text {
+        "sha2-256" => Ok(HashCode::Sha2_256),
+        "sha2-512" => Ok(HashCode::Sha2_512),
+        "blake2b-256" => Ok(HashCode::Blake2b256),
+        other => Err(format!(
+            "unsupported hash `{other}`; use sha2-256, sha2-512 or blake2b-256"
+        )),
+    }
+}
+
+/// `trove add`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// File or directory to add (directories are added recursively, hidden files included).
+    pub path: PathBuf,
+    /// Only compute the CID; store nothing.
+    #[arg(long, short = 'n')]
+    pub only_hash: bool,
+    /// Print only the root CID.
+    #[arg(long, short = 'Q')]
+    pub quiet: bool,
+    /// Import parameters.
+    #[command(flatten)]
+    pub import: ImportArgs,
+}
+
+/// `trove car …`.
+#[derive(Debug, Subcommand)]
+pub enum CarCommand {
+    /// Import a file or directory and write it as a CARv1 (in `ipfs dag export` order).
+    Export(CarExportArgs),
+    /// Verify a CAR (v1 or v2), store its blocks and print its roots.
+    Import(CarImportArgs),
+}
+
+/// `trove car export`.
+#[derive(Debug, Args)]
+pub struct CarExportArgs {
+    /// File or directory to export.
+    pub path: PathBuf,
+    /// Where to write the CAR (`-` for standard output).
+    #[arg(short, long, value_name = "OUT.car")]
+    pub output: PathBuf,
+    /// Import parameters.
+    #[command(flatten)]
+    pub import: ImportArgs,
+}
+
+/// `trove car import`.
+#[derive(Debug, Args)]
+pub struct CarImportArgs {
+    /// The CAR file (`-` for standard input).
+    pub car: PathBuf,
+    /// Do not keep the roots (gc may then remove the blocks).
+    #[arg(long)]
+    pub no_keep: bool,
+}
+
+/// `trove get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// What to get: CID, CID/path, /ipfs/CID/path or ipfs://CID/path.
+    pub target: String,
+    /// Where to write it (`-` streams a file to standard output). Default: the last path
+    /// component, or the CID.
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+/// `trove cat`.
+#[derive(Debug, Args)]
+pub struct CatArgs {
+    /// What to print: CID, CID/path, /ipfs/CID/path or ipfs://CID/path.
+    pub target: String,
+    /// Start at this byte.
+    #[arg(long, default_value_t = 0)]
+    pub offset: u64,
+    /// Print at most this many bytes.
+    #[arg(long, short = 'l')]
+    pub length: Option<u64>,
+}
+
+/// `trove cache …`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Re-hash every stored block; exit 1 and list the bad ones if any.
+    Verify {
+        /// Delete bad blocks (they are fetched again when needed).
+        #[arg(long)]
+        remove: bool,
+    },
+    /// List kept roots (and, with --blocks, every stored block).
+    Ls {
+        /// List every block instead of the kept roots.
+        #[arg(long)]
+        blocks: bool,
+    },
+    /// Delete blocks not reachable from a kept root.
+    Gc {
+        /// Keep unreachable blocks written less than this long ago (e.g. `0s`, `10m`, `1h`),
+        /// which protects downloads running in other processes.
+        #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+        grace: std::time::Duration,
+    },
+    /// Keep a root (and everything under it) through gc.
+    Pin {
+        /// The root CID.
+        cid: String,
+        /// A label to show in `trove cache ls`.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Stop keeping a root; gc may then remove its blocks.
+    Unpin {
+        /// The root CID.
+        cid: String,
+    },
+}
+
+/// Parses `90`, `90s`, `10m`, `2h`, `1d`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration; use e.g. 30s, 10m, 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("`{text}` has an unknown unit; use s, m, h or d")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
+}

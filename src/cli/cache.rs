@@ -1,0 +1,111 @@
+//! `trove cache verify|ls|gc|pin|unpin`.
+
+use super::args::CacheCommand;
+use super::Context;
+use crate::content::parse_cid;
+use crate::store::FsStoreOptions;
+
+pub(crate) fn run(ctx: &Context, cmd: CacheCommand) -> anyhow::Result<i32> {
+    match cmd {
+        CacheCommand::Verify { remove } => verify(ctx, remove),
+        CacheCommand::Ls { blocks } => ls(ctx, blocks),
+        CacheCommand::Gc { grace } => {
+            let store = ctx.store_with(FsStoreOptions {
+                gc_grace: grace,
+                ..FsStoreOptions::default()
+            })?;
+            let report = store.gc()?;
+            for err in &report.walk_errors {
+                eprintln!("warning: cannot read links of `{}`: {}", err.cid, err.reason);
+            }
+            if !report.walk_errors.is_empty() {
+                eprintln!(
+                    "warning: nothing was removed because part of a kept DAG is unreadable; run `trove cache verify --remove` first"
+                );
+            }
+            println!(
+                "removed {} block(s), {} bytes; kept {} block(s), {} bytes ({} kept root(s){})",
+                report.removed_blocks,
+                report.removed_bytes,
+                report.kept_blocks,
+                report.kept_bytes,
+                report.roots,
+                if report.kept_recent > 0 {
+                    format!(
+                        ", {} unreachable block(s) younger than --grace",
+                        report.kept_recent
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            Ok(if report.walk_errors.is_empty() { 0 } else { 1 })
+        }
+        CacheCommand::Pin { cid, label } => {
+            let cid = parse_cid(&cid)?;
+            ctx.store()?.keep_root(&cid, &label)?;
+            println!("pinned {cid}");
+            Ok(0)
+        }
+        CacheCommand::Unpin { cid } => {
+            let cid = parse_cid(&cid)?;
+            if ctx.store()?.unkeep_root(&cid)? {
+                println!("unpinned {cid}");
+                Ok(0)
+            } else {
+                eprintln!("error: `{cid}` is not a kept root");
+                eprintln!("hint: `trove cache ls` lists the kept roots");
+                Ok(1)
+            }
+        }
+    }
+}
+
+fn verify(ctx: &Context, remove: bool) -> anyhow::Result<i32> {
+    let store = ctx.store()?;
+    let report = store.verify_all(remove)?;
+    for bad in &report.bad {
+        println!(
+            "BAD {} ({}): {}",
+            bad.key.as_deref().unwrap_or("?"),
+            bad.path.display(),
+            bad.reason
+        );
+    }
+    eprintln!(
+        "checked {} block(s), {} bytes: {} bad{}",
+        report.checked,
+        report.checked_bytes,
+        report.bad.len(),
+        if remove {
+            format!(", {} removed", report.removed)
+        } else {
+            String::new()
+        }
+    );
+    if !report.bad.is_empty() && !remove {
+        eprintln!("hint: run `trove cache verify --remove` to delete them; they are fetched again when needed");
+    }
+    Ok(if report.bad.is_empty() { 0 } else { 1 })
+}
+
+fn ls(ctx: &Context, blocks: bool) -> anyhow::Result<i32> {
+    let store = ctx.store()?;
+    if blocks {
+        for block in store.list_blocks()? {
+            println!("{}\t{}", block.raw_cid(), block.size);
+        }
+        return Ok(0);
+    }
+    for root in store.kept_roots()? {
+        let when = root
+            .kept_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        println!("{}\t{}\t{}", root.cid, when, root.label);
+    }
+    let stats = store.stats()?;
+    eprintln!("{} block(s), {} bytes in {}", stats.blocks, stats.bytes, store.root().display());
+    Ok(0)
+}

@@ -1,0 +1,141 @@
+//! The command-line interface: argument parsing, one file per command, error rendering.
+
+mod add;
+pub mod args;
+mod cache;
+mod car;
+mod get;
+
+use anyhow::Context as _;
+use args::{Cli, Command};
+use clap::Parser;
+use std::path::PathBuf;
+
+/// Runs trove with the process arguments; returns the exit code (0 ok, 1 failure, 2 usage).
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { 2 } else { 0 };
+            let _ = err.print();
+            return code;
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return 0;
+            }
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            if let Some(hint) = hint_for(&err) {
+                eprintln!("hint: {hint}");
+            }
+            1
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    let ctx = Context {
+        cache_dir: cli.cache_dir,
+    };
+    match cli.command {
+        Command::Add(args) => add::run(&ctx, args),
+        Command::Car(cmd) => car::run(&ctx, cmd),
+        Command::Get(args) => get::get(&ctx, args),
+        Command::Cat(args) => get::cat(&ctx, args),
+        Command::Cache(cmd) => cache::run(&ctx, cmd),
+    }
+}
+
+/// Settings every command shares.
+pub(crate) struct Context {
+    cache_dir: Option<PathBuf>,
+}
+
+impl Context {
+    /// Opens the block store at `--cache-dir`, `TROVE_CACHE_DIR` or the default location.
+    pub(crate) fn store(&self) -> anyhow::Result<crate::store::FsStore> {
+        self.store_with(crate::store::FsStoreOptions::default())
+    }
+
+    /// Opens the block store with non-default options.
+    pub(crate) fn store_with(
+        &self,
+        options: crate::store::FsStoreOptions,
+    ) -> anyhow::Result<crate::store::FsStore> {
+        let dir = match &self.cache_dir {
+            Some(dir) => dir.clone(),
+            None => crate::store::default_cache_dir()?,
+        };
+        crate::store::FsStore::open_with(&dir, options)
+            .with_context(|| format!("cannot open the cache at `{}`", dir.display()))
+    }
+}
+
+/// The import parameters asked for on the command line.
+pub(crate) fn import_params(
+    args: &args::ImportArgs,
+) -> anyhow::Result<crate::unixfs::ImportParams> {
+    let overrides = crate::unixfs::ImportOverrides {
+        cid_version: args.cid_version.map(|v| {
+            if v == 0 {
+                cid::Version::V0
+            } else {
+                cid::Version::V1
+            }
+        }),
+        raw_leaves: args.raw_leaves,
+        chunk_size: args.chunker,
+        max_links: args.max_links,
+        hash: args.hash,
+    };
+    args.profile
+        .params()
+        .with_overrides(overrides)
+        .map_err(anyhow::Error::msg)
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The first hint any error in the chain offers.
+fn hint_for(err: &anyhow::Error) -> Option<String> {
+    use crate::extract::ExtractError;
+    use crate::store::StoreError;
+    use crate::unixfs::ReadError;
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<StoreError>() {
+            if let Some(h) = e.hint() {
+                return Some(h);
+            }
+        }
+        if let Some(e) = cause.downcast_ref::<crate::car::CarError>() {
+            if let Some(h) = e.hint() {
+                return Some(h);
+            }
+        }
+        let read = cause.downcast_ref::<ReadError>().or_else(|| match cause
+            .downcast_ref::<ExtractError>()
+        {
+            Some(ExtractError::Read(r)) => Some(r),
+            _ => None,
+        });
+        if let Some(ReadError::MissingBlock(_)) = read {
+            return Some(
+                "the block is not in the local cache; import a CAR that holds it with `trove car import FILE.car`"
+                    .into(),
+            );
+        }
+    }
+    None
+}
