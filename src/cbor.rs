@@ -101,7 +101,10 @@ pub fn decode_car_header(data: &[u8]) -> Result<CarHeaderFields, String> {
     let mut dec = Decoder::new(data);
     let (major, count) = dec.head()?;
     if major != MAJOR_MAP {
-        return Err(format!("the header is {}, not a map", kind_name(major, count)));
+        return Err(format!(
+            "the header is {}, not a map",
+            kind_name(major, count)
+        ));
     }
     let mut version = None;
     let mut roots = None;
@@ -127,7 +130,10 @@ pub fn decode_car_header(data: &[u8]) -> Result<CarHeaderFields, String> {
                 }
                 let (major, n) = dec.head()?;
                 if major != MAJOR_ARRAY {
-                    return Err(format!("`roots` must be an array, not {}", kind_name(major, n)));
+                    return Err(format!(
+                        "`roots` must be an array, not {}",
+                        kind_name(major, n)
+                    ));
                 }
                 dec.check_count(n, 1)?;
                 let mut list = Vec::new();
@@ -234,7 +240,10 @@ impl<'a> Decoder<'a> {
     fn finish(&self) -> Result<(), String> {
         match self.remaining() {
             0 => Ok(()),
-            n => Err(format!("{n} trailing byte(s) after the item at offset {}", self.pos)),
+            n => Err(format!(
+                "{n} trailing byte(s) after the item at offset {}",
+                self.pos
+            )),
         }
     }
 
@@ -370,9 +379,7 @@ impl<'a> Decoder<'a> {
         }
         let bytes = self.take(len)?;
         match bytes.split_first() {
-            Some((0, cid)) => {
-                cid_from_bytes(cid).map_err(|e| format!("link at offset {at}: {e}"))
-            }
+            Some((0, cid)) => cid_from_bytes(cid).map_err(|e| format!("link at offset {at}: {e}")),
             Some(_) => Err(format!(
                 "link at offset {at} does not start with the 0x00 multibase prefix"
             )),
@@ -507,8 +514,14 @@ mod tests {
             ("undefined", vec![0xf7]),
             ("tag 1", vec![0xc1, 0x00]),
             ("int map key", vec![0xa1, 0x01, 0x01]),
-            ("huge array", vec![0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
-            ("huge bytes", vec![0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+            (
+                "huge array",
+                vec![0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            ),
+            (
+                "huge bytes",
+                vec![0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            ),
             ("bad utf8", vec![0x61, 0xff]),
             ("truncated", vec![0x82, 0x01]),
             ("two items", vec![0x01, 0x01]),

@@ -165,7 +165,9 @@ pub enum CarError {
         offset: u64,
     },
     /// A block does not hash to its CID.
-    #[error("block `{cid}` in CAR section {index} (byte {offset}) does not match its CID: {detail}")]
+    #[error(
+        "block `{cid}` in CAR section {index} (byte {offset}) does not match its CID: {detail}"
+    )]
     BadBlock {
         /// The CID the section claims.
         cid: String,

@@ -317,7 +317,9 @@ impl<R: Read> CarReader<R> {
             return Err(CarError::InvalidSection {
                 index,
                 offset: start,
-                detail: format!("the CID takes {cid_len} bytes, beyond the maximum of {MAX_CID_SIZE}"),
+                detail: format!(
+                    "the CID takes {cid_len} bytes, beyond the maximum of {MAX_CID_SIZE}"
+                ),
             });
         }
         if data.len() - cid_len > super::MAX_BLOCK_SIZE {

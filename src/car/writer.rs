@@ -112,7 +112,11 @@ mod tests {
             any::<bool>(),
         )
             .prop_map(|(data, code, codec, v0)| {
-                let version = if v0 { cid::Version::V0 } else { cid::Version::V1 };
+                let version = if v0 {
+                    cid::Version::V0
+                } else {
+                    cid::Version::V1
+                };
                 Block::encode(cid_of(version, codec, code, &data), data)
             })
     }
@@ -198,8 +202,14 @@ mod tests {
         varint::encode((cid.len() + big.data().len()) as u64, &mut bytes);
         bytes.extend_from_slice(&cid);
         bytes.extend_from_slice(big.data());
-        let err = CarReader::new(&bytes[..]).unwrap().next_section().unwrap_err();
-        assert!(matches!(err, CarError::SectionTooLarge { index: 0, .. }), "{err}");
+        let err = CarReader::new(&bytes[..])
+            .unwrap()
+            .next_section()
+            .unwrap_err();
+        assert!(
+            matches!(err, CarError::SectionTooLarge { index: 0, .. }),
+            "{err}"
+        );
     }
 
     #[test]
@@ -217,7 +227,10 @@ mod tests {
 
         let mut bytes = CarWriter::new(Vec::new(), &[]).unwrap().finish().unwrap();
         varint::encode(1 << 40, &mut bytes);
-        let err = CarReader::new(&bytes[..]).unwrap().next_section().unwrap_err();
+        let err = CarReader::new(&bytes[..])
+            .unwrap()
+            .next_section()
+            .unwrap_err();
         assert!(matches!(err, CarError::SectionTooLarge { .. }), "{err}");
         assert!(err.hint().is_some());
     }
@@ -252,7 +265,10 @@ mod tests {
         let mut r = CarReader::new(&bytes[..]).unwrap();
         let err = r.next_block().unwrap_err();
         assert!(err.to_string().contains(&block.cid().to_string()), "{err}");
-        assert!(r.next_block().unwrap().is_none(), "reader stops after an error");
+        assert!(
+            r.next_block().unwrap().is_none(),
+            "reader stops after an error"
+        );
         // The unverified view still yields it.
         let (cid, _) = CarReader::new(&bytes[..])
             .unwrap()

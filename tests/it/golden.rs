@@ -10,9 +10,9 @@ use trove::unixfs::{
 };
 
 /// A test input: one file's bytes, or a directory of named files.
-enum Input {
+pub enum Input {
     File(Vec<u8>),
-    Dir(BTreeMap<String, Vec<u8>>),
+    Dir(BTreeMap<String, Input>),
 }
 
 fn params_from(spec: &str) -> ImportParams {
@@ -67,8 +67,8 @@ fn import(p: &ImportParams, input: &Input) -> DagRoot {
         Input::File(bytes) => import_bytes(p, bytes).0,
         Input::Dir(files) => {
             let mut dir = DirBuilder::new(*p);
-            for (name, bytes) in files {
-                dir.add(name, import_bytes(p, bytes).0).unwrap();
+            for (name, child) in files {
+                dir.add(name, import(p, child)).unwrap();
             }
             dir.finish(&mut |_| {})
         }
@@ -99,7 +99,14 @@ fn golden_cids_are_reproduced() {
         if wrapped {
             root = wrap(&p, name, root);
         }
-        assert_eq!(root.cid.to_string(), expected, "{name} with {params}");
+        // Kubo's sharness prints this one with `--cid-base=base32`, which shows a CIDv0 as the
+        // equivalent CIDv1 in base32.
+        let shown = if name == "kubo-sharness-base32" && params.contains("#L293") {
+            trove::content::format_cid_in(&root.cid, multibase::Base::Base32Lower)
+        } else {
+            root.cid.to_string()
+        };
+        assert_eq!(shown, expected, "{name} with {params}");
         checked += 1;
     }
     assert_eq!(checked, 400);
