@@ -1086,7 +1086,15 @@ mod tests {
             child.wait().unwrap();
             assert_consistent(dir.path());
         }
-        if let Ok(rd) = fs::read_dir(dir.path().join("locks")) { for e in rd.flatten() { eprintln!("DEBUG {:?} {:?}", e.file_name(), fs::read_to_string(e.path())); } }
+        if let Ok(rd) = fs::read_dir(dir.path().join("locks")) {
+            for e in rd.flatten() {
+                eprintln!(
+                    "DEBUG {:?} {:?}",
+                    e.file_name(),
+                    fs::read_to_string(e.path())
+                );
+            }
+        }
         // A final full run completes despite the debris of killed runs (stale lock files too).
         let status = run_child(dir.path(), 0, UNIVERSE, linux).wait().unwrap();
         assert!(status.success(), "final child failed: {status}");

@@ -63,3 +63,184 @@ pub fn read_tree<G: trove::store::BlockGetter>(
         other => panic!("{cid}: unexpected {other:?}"),
     }
 }
+
+/// The path a peer-tool environment variable names. When it is unset the test is skipped, unless
+/// `TROVE_REQUIRE_PEERS=1` (as `scripts/test` and CI set it), where that is a failure.
+pub fn peer_tool(var: &str) -> Option<PathBuf> {
+    match std::env::var_os(var) {
+        Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+        _ => {
+            if std::env::var("TROVE_REQUIRE_PEERS").as_deref() == Ok("1") {
+                panic!("{var} is not set: run the tests with scripts/test (it installs the peers)");
+            }
+            eprintln!("skipped: {var} is not set (run scripts/test to install the test peers)");
+            None
+        }
+    }
+}
+
+/// Kubo v0.22's CID for `path` (`ipfs add -Q --only-hash`, default profile), through
+/// `../shared/peers/kubo_peer.py hash`.
+pub fn kubo_hash(python: &std::path::Path, path: &std::path::Path) -> String {
+    let out = std::process::Command::new(python)
+        .arg(shared_dir().join("peers/kubo_peer.py"))
+        .arg("hash")
+        .arg(path)
+        .output()
+        .expect("run kubo_peer.py");
+    assert!(
+        out.status.success(),
+        "kubo_peer.py hash failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A `trove` command using its own fresh cache directory.
+pub struct Trove {
+    /// The cache directory (deleted on drop).
+    pub cache: tempfile::TempDir,
+}
+
+impl Trove {
+    /// A fresh cache.
+    pub fn new() -> Self {
+        Trove {
+            cache: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// `trove ARGS…` with `TROVE_CACHE_DIR` pointing at this cache.
+    pub fn cmd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trove"));
+        cmd.env("TROVE_CACHE_DIR", self.cache.path());
+        cmd
+    }
+
+    /// Runs and returns (exit code, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.cmd().args(args).output().expect("run trove");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Runs, asserts success, returns stdout trimmed.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.run(args);
+        assert_eq!(code, 0, "trove {args:?} failed:\n{err}");
+        out.trim().to_string()
+    }
+}
+
+/// A small deterministic PRNG for test data (SplitMix64).
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// A seed from the clock, printed so a failure can be replayed with `TROVE_TEST_SEED`.
+pub fn test_seed(what: &str) -> u64 {
+    let seed = std::env::var("TROVE_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    eprintln!("{what}: TROVE_TEST_SEED={seed}");
+    seed
+}
+
+/// Options for [`random_tree`].
+#[derive(Clone, Copy)]
+pub struct TreeOptions {
+    /// Include symlinks.
+    pub symlinks: bool,
+    /// Include empty directories.
+    pub empty_dirs: bool,
+    /// Largest file.
+    pub max_file: usize,
+}
+
+/// Writes a random directory tree under `dir`: nested folders, hidden and non-ASCII names, empty
+/// files, identical files, optionally symlinks and empty folders.
+pub fn random_tree(dir: &std::path::Path, rng: &mut Rng, opts: TreeOptions, depth: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let names = [
+        "a", "B", ".hidden", "data.csv", "ünïcødé", "space name", "z-last", "0", "dup", "x.y.z",
+    ];
+    let entries = 1 + rng.below(5) as usize;
+    for i in 0..entries {
+        let name = format!("{}{}", names[rng.below(names.len() as u64) as usize], i);
+        let path = dir.join(&name);
+        match rng.below(10) {
+            0..=5 => {
+                let size = match rng.below(4) {
+                    0 => 0,
+                    1 => rng.below(300) as usize,
+                    _ => rng.below(opts.max_file as u64 + 1) as usize,
+                };
+                std::fs::write(&path, splitmix64_bytes(rng.next(), size)).unwrap();
+            }
+            6 => std::fs::write(&path, b"identical content\n").unwrap(),
+            7 if opts.symlinks => {
+                #[cfg(unix)]
+                std::os::unix::fs::symlink("a0", &path).unwrap();
+            }
+            8 if opts.empty_dirs => std::fs::create_dir(&path).unwrap(),
+            _ if depth < 3 => random_tree(&path, rng, opts, depth + 1),
+            _ => std::fs::write(&path, b"leaf").unwrap(),
+        }
+    }
+}
+
+/// Asserts two directory trees hold the same names, file bytes and symlink targets.
+pub fn assert_same_tree(expected: &std::path::Path, actual: &std::path::Path) {
+    let meta = std::fs::symlink_metadata(expected).unwrap();
+    let other = std::fs::symlink_metadata(actual)
+        .unwrap_or_else(|e| panic!("{} is missing: {e}", actual.display()));
+    if meta.file_type().is_symlink() {
+        assert!(other.file_type().is_symlink(), "{} is not a symlink", actual.display());
+        assert_eq!(std::fs::read_link(expected).unwrap(), std::fs::read_link(actual).unwrap());
+    } else if meta.is_dir() {
+        assert!(other.is_dir(), "{} is not a directory", actual.display());
+        let list = |p: &std::path::Path| {
+            let mut v: Vec<_> = std::fs::read_dir(p)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            v.sort();
+            v
+        };
+        let names = list(expected);
+        assert_eq!(names, list(actual), "entries of {}", actual.display());
+        for name in names {
+            assert_same_tree(&expected.join(&name), &actual.join(&name));
+        }
+    } else {
+        assert!(other.is_file(), "{} is not a file", actual.display());
+        assert!(
+            std::fs::read(expected).unwrap() == std::fs::read(actual).unwrap(),
+            "content of {} differs",
+            actual.display()
+        );
+    }
+}
