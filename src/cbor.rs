@@ -40,13 +40,6 @@ pub fn links(data: &[u8]) -> Result<Vec<Cid>, String> {
     Ok(out)
 }
 
-/// Checks that `data` is one well-formed DAG-CBOR item (as far as [`links`] checks).
-pub fn validate(data: &[u8]) -> Result<(), String> {
-    let mut dec = Decoder::new(data);
-    dec.item(0, &mut |_| {})?;
-    dec.finish()
-}
-
 /// The CIDs linked from a dag-json block (`{"/": "bafy…"}` objects), in document order.
 ///
 /// An object whose only key is `"/"` with a string value is a link, and the string must be a

@@ -165,9 +165,7 @@ pub enum CarError {
         offset: u64,
     },
     /// A block does not hash to its CID.
-    #[error(
-        "block `{cid}` in CAR section {index} (byte {offset}) does not match its CID: {detail}"
-    )]
+    #[error("block `{cid}` in CAR section {index} (byte {offset}) failed verification: {detail}")]
     BadBlock {
         /// The CID the section claims.
         cid: String,
@@ -177,6 +175,18 @@ pub enum CarError {
         offset: u64,
         /// What verification said.
         detail: String,
+    },
+    /// A block's CID uses a hash function trove cannot compute, so it cannot be verified.
+    #[error("block `{cid}` in CAR section {index} (byte {offset}) uses multihash code 0x{code:x}, which trove cannot verify")]
+    UnverifiableBlock {
+        /// The CID the section claims.
+        cid: String,
+        /// The section's position.
+        index: u64,
+        /// Where the section starts.
+        offset: u64,
+        /// The multihash code.
+        code: u64,
     },
     /// A block is larger than [`MAX_BLOCK_SIZE`] (writing or exporting).
     #[error("block `{cid}` is {len} bytes, beyond the maximum of {max}")]
@@ -225,8 +235,16 @@ impl CarError {
                 "this does not look like a CARv1 or CARv2 file; check that the source serves `application/vnd.ipld.car`"
                     .into(),
             ),
-            CarError::SectionTooLarge { .. } | CarError::BlockTooLarge { .. } => Some(
+            CarError::SectionTooLarge { .. } => Some(
+                "a section over 2 MiB means a corrupt CAR or a block no IPFS peer would exchange; fetch it again or try another source"
+                    .into(),
+            ),
+            CarError::BlockTooLarge { .. } => Some(
                 "IPFS peers do not exchange blocks over 2 MiB; re-import the data with a smaller chunk size"
+                    .into(),
+            ),
+            CarError::UnverifiableBlock { .. } => Some(
+                "trove verifies sha2-256, sha2-512, blake2b-256 and identity multihashes; get the data with one of those"
                     .into(),
             ),
             CarError::InvalidSection { .. } | CarError::DataAfterPadding { .. } => {

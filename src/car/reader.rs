@@ -5,7 +5,7 @@ use super::{
     MAX_HEADER_SIZE, MAX_SECTION_SIZE,
 };
 use crate::cbor;
-use crate::content::{Block, Cid};
+use crate::content::{is_inline, Block, Cid, VerifyError};
 use std::io::{BufReader, ErrorKind, Read, Take};
 
 /// Reads a CAR one section at a time.
@@ -59,26 +59,25 @@ impl<R: Read> CarReader<R> {
             index: 0,
             done: false,
         };
-        let (fields, raw) = match reader.read_v1_header(true)? {
+        let (fields, raw, body_offset) = match reader.read_v1_header(true)? {
             Some(parsed) => parsed,
             None => return Err(CarError::Empty),
         };
         match fields.version {
             1 => {
-                reader.header.roots = reader.require_roots(fields.roots)?;
+                reader.header.roots = require_roots(fields.roots, body_offset)?;
             }
             2 => {
                 // The pragma is exactly `{version: 2}`; anything else with version 2 is not a
                 // CARv2 (e.g. `{version: 2, roots: […]}`).
                 if raw != CARV2_PRAGMA[1..] {
                     return Err(CarError::InvalidHeader {
-                        offset: 0,
+                        offset: body_offset,
                         detail: "version 2 header is not the CARv2 pragma `{version: 2}`".into(),
                     });
                 }
                 let v2 = reader.read_v2_header()?;
-                let inner_start = reader.offset;
-                let (fields, _) = match reader.read_v1_header(false)? {
+                let (fields, _, body_offset) = match reader.read_v1_header(false)? {
                     Some(parsed) => parsed,
                     None => {
                         return Err(CarError::Truncated {
@@ -89,7 +88,7 @@ impl<R: Read> CarReader<R> {
                 };
                 if fields.version != 1 {
                     return Err(CarError::InvalidHeader {
-                        offset: inner_start,
+                        offset: body_offset,
                         detail: format!(
                             "the CARv2 payload must be a CARv1, its header says version {}",
                             fields.version
@@ -97,7 +96,7 @@ impl<R: Read> CarReader<R> {
                     });
                 }
                 reader.header.version = 2;
-                reader.header.roots = reader.require_roots(fields.roots)?;
+                reader.header.roots = require_roots(fields.roots, body_offset)?;
                 reader.header.v2 = Some(v2);
             }
             other => return Err(CarError::UnsupportedVersion(other)),
@@ -151,18 +150,16 @@ impl<R: Read> CarReader<R> {
         let index = self.index;
         match self.next_section()? {
             None => Ok(None),
-            Some((cid, data)) => match Block::verified(cid, data) {
-                Ok(block) => Ok(Some(block)),
-                Err(e) => {
-                    self.done = true;
-                    Err(CarError::BadBlock {
-                        cid: cid.to_string(),
-                        index,
-                        offset,
-                        detail: e.to_string(),
-                    })
+            Some((cid, data)) => {
+                let len = data.len();
+                match Block::verified(cid, data) {
+                    Ok(block) => Ok(Some(block)),
+                    Err(e) => {
+                        self.done = true;
+                        Err(verify_error(e, &cid, len, index, offset))
+                    }
                 }
-            },
+            }
         }
     }
 
@@ -176,18 +173,12 @@ impl<R: Read> CarReader<R> {
         Blocks(self)
     }
 
-    fn require_roots(&self, roots: Option<Vec<Cid>>) -> Result<Vec<Cid>, CarError> {
-        roots.ok_or_else(|| CarError::InvalidHeader {
-            offset: 0,
-            detail: "missing `roots` (an empty list is allowed, no list is not)".into(),
-        })
-    }
-
-    /// Reads a varint-prefixed CARv1 header. `Ok(None)` if the input is empty right away.
+    /// Reads a varint-prefixed CARv1 header: the decoded fields, the raw bytes and where they
+    /// start. `Ok(None)` if the input is empty right away.
     fn read_v1_header(
         &mut self,
         outer: bool,
-    ) -> Result<Option<(cbor::CarHeaderFields, Vec<u8>)>, CarError> {
+    ) -> Result<Option<(cbor::CarHeaderFields, Vec<u8>, u64)>, CarError> {
         let start = self.offset;
         let what = if outer {
             "the header length"
@@ -220,7 +211,7 @@ impl<R: Read> CarReader<R> {
             offset: body_start,
             detail,
         })?;
-        Ok(Some((fields, raw)))
+        Ok(Some((fields, raw, body_start)))
     }
 
     /// After the pragma: the 40-byte header, then padding up to the data, then limits the input
@@ -423,6 +414,37 @@ impl<R: Read> CarReader<R> {
             });
         }
         Ok(out)
+    }
+}
+
+fn require_roots(roots: Option<Vec<Cid>>, offset: u64) -> Result<Vec<Cid>, CarError> {
+    roots.ok_or_else(|| CarError::InvalidHeader {
+        offset,
+        detail: "missing `roots` (an empty list is allowed, no list is not)".into(),
+    })
+}
+
+fn verify_error(e: VerifyError, cid: &Cid, len: usize, index: u64, offset: u64) -> CarError {
+    let detail = match e {
+        VerifyError::UnsupportedHash { code, .. } => {
+            return CarError::UnverifiableBlock {
+                cid: cid.to_string(),
+                index,
+                offset,
+                code,
+            }
+        }
+        VerifyError::Mismatch { .. } if is_inline(cid) => format!(
+            "its {len} byte(s) differ from the {} byte(s) inlined in the identity CID",
+            cid.hash().digest().len()
+        ),
+        VerifyError::Mismatch { actual, .. } => format!("its bytes hash to `{actual}`"),
+    };
+    CarError::BadBlock {
+        cid: cid.to_string(),
+        index,
+        offset,
+        detail,
     }
 }
 

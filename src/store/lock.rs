@@ -25,12 +25,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// A lock file not refreshed for this long is considered abandoned.
 const STALE_AFTER: Duration = Duration::from_secs(5 * 60);
+/// A lock file still without its owner line after this long was left by a crashed creator.
+const EMPTY_STALE_AFTER: Duration = Duration::from_secs(10);
 /// How often a long-held lock file is touched to show that its owner is alive.
 const REFRESH_EVERY: Duration = Duration::from_secs(15);
 /// The longest pause between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_millis(50);
 const EXCLUSIVE: &str = "exclusive";
 const SHARED_PREFIX: &str = "shared-";
+/// Other files in `locks/`: lock files being created, and broken locks being removed.
+const SCRATCH_PREFIXES: &[&str] = &["new-", "broken-"];
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -142,7 +146,7 @@ impl Locker {
         let exclusive = self.locks_dir.join(EXCLUSIVE);
         match mode {
             LockMode::Exclusive => {
-                if !create_lock_file(&exclusive)? {
+                if !self.create_lock_file(&exclusive)? {
                     break_if_stale(&exclusive, &self.locks_dir);
                     return Ok(None);
                 }
@@ -161,7 +165,7 @@ impl Locker {
             LockMode::Shared => {
                 let name = format!("{SHARED_PREFIX}{}", unique_suffix());
                 let mine = self.locks_dir.join(name);
-                if !create_lock_file(&mine)? {
+                if !self.create_lock_file(&mine)? {
                     return Ok(None);
                 }
                 let guard = LockGuard::file(mine);
@@ -174,27 +178,49 @@ impl Locker {
         }
     }
 
-    /// Whether a live `shared-*` lock file exists; stale ones are removed on the way.
+    /// Whether a live `shared-*` lock file exists; stale ones (and scratch files of crashed
+    /// processes) are removed on the way.
     fn live_shared_holders(&self) -> Result<bool, StoreError> {
         let entries = fs::read_dir(&self.locks_dir)
             .map_err(|e| StoreError::io("failed to list lock directory", &self.locks_dir, e))?;
         let mut live = false;
         for entry in entries.flatten() {
-            if !entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(SHARED_PREFIX)
-            {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let shared = name.starts_with(SHARED_PREFIX);
+            if !shared && !SCRATCH_PREFIXES.iter().any(|p| name.starts_with(p)) {
                 continue;
             }
             let path = entry.path();
             if is_stale(&path).is_some() {
                 let _ = fs::remove_file(&path);
-            } else if path.exists() {
+            } else if shared && path.exists() {
                 live = true;
             }
         }
         Ok(live)
+    }
+
+    /// Creates the lock file `path` holding our owner line, atomically where the filesystem has
+    /// hard links (so a crash never leaves an empty lock file); `Ok(false)` if it exists.
+    fn create_lock_file(&self, path: &Path) -> Result<bool, StoreError> {
+        let scratch = self.locks_dir.join(format!("new-{}", unique_suffix()));
+        fs::write(&scratch, owner_line())
+            .map_err(|e| StoreError::io("failed to write lock file", &scratch, e))?;
+        let linked = fs::hard_link(&scratch, path);
+        let _ = fs::remove_file(&scratch);
+        match linked {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Unsupported | ErrorKind::PermissionDenied
+                ) =>
+            {
+                create_lock_file_in_place(path)
+            }
+            Err(e) => Err(StoreError::io("failed to create lock file", path, e)),
+        }
     }
 }
 
@@ -255,8 +281,8 @@ fn locks_unsupported(e: &std::io::Error) -> bool {
     e.raw_os_error().is_some_and(|code| CODES.contains(&code))
 }
 
-/// Creates `path` exclusively with our owner line; `Ok(false)` if it already exists.
-fn create_lock_file(path: &Path) -> Result<bool, StoreError> {
+/// Creates `path` exclusively, then writes our owner line (for filesystems without hard links).
+fn create_lock_file_in_place(path: &Path) -> Result<bool, StoreError> {
     let mut file = match OpenOptions::new().write(true).create_new(true).open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(false),
@@ -297,17 +323,19 @@ fn is_stale(path: &Path) -> Option<String> {
         .ok()
         .and_then(|m| SystemTime::now().duration_since(m).ok())
         .unwrap_or_default();
-    if age >= STALE_AFTER {
-        return Some(contents);
-    }
-    let mut parts = contents.splitn(2, ' ');
-    let pid: u32 = parts.next()?.trim().parse().ok()?;
-    let host = parts.next()?.trim_end();
-    if pid != std::process::id() && !host.is_empty() && host == host_identity() && !pid_alive(pid)?
-    {
-        return Some(contents);
-    }
-    None
+    let owner = contents.split_once(' ').and_then(|(pid, host)| {
+        let pid: u32 = pid.trim().parse().ok()?;
+        Some((pid, host.trim_end()))
+    });
+    let Some((pid, host)) = owner else {
+        // The creator died between creating the file and writing its owner line.
+        return (age >= EMPTY_STALE_AFTER).then_some(contents);
+    };
+    let dead_here = pid != std::process::id()
+        && !host.is_empty()
+        && host == host_identity()
+        && pid_alive(pid) == Some(false);
+    (age >= STALE_AFTER || dead_here).then_some(contents)
 }
 
 /// `<pid> <host identity>\n`.

@@ -62,7 +62,7 @@ fn input(name: &str, size: usize) -> Input {
     crate::support::content_from_reference_car(name)
 }
 
-fn import(p: &ImportParams, input: &Input) -> DagRoot {
+pub fn import(p: &ImportParams, input: &Input) -> DagRoot {
     match input {
         Input::File(bytes) => import_bytes(p, bytes).0,
         Input::Dir(files) => {

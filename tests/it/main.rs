@@ -4,3 +4,4 @@ mod support;
 mod golden;
 mod car;
 mod kubo_interop;
+mod unixfs_fixtures;
