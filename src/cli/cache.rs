@@ -86,7 +86,7 @@ fn verify(ctx: &Context, remove: bool) -> anyhow::Result<i32> {
     if !report.bad.is_empty() && !remove {
         eprintln!("hint: run `trove cache verify --remove` to delete them; they are fetched again when needed");
     }
-    Ok(if report.bad.is_empty() { 0 } else { 1 })
+    Ok(if report.bad.is_empty() || remove { 0 } else { 1 })
 }
 
 fn ls(ctx: &Context, blocks: bool) -> anyhow::Result<i32> {

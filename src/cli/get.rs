@@ -20,6 +20,7 @@ pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
         .output
         .unwrap_or_else(|| PathBuf::from(target.default_name()));
     if out.as_os_str() == "-" {
+        ensure_complete(&reader, &cid, &target)?;
         let stdout = std::io::stdout();
         let mut lock = std::io::BufWriter::new(stdout.lock());
         reader
@@ -46,6 +47,7 @@ pub(crate) fn cat(ctx: &Context, args: CatArgs) -> anyhow::Result<i32> {
     let cid = reader
         .resolve(&target.cid, &target.path)
         .with_context(|| format!("cannot resolve `{target}`"))?;
+    ensure_complete(&reader, &cid, &target)?;
     let stdout = std::io::stdout();
     let mut lock = std::io::BufWriter::new(stdout.lock());
     reader
@@ -53,4 +55,18 @@ pub(crate) fn cat(ctx: &Context, args: CatArgs) -> anyhow::Result<i32> {
         .with_context(|| format!("cannot cat `{target}`"))?;
     lock.flush()?;
     Ok(0)
+}
+
+/// Before streaming to standard output (which cannot be undone), checks that every block is
+/// here, so a missing block fails the command before any byte is printed.
+fn ensure_complete<G: crate::store::BlockGetter>(
+    reader: &Reader<G>,
+    cid: &crate::content::Cid,
+    target: &crate::target::Target,
+) -> anyhow::Result<()> {
+    if let Some(missing) = reader.first_missing(cid)? {
+        return Err(anyhow::Error::new(crate::unixfs::ReadError::MissingBlock(missing)))
+            .with_context(|| format!("cannot read `{target}`"));
+    }
+    Ok(())
 }

@@ -20,7 +20,10 @@ impl Block {
     /// Wraps bytes whose CID was just computed from them (an importer or encoder). Only call this
     /// with a CID produced by [`super::cid_of`] or [`super::hash_bytes`] over exactly `data`.
     pub fn encode(cid: Cid, data: Vec<u8>) -> Self {
-        debug_assert!(verify(&cid, &data).is_ok(), "Block::encode with a wrong CID");
+        debug_assert!(
+            verify(&cid, &data).is_ok(),
+            "Block::encode with a wrong CID"
+        );
         Block { cid, data }
     }
 

@@ -110,7 +110,9 @@ pub fn verify(cid: &Cid, data: &[u8]) -> Result<(), VerifyError> {
             // A truncated multihash (digest shorter than the function's output) is compared on
             // its prefix, as the multihash spec allows.
             let size = expected.digest().len();
-            size > 0 && actual.digest().len() >= size && actual.digest()[..size] == *expected.digest()
+            size > 0
+                && actual.digest().len() >= size
+                && actual.digest()[..size] == *expected.digest()
         }
     };
     if ok {

@@ -43,18 +43,45 @@ pub enum CidError {
 
 /// Parses a CID in any multibase Kubo accepts (CIDv0 base58btc `Qm…`, CIDv1 `bafy…`, `z…`,
 /// `k…`, `m…`, `B…`, …). Surrounding whitespace is ignored.
+///
+/// Follows the CID spec's decoding algorithm strictly: a 46-character `Qm…` string is a CIDv0
+/// (base58btc, no multibase prefix); anything else is a multibase string whose bytes must be
+/// exactly one CIDv1 (a multibase-prefixed CIDv0, trailing bytes, or a `/ipfs/…` path are errors).
+/// Base32 and base36 decoding is case-insensitive, as multibase requires.
 pub fn parse_cid(text: &str) -> Result<Cid, CidError> {
     let trimmed = text.trim();
+    let invalid = |reason: String| CidError::Invalid {
+        text: trimmed.to_string(),
+        reason,
+    };
     if trimmed.is_empty() {
         return Err(CidError::Invalid {
             text: text.to_string(),
             reason: "it is empty".to_string(),
         });
     }
-    Cid::try_from(trimmed).map_err(|err| CidError::Invalid {
-        text: trimmed.to_string(),
-        reason: err.to_string(),
-    })
+    let is_v0_text = trimmed.len() == 46 && trimmed.starts_with("Qm");
+    let bytes = if is_v0_text {
+        multibase::Base::Base58Btc
+            .decode(trimmed)
+            .map_err(|e| invalid(format!("not base58btc: {e}")))?
+    } else {
+        let (_, bytes) = multibase::decode(trimmed)
+            .map_err(|e| invalid(format!("not a multibase string: {e}")))?;
+        if bytes.first() == Some(&0x12) {
+            return Err(invalid(
+                "a CIDv0 must not carry a multibase prefix".to_string(),
+            ));
+        }
+        bytes
+    };
+    let cid = cid_from_bytes(&bytes).map_err(|e| invalid(e.to_string()))?;
+    if is_v0_text != (cid.version() == cid::Version::V0) {
+        return Err(invalid(
+            "a `Qm…` string of 46 characters must be a CIDv0".to_string(),
+        ));
+    }
+    Ok(cid)
 }
 
 /// Parses a binary CID (as found in dag-pb links and CAR sections) that must fill `bytes` exactly.
@@ -83,7 +110,9 @@ pub fn format_cid_in(cid: &Cid, base: multibase::Base) -> String {
             return cid.to_string();
         }
         let v1 = Cid::new_v1(cid.codec(), *cid.hash());
-        return v1.to_string_of_base(base).unwrap_or_else(|_| v1.to_string());
+        return v1
+            .to_string_of_base(base)
+            .unwrap_or_else(|_| v1.to_string());
     }
     cid.to_string_of_base(base)
         .unwrap_or_else(|_| cid.to_string())

@@ -123,7 +123,7 @@ impl FsStore {
                 Err(e) => return Err(StoreError::io("failed to read kept root", path, e)),
             }
         }
-        roots.sort_by(|a, b| (a.kept_at, a.cid.to_string()).cmp(&(b.kept_at, b.cid.to_string())));
+        roots.sort_by_key(|r| (r.kept_at, r.cid.to_string()));
         Ok(roots)
     }
 

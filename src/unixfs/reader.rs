@@ -315,6 +315,31 @@ impl<G: BlockGetter> Reader<G> {
         unreachable!("the loop returns")
     }
 
+    /// Checks that every block under `cid` is available, without reading raw leaves (only
+    /// their presence is checked; they are verified when read). Returns the first missing block.
+    pub fn first_missing(&self, cid: &Cid) -> Result<Option<Cid>, ReadError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![*cid];
+        while let Some(next) = stack.pop() {
+            if !seen.insert(next) || is_inline(&next) {
+                continue;
+            }
+            if next.codec() == RAW {
+                if !self.getter.has_block(&next)? {
+                    return Ok(Some(next));
+                }
+                continue;
+            }
+            let Some(block) = self.getter.get_block(&next)? else {
+                return Ok(Some(next));
+            };
+            let links = crate::dag::links(&next, block.data())
+                .map_err(|e| invalid(&next, e.to_string()))?;
+            stack.extend(links.into_iter().rev());
+        }
+        Ok(None)
+    }
+
     /// Follows `path` (components separated by `/`) from `root` through directories.
     pub fn resolve(&self, root: &Cid, path: &str) -> Result<Cid, ReadError> {
         let mut current = *root;

@@ -519,3 +519,63 @@ fn car_ipfs_car_vectors_reexport_in_dag_export_order() {
         );
     }
 }
+
+#[test]
+fn cbor_json_links_match_codec_fixture_dagpb_links() {
+    // codec-fixtures has no dag-cbor fixtures in this copy; its dag-pb fixtures come with the
+    // same node in DAG-JSON, whose `{"/": …}` links must be the dag-pb links, in order.
+    let dir = vectors_dir().join("fixtures/codec-fixtures/fixtures");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let case = entry.unwrap().path();
+        let mut pb = None;
+        let mut json = None;
+        for file in std::fs::read_dir(&case).unwrap() {
+            let file = file.unwrap().path();
+            match file.extension().and_then(|e| e.to_str()) {
+                Some("dag-pb") => pb = Some(std::fs::read(&file).unwrap()),
+                Some("dag-json") => json = Some(std::fs::read(&file).unwrap()),
+                _ => {}
+            }
+        }
+        let (Some(pb), Some(json)) = (pb, json) else {
+            continue;
+        };
+        let expected: Vec<Cid> = trove::dagpb::PbNode::decode(&pb)
+            .unwrap()
+            .links
+            .into_iter()
+            .map(|l| l.hash)
+            .collect();
+        let found =
+            trove::cbor::json_links(&json).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+        assert_eq!(found, expected, "{}", case.display());
+        checked += 1;
+    }
+    assert!(checked >= 17, "only {checked} codec fixtures checked");
+}
+
+#[test]
+fn cbor_links_of_every_dag_cbor_block_in_the_fixtures_are_read() {
+    // sample-v1.car holds 1043 Filecoin dag-cbor blocks (blake2b-256): every one must decode,
+    // and re-encoding the CAR header must give the file's own header bytes.
+    let bytes = read(&fixture_path(
+        "go-car/cmd/car/testdata/inputs/sample-v1.car",
+    ));
+    let reader = CarReader::new(&bytes[..]).unwrap();
+    let header = trove::cbor::encode_car_header(reader.roots());
+    assert_eq!(&bytes[1..1 + header.len()], &header[..]);
+    let mut cbor_blocks = 0;
+    let mut links = 0;
+    for block in reader.blocks() {
+        let block = block.unwrap();
+        if block.cid().codec() == trove::content::DAG_CBOR {
+            links += trove::cbor::links(block.data())
+                .unwrap_or_else(|e| panic!("{}: {e}", block.cid()))
+                .len();
+            cbor_blocks += 1;
+        }
+    }
+    assert_eq!(cbor_blocks, 1043);
+    assert!(links > 1000, "{links} links");
+}

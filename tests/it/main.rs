@@ -5,3 +5,6 @@ mod golden;
 mod car;
 mod kubo_interop;
 mod unixfs_fixtures;
+mod roundtrip;
+mod cid_vectors;
+mod cli;

@@ -1,0 +1,248 @@
+//! The `trove` binary end to end: add, car export/import, get, cat, cache verify/ls/gc.
+
+use crate::support::{splitmix64_bytes, vectors_dir, Trove};
+use std::path::Path;
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn fixture(rel: &str) -> String {
+    vectors_dir().join(rel).to_str().unwrap().to_string()
+}
+
+#[test]
+fn add_prints_like_ipfs_add_and_only_hash_stores_nothing() {
+    let t = Trove::new();
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "hello.txt", b"hello world\n");
+    assert_eq!(
+        t.ok(&["add", "-Q", "--only-hash", &f]),
+        "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"
+    );
+    assert_eq!(t.ok(&["cache", "ls", "--blocks"]), "", "--only-hash stored blocks");
+    assert_eq!(
+        t.ok(&["add", "--only-hash", "--cid-version", "1", &f]),
+        "added bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4 hello.txt"
+    );
+    // CIDv1 with dag-pb leaves: the same node as Kubo's default, named by a CIDv1.
+    let v0 = trove::content::parse_cid("QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o").unwrap();
+    assert_eq!(
+        t.ok(&["add", "-Q", "-n", "--cid-version=1", "--raw-leaves=false", &f]),
+        cid::Cid::new_v1(0x70, *v0.hash()).to_string()
+    );
+    assert_eq!(
+        t.ok(&["add", "-Q", "-n", "--profile", "unixfs-v1-2025", &f]),
+        "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4"
+    );
+    let (code, _, err) = t.run(&["add", "-Q", "-n", "--chunker", "rabin-1-2-3", &f]);
+    assert_eq!(code, 2);
+    assert!(err.contains("size-N"), "{err}");
+    let (code, _, err) = t.run(&["add", "-Q", "-n", "/nonexistent/path"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("/nonexistent/path"), "{err}");
+}
+
+#[test]
+fn add_then_get_and_cat_round_trip_from_the_store() {
+    let t = Trove::new();
+    let dir = tempfile::tempdir().unwrap();
+    let content = splitmix64_bytes(7, 1_000_000);
+    let f = write(dir.path(), "data.bin", &content);
+    let cid = t.ok(&["add", "-Q", &f]);
+    let out = dir.path().join("out.bin");
+    t.ok(&["get", &cid, "-o", out.to_str().unwrap()]);
+    assert!(std::fs::read(&out).unwrap() == content);
+    let cat = t.cmd().args(["cat", &cid]).output().unwrap();
+    assert!(cat.status.success());
+    assert!(cat.stdout == content);
+    let part = t
+        .cmd()
+        .args(["cat", &format!("ipfs://{cid}"), "--offset", "262140", "--length", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(part.stdout, content[262_140..262_150]);
+    let stdout = t.cmd().args(["get", &cid, "-o", "-"]).output().unwrap();
+    assert!(stdout.stdout == content);
+    assert_eq!(t.run(&["cache", "verify"]).0, 0);
+}
+
+#[test]
+fn car_export_matches_kubo_dag_export_byte_for_byte() {
+    let t = Trove::new();
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "rand", &splitmix64_bytes(1_048_576, 1_048_576));
+    for (profile_args, reference) in [
+        (vec![], "car/rand-1048576.v0-pb-256k-174.car"),
+        (vec!["--cid-version", "1"], "car/rand-1048576.v1-raw-256k-174.car"),
+        (vec!["--profile", "unixfs-v1-2025"], "car/rand-1048576.v1-raw-1m-1024.car"),
+    ] {
+        let out = dir.path().join("out.car");
+        let mut args = vec!["car", "export", &f, "-o", out.to_str().unwrap()];
+        args.extend(profile_args.iter().copied());
+        t.ok(&args);
+        assert!(
+            std::fs::read(&out).unwrap() == std::fs::read(fixture(reference)).unwrap(),
+            "{reference}"
+        );
+    }
+}
+
+#[test]
+fn car_import_verifies_stores_and_keeps_complete_roots() {
+    let t = Trove::new();
+    let roots = t.ok(&["car", "import", &fixture("car/kubo-sharness-planets.ipfs-car.car")]);
+    assert_eq!(roots, "bafybeih7e5dmkyk25up5vxug4q3hrg2fxbzf23dfrac2fns5h7z4aa7ioi");
+    assert!(t.ok(&["cache", "ls"]).contains(&roots));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("planets");
+    t.ok(&["get", &roots, "-o", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read(out.join("mars.txt")).unwrap(), b"Hello Mars!\n");
+    assert_eq!(t.ok(&["cat", &format!("{roots}/mars.txt")]), "Hello Mars!");
+    // A CARv2 works the same way.
+    let v2 = t.ok(&["car", "import", &fixture("fixtures/go-car/v2/testdata/sample-unixfs-v2.car")]);
+    assert_eq!(t.ok(&["cat", &format!("/ipfs/{v2}/a/b.txt")]), "hello world");
+}
+
+#[test]
+fn a_corrupt_car_is_rejected_and_nothing_unverified_is_stored() {
+    let t = Trove::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut car = std::fs::read(fixture("car/rand-1000.v1-raw-256k-174.car")).unwrap();
+    let last = car.len() - 1;
+    car[last] ^= 0x01;
+    let bad = write(dir.path(), "bad.car", &car);
+    let (code, _, err) = t.run(&["car", "import", &bad]);
+    assert_eq!(code, 1);
+    assert!(err.contains("bafkreicbr3vslhx257lrxhadeo2yonupcgv5dtad4grfkce6uojuzqf2li"), "{err}");
+    assert_eq!(t.ok(&["cache", "ls", "--blocks"]), "");
+    let garbage = write(dir.path(), "garbage.car", b"this is not a car file at all");
+    let (code, _, err) = t.run(&["car", "import", &garbage]);
+    assert_eq!(code, 1);
+    assert!(err.contains("error:"), "{err}");
+}
+
+#[test]
+fn a_missing_block_is_an_error_that_names_it_and_writes_nothing() {
+    let t = Trove::new();
+    let car = fixture(
+        "fixtures/gateway-conformance/fixtures/trustless_gateway_car/file-3k-and-3-blocks-missing-block.car",
+    );
+    let (code, out, err) = t.run(&["car", "import", &car]);
+    assert_eq!(code, 1, "an incomplete CAR is reported");
+    assert_eq!(out.trim(), "QmYhmPjhFjYFyaoiuNzYv8WGavpSRDwdHWe5B4M5du5Rtk");
+    assert!(err.contains("QmSNLTo6Wv9dfroVaw7MFYjLqf9ho7PKrgsjdzYDtv8h1W"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("file");
+    let (code, _, err) =
+        t.run(&["get", "QmYhmPjhFjYFyaoiuNzYv8WGavpSRDwdHWe5B4M5du5Rtk", "-o", target.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("QmSNLTo6Wv9dfroVaw7MFYjLqf9ho7PKrgsjdzYDtv8h1W"), "{err}");
+    assert!(!target.exists(), "no partial output");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no temp file left");
+    let cat = t.cmd().args(["cat", "QmYhmPjhFjYFyaoiuNzYv8WGavpSRDwdHWe5B4M5du5Rtk"]).output().unwrap();
+    assert_eq!(cat.status.code(), Some(1));
+    assert!(cat.stdout.is_empty(), "cat checks the DAG before printing anything");
+}
+
+#[test]
+fn unsafe_names_and_escaping_symlinks_are_refused() {
+    let t = Trove::new();
+    let dir = tempfile::tempdir().unwrap();
+    for (car, bad) in [
+        ("fixtures/gateway-conformance/fixtures/path_gateway_tar/outside-root.car", "../foo"),
+        ("fixtures/gateway-conformance/fixtures/path_gateway_tar/inside-root.car", "../file"),
+    ] {
+        let root = t.ok(&["car", "import", &fixture(car)]);
+        let out = dir.path().join("out");
+        let (code, _, err) = t.run(&["get", &root, "-o", out.to_str().unwrap()]);
+        assert_eq!(code, 1, "{car}");
+        assert!(err.contains(bad), "{car}: {err}");
+        assert!(!out.exists(), "{car}: nothing written");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{car}: no leftovers");
+    }
+    // A symlink inside the output is recreated as a symlink, never followed.
+    let root = t.ok(&["car", "import", &fixture("fixtures/gateway-conformance/fixtures/path_gateway_unixfs/symlink.car")]);
+    let out = dir.path().join("links");
+    t.ok(&["get", &root, "-o", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read_link(out.join("bar")).unwrap(), Path::new("foo"));
+    let (code, _, err) = t.run(&["cat", &format!("{root}/bar")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("symlink"), "{err}");
+}
+
+#[test]
+fn cache_verify_finds_corruption_and_gc_drops_unkept_blocks() {
+    let t = Trove::new();
+    let dir = tempfile::tempdir().unwrap();
+    let keep = t.ok(&["add", "-Q", &write(dir.path(), "keep", &splitmix64_bytes(1, 600_000))]);
+    let drop = t.ok(&["add", "-Q", &write(dir.path(), "drop", &splitmix64_bytes(2, 600_000))]);
+    assert_eq!(t.ok(&["cache", "ls", "--blocks"]).lines().count(), 8);
+    t.ok(&["cache", "unpin", &drop]);
+    let gc = t.ok(&["cache", "gc", "--grace", "0s"]);
+    assert!(gc.starts_with("removed 4 block(s)"), "{gc}");
+    t.ok(&["cat", &keep]);
+    let (code, _, err) = t.run(&["cat", &drop]);
+    assert_eq!(code, 1);
+    assert!(err.contains("missing"), "{err}");
+    // Flip one byte in one stored block: verify reports it and exits 1.
+    let blocks = t.cache.path().join("blocks-v1");
+    let victim = walk_files(&blocks).into_iter().next().unwrap();
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[10] ^= 0xff;
+    std::fs::write(&victim, bytes).unwrap();
+    let (code, out, _) = t.run(&["cache", "verify"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("BAD"), "{out}");
+    let (code, _, err) = t.run(&["cat", &keep]);
+    assert_eq!(code, 1, "a corrupt block is never served");
+    assert!(err.contains("corrupt"), "{err}");
+    t.ok(&["cache", "verify", "--remove"]);
+    assert_eq!(t.run(&["cache", "verify"]).0, 0);
+}
+
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `trove add` of a large file is SIGKILLed many times at random moments: afterwards the cache
+/// verifies clean and a re-run completes with the right content.
+#[test]
+fn sigkill_during_add_never_leaves_a_bad_block() {
+    let t = Trove::new();
+    let dir = tempfile::tempdir().unwrap();
+    let content = splitmix64_bytes(99, 24 * 1024 * 1024);
+    let f = write(dir.path(), "big", &content);
+    let mut rng = crate::support::Rng(crate::support::test_seed("sigkill during add"));
+    for _ in 0..25 {
+        let mut child = t
+            .cmd()
+            .args(["add", "-Q", "--chunker", "size-65536", &f])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(rng.below(120)));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let (code, out, err) = t.run(&["cache", "verify"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let cid = t.ok(&["add", "-Q", "--chunker", "size-65536", &f]);
+    let back = dir.path().join("back");
+    t.ok(&["get", &cid, "-o", back.to_str().unwrap()]);
+    assert!(std::fs::read(&back).unwrap() == content);
+    assert_eq!(t.run(&["cache", "verify"]).0, 0);
+}
