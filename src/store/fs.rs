@@ -32,8 +32,8 @@ use std::time::{Duration, SystemTime};
 const LAYOUT_VERSION: u32 = 1;
 const VERSION_FILE: &str = "VERSION";
 const VERSION_PREFIX: &str = "trove-cache-layout ";
-pub(super) const BLOCKS_DIR: &str = "blocks-v1";
-pub(super) const ROOTS_DIR: &str = "roots-v1";
+const BLOCKS_DIR: &str = "blocks-v1";
+const ROOTS_DIR: &str = "roots-v1";
 const TMP_DIR: &str = "tmp";
 /// What a fresh cache directory may already contain (another process may be creating it).
 const OWN_ENTRIES: &[&str] = &[

@@ -8,3 +8,4 @@ mod unixfs_fixtures;
 mod roundtrip;
 mod cid_vectors;
 mod cli;
+mod multiformats;
