@@ -56,8 +56,8 @@ impl<'a> Cursor<'a> {
     }
 
     fn varint(&mut self, what: &str) -> Result<u64, DagPbError> {
-        let (v, n) = varint::decode(&self.buf[self.pos..])
-            .map_err(|e| malformed(format!("{what}: {e}")))?;
+        let (v, n) =
+            varint::decode(&self.buf[self.pos..]).map_err(|e| malformed(format!("{what}: {e}")))?;
         self.pos += n;
         Ok(v)
     }
@@ -96,7 +96,9 @@ impl PbNode {
                 }
                 2 => {
                     if node.data.is_some() {
-                        return Err(malformed("Links section after Data (duplicate Links section)"));
+                        return Err(malformed(
+                            "Links section after Data (duplicate Links section)",
+                        ));
                     }
                     if wire != 2 {
                         return Err(malformed(format!("Links has wire type {wire}, expected 2")));
@@ -185,9 +187,10 @@ fn decode_link(bytes: &[u8], index: usize) -> Result<PbLink, DagPbError> {
                     break;
                 }
                 let raw = cur.bytes("link Name")?;
-                name = Some(String::from_utf8(raw.to_vec()).map_err(|_| {
-                    malformed(format!("link {index}: Name is not valid UTF-8"))
-                })?);
+                name =
+                    Some(String::from_utf8(raw.to_vec()).map_err(|_| {
+                        malformed(format!("link {index}: Name is not valid UTF-8"))
+                    })?);
             }
             (3, 0) => {
                 if hash.is_none() {

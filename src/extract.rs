@@ -244,7 +244,8 @@ fn symlink_stays_inside(root: &Path, dir: &Path, target: &str) -> bool {
 
 #[cfg(unix)]
 fn make_symlink(target: &str, path: &Path) -> Result<(), ExtractError> {
-    std::os::unix::fs::symlink(target, path).map_err(|e| ExtractError::io("create symlink", path, e))
+    std::os::unix::fs::symlink(target, path)
+        .map_err(|e| ExtractError::io("create symlink", path, e))
 }
 
 #[cfg(not(unix))]
@@ -252,7 +253,10 @@ fn make_symlink(_target: &str, path: &Path) -> Result<(), ExtractError> {
     Err(ExtractError::io(
         "create symlink",
         path,
-        std::io::Error::new(std::io::ErrorKind::Unsupported, "symlinks need a Unix system"),
+        std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "symlinks need a Unix system",
+        ),
     ))
 }
 
@@ -266,8 +270,16 @@ mod tests {
         assert!(symlink_stays_inside(root, Path::new("/out"), "a"));
         assert!(symlink_stays_inside(root, Path::new("/out/sub"), "../a"));
         assert!(!symlink_stays_inside(root, Path::new("/out"), "../a"));
-        assert!(!symlink_stays_inside(root, Path::new("/out/sub"), "../../etc"));
-        assert!(!symlink_stays_inside(root, Path::new("/out"), "/etc/passwd"));
+        assert!(!symlink_stays_inside(
+            root,
+            Path::new("/out/sub"),
+            "../../etc"
+        ));
+        assert!(!symlink_stays_inside(
+            root,
+            Path::new("/out"),
+            "/etc/passwd"
+        ));
         assert!(!symlink_stays_inside(root, Path::new("/out"), ""));
     }
 }

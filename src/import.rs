@@ -5,7 +5,9 @@
 
 use crate::content::Block;
 use crate::progress::{Event, Reporter};
-use crate::unixfs::{leaf_block, symlink_block, DagRoot, DirBuilder, FileBuilder, ImportParams};
+use crate::unixfs::{
+    leaf_root, make_leaf, symlink_block, DagRoot, DirBuilder, FileBuilder, ImportParams, Leaf,
+};
 use rayon::prelude::*;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -57,6 +59,11 @@ impl ImportError {
 pub trait BlockSink: Sync {
     /// Takes one block.
     fn accept(&self, block: Block) -> Result<(), crate::store::StoreError>;
+
+    /// Whether leaf blocks need to be built at all (`false` lets the importer only hash).
+    fn wants_blocks(&self) -> bool {
+        true
+    }
 }
 
 /// A sink that drops every block (`--only-hash`).
@@ -66,6 +73,10 @@ pub struct Discard;
 impl BlockSink for Discard {
     fn accept(&self, _block: Block) -> Result<(), crate::store::StoreError> {
         Ok(())
+    }
+
+    fn wants_blocks(&self) -> bool {
+        false
     }
 }
 
@@ -142,50 +153,71 @@ fn import_dir(
 }
 
 /// Imports one file's bytes from any reader (`label` names it in errors).
+///
+/// Chunks are read in batches; while one batch is hashed on every core, the next one is read,
+/// so reading and hashing overlap. Memory stays at about two batches whatever the file size.
 pub fn import_reader(
-    mut input: impl Read,
+    mut input: impl Read + Send,
     label: &Path,
     params: &ImportParams,
     sink: &dyn BlockSink,
     reporter: &dyn Reporter,
 ) -> Result<DagRoot, ImportError> {
-    let chunk_size = params.chunk_size;
-    let per_batch = (BATCH_BYTES / chunk_size).clamp(2, 256);
+    let per_batch = (BATCH_BYTES / params.chunk_size).clamp(2, 256);
+    let keep_blocks = sink.wants_blocks();
     let mut builder = FileBuilder::new(*params);
     let mut stored = Ok(());
-    let mut done = false;
-    while !done {
-        let mut chunks = Vec::with_capacity(per_batch);
-        while chunks.len() < per_batch {
-            let chunk = read_chunk(&mut input, chunk_size).map_err(|e| ImportError::read(label, e))?;
-            if chunk.is_empty() {
-                done = true;
-                break;
+    // With --only-hash, chunk buffers go back to this pool and are read into again, so a large
+    // file costs no fresh (page-faulted, zeroed) memory per chunk.
+    let mut pool: Vec<Vec<u8>> = Vec::new();
+    let mut batch = read_batch(&mut input, params.chunk_size, per_batch, &mut pool)
+        .map_err(|e| ImportError::read(label, e))?;
+    while !batch.chunks.is_empty() {
+        let at_end = batch.at_end;
+        let chunks = std::mem::take(&mut batch.chunks);
+        let mut spare = std::mem::take(&mut pool);
+        let (next, (leaves, used)) = rayon::join(
+            || {
+                if at_end {
+                    Ok(Batch::default())
+                } else {
+                    read_batch(&mut input, params.chunk_size, per_batch, &mut spare)
+                }
+            },
+            || -> (Vec<Leaf>, Vec<Vec<u8>>) {
+                if keep_blocks {
+                    let leaves = chunks
+                        .into_par_iter()
+                        .map(|chunk| make_leaf(params, chunk, true))
+                        .collect();
+                    (leaves, Vec::new())
+                } else {
+                    let leaves = chunks
+                        .par_iter()
+                        .map(|chunk| Leaf {
+                            root: leaf_root(params, chunk),
+                            block: None,
+                        })
+                        .collect();
+                    (leaves, chunks)
+                }
+            },
+        );
+        pool = spare;
+        pool.extend(used);
+        for leaf in leaves {
+            if let Some(block) = leaf.block {
+                sink.accept(block)?;
             }
-            let short = chunk.len() < chunk_size;
-            chunks.push(chunk);
-            if short {
-                done = true;
-                break;
-            }
-        }
-        let leaves: Vec<(Block, u64)> = chunks
-            .into_par_iter()
-            .map(|chunk| {
-                let len = chunk.len() as u64;
-                (leaf_block(params, &chunk), len)
-            })
-            .collect();
-        for (leaf, len) in leaves {
-            builder.push_leaf(&leaf, len, &mut |b| {
+            reporter.report(Event::Bytes(leaf.root.content_size));
+            builder.push_leaf(leaf.root, &mut |b| {
                 if stored.is_ok() {
                     stored = sink.accept(b);
                 }
             });
-            reporter.report(Event::Bytes(len));
-            sink.accept(leaf)?;
             std::mem::replace(&mut stored, Ok(()))?;
         }
+        batch = next.map_err(|e| ImportError::read(label, e))?;
     }
     let root = builder.finish(&mut |b| {
         if stored.is_ok() {
@@ -196,18 +228,52 @@ pub fn import_reader(
     Ok(root)
 }
 
-/// Reads up to `size` bytes, stopping early only at end of input.
-fn read_chunk(input: &mut impl Read, size: usize) -> std::io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; size];
-    let mut filled = 0;
-    while filled < size {
-        match input.read(&mut buf[filled..]) {
+/// Chunks read in one go; `at_end` once the input is exhausted.
+#[derive(Default)]
+struct Batch {
+    chunks: Vec<Vec<u8>>,
+    at_end: bool,
+}
+
+/// Reads up to `count` chunks of `size` bytes (the last one may be shorter), reusing buffers
+/// from `pool` when there are any.
+fn read_batch(
+    input: &mut impl Read,
+    size: usize,
+    count: usize,
+    pool: &mut Vec<Vec<u8>>,
+) -> std::io::Result<Batch> {
+    let mut batch = Batch {
+        chunks: Vec::with_capacity(count),
+        at_end: false,
+    };
+    while batch.chunks.len() < count {
+        let mut chunk = pool.pop().unwrap_or_else(|| Vec::with_capacity(size));
+        chunk.clear();
+        read_chunk(input, size, &mut chunk)?;
+        let short = chunk.len() < size;
+        if !chunk.is_empty() {
+            batch.chunks.push(chunk);
+        }
+        if short {
+            batch.at_end = true;
+            break;
+        }
+    }
+    Ok(batch)
+}
+
+/// Reads up to `size` bytes into `buf`, stopping early only at end of input (no zero-filling).
+fn read_chunk(input: &mut impl Read, size: usize, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    loop {
+        let want = (size - buf.len()) as u64;
+        match input.by_ref().take(want).read_to_end(buf) {
             Ok(0) => break,
-            Ok(n) => filled += n,
+            Ok(_) if buf.len() == size => break,
+            Ok(_) => continue,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
     }
-    buf.truncate(filled);
-    Ok(buf)
+    Ok(())
 }

@@ -1,15 +1,35 @@
 //! trove: fetch research artifacts by name and prove they are the right bytes.
+//!
+//! The CID is the only trust anchor: every block is hashed and compared with the CID that named
+//! it before it is used or stored. Module map (see `ARCHITECTURE.md` for the diagrams):
+//!
+//! - [`content`]: CIDs, multihashes, [`content::Block`] (bytes proven to match their CID).
+//! - [`varint`], [`dagpb`], [`cbor`], [`dag`]: codecs, no IO.
+//! - [`unixfs`]: the UnixFS importer (Kubo-identical profiles) and reader (files, ranges,
+//!   directories, HAMT shards), no IO.
+//! - [`car`]: CARv1 read/write and CARv2 read over byte streams; DAG export/import.
+//! - [`store`]: the block store traits, an in-memory store and the on-disk cache.
+//! - [`import`]: files and directories from disk into blocks, on all cores.
+//! - [`extract`]: UnixFS content from the store to disk, atomically and safely.
+//! - [`target`], [`config`], [`progress`]: what the user asks for, environment variables,
+//!   progress reporting.
+//! - [`cli`]: the `trove` command (the only place that prints).
+
+// Errors carry CIDs (about 100 bytes) so that messages can name them; they are returned on cold
+// paths only, so their size does not matter.
+#![allow(clippy::result_large_err)]
+
 pub mod car;
 pub mod cbor;
+pub mod cli;
+pub mod config;
 pub mod content;
 pub mod dag;
 pub mod dagpb;
-pub mod store;
-pub mod varint;
-pub mod unixfs;
+pub mod extract;
 pub mod import;
 pub mod progress;
-pub mod extract;
-pub mod config;
+pub mod store;
 pub mod target;
-pub mod cli;
+pub mod unixfs;
+pub mod varint;

@@ -50,7 +50,17 @@ mod tests {
 
     #[test]
     fn round_trips_edges() {
-        for v in [0u64, 1, 127, 128, 300, 16383, 16384, u32::MAX as u64, u64::MAX] {
+        for v in [
+            0u64,
+            1,
+            127,
+            128,
+            300,
+            16383,
+            16384,
+            u32::MAX as u64,
+            u64::MAX,
+        ] {
             let mut out = Vec::new();
             encode(v, &mut out);
             assert_eq!(out.len(), encoded_len(v));

@@ -16,7 +16,10 @@ pub(crate) fn run(ctx: &Context, cmd: CacheCommand) -> anyhow::Result<i32> {
             })?;
             let report = store.gc()?;
             for err in &report.walk_errors {
-                eprintln!("warning: cannot read links of `{}`: {}", err.cid, err.reason);
+                eprintln!(
+                    "warning: cannot read links of `{}`: {}",
+                    err.cid, err.reason
+                );
             }
             if !report.walk_errors.is_empty() {
                 eprintln!(
@@ -86,7 +89,11 @@ fn verify(ctx: &Context, remove: bool) -> anyhow::Result<i32> {
     if !report.bad.is_empty() && !remove {
         eprintln!("hint: run `trove cache verify --remove` to delete them; they are fetched again when needed");
     }
-    Ok(if report.bad.is_empty() || remove { 0 } else { 1 })
+    Ok(if report.bad.is_empty() || remove {
+        0
+    } else {
+        1
+    })
 }
 
 fn ls(ctx: &Context, blocks: bool) -> anyhow::Result<i32> {
@@ -106,6 +113,11 @@ fn ls(ctx: &Context, blocks: bool) -> anyhow::Result<i32> {
         println!("{}\t{}\t{}", root.cid, when, root.label);
     }
     let stats = store.stats()?;
-    eprintln!("{} block(s), {} bytes in {}", stats.blocks, stats.bytes, store.root().display());
+    eprintln!(
+        "{} block(s), {} bytes in {}",
+        stats.blocks,
+        stats.bytes,
+        store.root().display()
+    );
     Ok(0)
 }

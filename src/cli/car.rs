@@ -71,7 +71,11 @@ fn import(ctx: &Context, args: CarImportArgs) -> anyhow::Result<i32> {
             }
         } else {
             incomplete += 1;
-            let listed: Vec<String> = root.first_missing.iter().map(|c| format!("`{c}`")).collect();
+            let listed: Vec<String> = root
+                .first_missing
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect();
             eprintln!(
                 "error: root `{}` is incomplete: {} block(s) missing, first {}",
                 root.root,

@@ -65,8 +65,10 @@ fn ensure_complete<G: crate::store::BlockGetter>(
     target: &crate::target::Target,
 ) -> anyhow::Result<()> {
     if let Some(missing) = reader.first_missing(cid)? {
-        return Err(anyhow::Error::new(crate::unixfs::ReadError::MissingBlock(missing)))
-            .with_context(|| format!("cannot read `{target}`"));
+        return Err(anyhow::Error::new(crate::unixfs::ReadError::MissingBlock(
+            missing,
+        )))
+        .with_context(|| format!("cannot read `{target}`"));
     }
     Ok(())
 }

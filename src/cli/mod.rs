@@ -124,11 +124,11 @@ fn hint_for(err: &anyhow::Error) -> Option<String> {
                 return Some(h);
             }
         }
-        let read = cause.downcast_ref::<ReadError>().or_else(|| match cause
-            .downcast_ref::<ExtractError>()
-        {
-            Some(ExtractError::Read(r)) => Some(r),
-            _ => None,
+        let read = cause.downcast_ref::<ReadError>().or_else(|| {
+            match cause.downcast_ref::<ExtractError>() {
+                Some(ExtractError::Read(r)) => Some(r),
+                _ => None,
+            }
         });
         if let Some(ReadError::MissingBlock(_)) = read {
             return Some(

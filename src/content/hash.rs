@@ -55,14 +55,37 @@ impl HashCode {
 /// For [`HashCode::Identity`] when `data` is longer than 64 bytes (the largest digest a CID here
 /// can hold); importers never inline such data.
 pub fn hash_bytes(code: HashCode, data: &[u8]) -> Multihash {
+    hash_parts(code, &[data])
+}
+
+/// Hashes the concatenation of `parts` without building it (an encoder can hash a header, the
+/// payload and a trailer in place).
+///
+/// # Panics
+/// As [`hash_bytes`], for identity hashes of more than 64 bytes.
+pub fn hash_parts(code: HashCode, parts: &[&[u8]]) -> Multihash {
     let digest: Vec<u8> = match code {
-        HashCode::Identity => data.to_vec(),
-        HashCode::Sha2_256 => sha2::Sha256::digest(data).to_vec(),
-        HashCode::Sha2_512 => sha2::Sha512::digest(data).to_vec(),
+        HashCode::Identity => parts.concat(),
+        HashCode::Sha2_256 => {
+            let mut h = sha2::Sha256::new();
+            for p in parts {
+                h.update(p);
+            }
+            h.finalize().to_vec()
+        }
+        HashCode::Sha2_512 => {
+            let mut h = sha2::Sha512::new();
+            for p in parts {
+                h.update(p);
+            }
+            h.finalize().to_vec()
+        }
         HashCode::Blake2b256 => {
             use blake2::digest::{Update, VariableOutput};
             let mut hasher = blake2::Blake2bVar::new(32).expect("32 is a valid blake2b length");
-            hasher.update(data);
+            for p in parts {
+                hasher.update(p);
+            }
             let mut out = vec![0u8; 32];
             hasher
                 .finalize_variable(&mut out)
@@ -72,6 +95,9 @@ pub fn hash_bytes(code: HashCode, data: &[u8]) -> Multihash {
     };
     Multihash::wrap(code.code(), &digest).expect("digest fits in 64 bytes")
 }
+
+/// The shortest (truncated) digest trove accepts for a cryptographic hash, as Kubo's `verifcid`.
+pub const MIN_DIGEST_BYTES: usize = 20;
 
 /// Why bytes do not match a CID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,9 +134,10 @@ pub fn verify(cid: &Cid, data: &[u8]) -> Result<(), VerifyError> {
         _ => {
             let actual = hash_bytes(code, data);
             // A truncated multihash (digest shorter than the function's output) is compared on
-            // its prefix, as the multihash spec allows.
+            // its prefix, as the multihash spec allows, but never below 20 bytes: shorter digests
+            // are forgeable, and Kubo refuses them too.
             let size = expected.digest().len();
-            size > 0
+            size >= MIN_DIGEST_BYTES
                 && actual.digest().len() >= size
                 && actual.digest()[..size] == *expected.digest()
         }

@@ -9,7 +9,7 @@ mod hash;
 
 pub use block::Block;
 pub use cid::Cid;
-pub use hash::{hash_bytes, verify, HashCode, VerifyError};
+pub use hash::{hash_bytes, hash_parts, verify, HashCode, VerifyError};
 
 /// The multicodec of a dag-pb (UnixFS) node.
 pub const DAG_PB: u64 = 0x70;
@@ -135,7 +135,12 @@ pub fn codec_name(codec: u64) -> String {
 /// CIDv0 is only possible for dag-pb with sha2-256; anything else is printed as CIDv1 by Kubo, and
 /// so here (Kubo's `--cid-version 0 --raw-leaves` makes CIDv1 raw leaves under CIDv0 parents).
 pub fn cid_of(version: cid::Version, codec: u64, code: HashCode, data: &[u8]) -> Cid {
-    let mh = hash_bytes(code, data);
+    cid_of_parts(version, codec, code, &[data])
+}
+
+/// [`cid_of`] for bytes given in pieces (hashed in place, never joined).
+pub fn cid_of_parts(version: cid::Version, codec: u64, code: HashCode, parts: &[&[u8]]) -> Cid {
+    let mh = hash_parts(code, parts);
     if version == cid::Version::V0 && codec == DAG_PB && code == HashCode::Sha2_256 {
         Cid::new_v0(mh).expect("sha2-256 multihash is a valid CIDv0")
     } else {

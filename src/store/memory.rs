@@ -33,12 +33,14 @@ impl BlockGetter for MemoryStore {
         let map = self.blocks.lock().expect("store lock");
         match map.get(&multihash_key(cid)) {
             None => Ok(None),
-            Some(data) => Block::verified(*cid, data.clone())
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt {
-                    cid: cid.to_string(),
-                    detail: e.to_string(),
-                }),
+            Some(data) => {
+                Block::verified(*cid, data.clone())
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt {
+                        cid: cid.to_string(),
+                        detail: e.to_string(),
+                    })
+            }
         }
     }
 

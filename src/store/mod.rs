@@ -100,7 +100,9 @@ pub enum StoreError {
         detail: String,
     },
     /// No cache directory could be determined.
-    #[error("no cache directory: neither --cache-dir, TROVE_CACHE_DIR nor a home directory is set")]
+    #[error(
+        "no cache directory: neither --cache-dir, TROVE_CACHE_DIR nor a home directory is set"
+    )]
     NoCacheDir,
 }
 

@@ -1,8 +1,8 @@
 //! Building UnixFS directories (and symlinks) the way Kubo does. No IO.
 
 use super::file::DagRoot;
-use super::pb::{DataType, UnixfsData};
 use super::params::ImportParams;
+use super::pb::{DataType, UnixfsData};
 use crate::content::{cid_of, Block, DAG_PB};
 use crate::dagpb::{PbLink, PbNode};
 use std::collections::BTreeMap;
@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
     /// Names must be single, non-empty path components.
-    #[error("`{0}` is not a valid directory entry name (empty, `.`, `..`, or contains `/` or NUL)")]
+    #[error(
+        "`{0}` is not a valid directory entry name (empty, `.`, `..`, or contains `/` or NUL)"
+    )]
     Invalid(String),
     /// Two entries with one name.
     #[error("duplicate directory entry `{0}`")]
@@ -20,8 +22,7 @@ pub enum NameError {
 
 /// Checks that `name` is one safe path component: not empty, not `.` or `..`, no `/`, no NUL.
 pub fn check_entry_name(name: &str) -> Result<(), NameError> {
-    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0')
-    {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
         return Err(NameError::Invalid(name.escape_debug().to_string()));
     }
     Ok(())

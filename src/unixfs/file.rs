@@ -2,10 +2,11 @@
 //! cuts chunks, turns each into a leaf with [`leaf_block`] (pure, so leaves can be hashed on
 //! several threads) and pushes them in order; parent blocks come out through a callback.
 
-use super::pb::{DataType, UnixfsData};
 use super::params::ImportParams;
-use crate::content::{cid_of, Block, Cid, DAG_PB, RAW};
+use super::pb::{DataType, UnixfsData};
+use crate::content::{cid_of, cid_of_parts, Block, Cid, DAG_PB, RAW};
 use crate::dagpb::{PbLink, PbNode};
+use crate::varint;
 
 /// A finished (sub)DAG: its root and sizes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,24 +19,118 @@ pub struct DagRoot {
     pub dag_size: u64,
 }
 
-/// The leaf block for one chunk, with the given parameters.
-pub fn leaf_block(params: &ImportParams, chunk: &[u8]) -> Block {
+/// A leaf made from one chunk: its place in the tree, and its block if it was asked for.
+#[derive(Debug)]
+pub struct Leaf {
+    /// CID and sizes, for [`FileBuilder::push_leaf`].
+    pub root: DagRoot,
+    /// The encoded block (`None` when only the CID was wanted).
+    pub block: Option<Block>,
+}
+
+/// Turns one chunk into a leaf. With `keep_block == false` only the CID is computed (see
+/// [`leaf_root`]): the chunk is hashed in place, with the UnixFS framing around it for dag-pb
+/// leaves, and never copied.
+pub fn make_leaf(params: &ImportParams, chunk: Vec<u8>, keep_block: bool) -> Leaf {
+    if !keep_block {
+        return Leaf {
+            root: leaf_root(params, &chunk),
+            block: None,
+        };
+    }
+    let content_size = chunk.len() as u64;
+    if params.raw_leaves {
+        let cid = cid_of(cid::Version::V1, RAW, params.hash, &chunk);
+        let dag_size = content_size;
+        return Leaf {
+            root: DagRoot {
+                cid,
+                content_size,
+                dag_size,
+            },
+            block: keep_block.then(|| Block::encode(cid, chunk)),
+        };
+    }
+    let (header, trailer) = pb_leaf_framing(chunk.len());
+    let cid = cid_of_parts(
+        params.cid_version,
+        DAG_PB,
+        params.hash,
+        &[&header, &chunk, &trailer],
+    );
+    let dag_size = (header.len() + chunk.len() + trailer.len()) as u64;
+    let block = keep_block.then(|| {
+        let mut bytes = Vec::with_capacity(dag_size as usize);
+        bytes.extend_from_slice(&header);
+        bytes.extend_from_slice(&chunk);
+        bytes.extend_from_slice(&trailer);
+        Block::encode(cid, bytes)
+    });
+    Leaf {
+        root: DagRoot {
+            cid,
+            content_size,
+            dag_size,
+        },
+        block,
+    }
+}
+
+/// The CID and sizes of the leaf for `chunk`, without building its block (`--only-hash`).
+pub fn leaf_root(params: &ImportParams, chunk: &[u8]) -> DagRoot {
+    let content_size = chunk.len() as u64;
     if params.raw_leaves {
         let cid = cid_of(cid::Version::V1, RAW, params.hash, chunk);
-        return Block::encode(cid, chunk.to_vec());
+        return DagRoot {
+            cid,
+            content_size,
+            dag_size: content_size,
+        };
     }
-    let mut data = UnixfsData::new(DataType::File);
-    if !chunk.is_empty() {
-        data.data = Some(chunk.to_vec());
+    let (header, trailer) = pb_leaf_framing(chunk.len());
+    let cid = cid_of_parts(
+        params.cid_version,
+        DAG_PB,
+        params.hash,
+        &[&header, chunk, &trailer],
+    );
+    let dag_size = (header.len() + chunk.len() + trailer.len()) as u64;
+    DagRoot {
+        cid,
+        content_size,
+        dag_size,
     }
-    data.filesize = Some(chunk.len() as u64);
-    let node = PbNode {
-        links: Vec::new(),
-        data: Some(data.encode()),
+}
+
+/// The bytes before and after a chunk in a dag-pb leaf: a PBNode whose Data is the UnixFS
+/// message `{Type: File, Data: chunk, filesize: len}` (no Data field for an empty chunk).
+fn pb_leaf_framing(len: usize) -> (Vec<u8>, Vec<u8>) {
+    let n = len as u64;
+    let data_field = if len > 0 {
+        1 + varint::encoded_len(n) + len
+    } else {
+        0
     };
-    let bytes = node.encode();
-    let cid = cid_of(params.cid_version, DAG_PB, params.hash, &bytes);
-    Block::encode(cid, bytes)
+    let unixfs_len = 2 + data_field + 1 + varint::encoded_len(n);
+    let mut header = Vec::with_capacity(16);
+    header.push(0x0a);
+    varint::encode(unixfs_len as u64, &mut header);
+    header.extend_from_slice(&[0x08, 0x02]);
+    if len > 0 {
+        header.push(0x12);
+        varint::encode(n, &mut header);
+    }
+    let mut trailer = Vec::with_capacity(11);
+    trailer.push(0x18);
+    varint::encode(n, &mut trailer);
+    (header, trailer)
+}
+
+/// The leaf block for one chunk (a convenience over [`make_leaf`]).
+pub fn leaf_block(params: &ImportParams, chunk: &[u8]) -> Block {
+    make_leaf(params, chunk.to_vec(), true)
+        .block
+        .expect("the block was asked for")
 }
 
 /// Streams leaves into a balanced tree of at most `max_links` children per node.
@@ -55,14 +150,9 @@ impl FileBuilder {
         }
     }
 
-    /// Adds the next leaf (made by [`leaf_block`] from a chunk of `content_len` bytes); parents
-    /// that become full are passed to `emit`.
-    pub fn push_leaf(&mut self, leaf: &Block, content_len: u64, emit: &mut impl FnMut(Block)) {
-        self.levels[0].push(DagRoot {
-            cid: *leaf.cid(),
-            content_size: content_len,
-            dag_size: leaf.data().len() as u64,
-        });
+    /// Adds the next leaf (see [`make_leaf`]); parents that become full are passed to `emit`.
+    pub fn push_leaf(&mut self, leaf: DagRoot, emit: &mut impl FnMut(Block)) {
+        self.levels[0].push(leaf);
         let mut level = 0;
         while self.levels[level].len() == self.params.max_links {
             let children = std::mem::take(&mut self.levels[level]);
@@ -79,14 +169,9 @@ impl FileBuilder {
     /// does; a file with one leaf is that leaf.
     pub fn finish(mut self, emit: &mut impl FnMut(Block)) -> DagRoot {
         if self.levels.iter().all(Vec::is_empty) {
-            let leaf = leaf_block(&self.params, &[]);
-            let root = DagRoot {
-                cid: *leaf.cid(),
-                content_size: 0,
-                dag_size: leaf.data().len() as u64,
-            };
-            emit(leaf);
-            return root;
+            let leaf = make_leaf(&self.params, Vec::new(), true);
+            emit(leaf.block.expect("the block was asked for"));
+            return leaf.root;
         }
         let mut level = 0;
         loop {
@@ -141,9 +226,9 @@ pub fn import_bytes(params: &ImportParams, content: &[u8]) -> (DagRoot, Vec<Bloc
     let mut blocks = Vec::new();
     let mut builder = FileBuilder::new(*params);
     for chunk in content.chunks(params.chunk_size) {
-        let leaf = leaf_block(params, chunk);
-        builder.push_leaf(&leaf, chunk.len() as u64, &mut |b| blocks.push(b));
-        blocks.push(leaf);
+        let leaf = make_leaf(params, chunk.to_vec(), true);
+        builder.push_leaf(leaf.root, &mut |b| blocks.push(b));
+        blocks.extend(leaf.block);
     }
     let root = builder.finish(&mut |b| blocks.push(b));
     (root, blocks)

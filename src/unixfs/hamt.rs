@@ -37,6 +37,8 @@ pub fn check_fanout(fanout: u64) -> Result<(), String> {
     if fanout.is_power_of_two() && (2..=1024).contains(&fanout) {
         Ok(())
     } else {
-        Err(format!("HAMT fanout {fanout} is not a power of two in 2..=1024"))
+        Err(format!(
+            "HAMT fanout {fanout} is not a power of two in 2..=1024"
+        ))
     }
 }

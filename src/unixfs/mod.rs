@@ -10,6 +10,6 @@ pub mod pb;
 pub mod reader;
 
 pub use dir::{check_entry_name, symlink_block, DirBuilder, NameError};
-pub use file::{import_bytes, leaf_block, DagRoot, FileBuilder};
+pub use file::{import_bytes, leaf_block, leaf_root, make_leaf, DagRoot, FileBuilder, Leaf};
 pub use params::{parse_chunker, ImportOverrides, ImportParams, Profile};
 pub use reader::{DirEntry, NodeKind, ReadError, Reader};

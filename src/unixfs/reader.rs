@@ -219,7 +219,10 @@ impl<G: BlockGetter> Reader<G> {
         for link in node.links {
             let name = link.name.unwrap_or_default();
             if name.len() < pad || !name.is_char_boundary(pad) {
-                return Err(invalid(cid, format!("HAMT link name `{name}` is too short")));
+                return Err(invalid(
+                    cid,
+                    format!("HAMT link name `{name}` is too short"),
+                ));
             }
             if name.len() == pad {
                 match self.decode(&link.hash)? {
@@ -345,7 +348,9 @@ impl<G: BlockGetter> Reader<G> {
         let mut current = *root;
         for component in path.split('/').filter(|c| !c.is_empty()) {
             if component == "." || component == ".." || component.contains('\0') {
-                return Err(ReadError::BadPathComponent(component.escape_debug().to_string()));
+                return Err(ReadError::BadPathComponent(
+                    component.escape_debug().to_string(),
+                ));
             }
             match self.lookup(&current, component)? {
                 Some(entry) => current = entry.cid,
@@ -447,7 +452,10 @@ impl<G: BlockGetter> Reader<G> {
                         let to = end.min(child_end) - pos;
                         let got = self.copy_range(&link.hash, from, to, size, depth + 1, out)?;
                         if got != to - from {
-                            return Err(invalid(cid, "a child holds fewer bytes than declared".into()));
+                            return Err(invalid(
+                                cid,
+                                "a child holds fewer bytes than declared".into(),
+                            ));
                         }
                         written += got;
                     }

@@ -22,7 +22,11 @@ fn add_prints_like_ipfs_add_and_only_hash_stores_nothing() {
         t.ok(&["add", "-Q", "--only-hash", &f]),
         "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"
     );
-    assert_eq!(t.ok(&["cache", "ls", "--blocks"]), "", "--only-hash stored blocks");
+    assert_eq!(
+        t.ok(&["cache", "ls", "--blocks"]),
+        "",
+        "--only-hash stored blocks"
+    );
     assert_eq!(
         t.ok(&["add", "--only-hash", "--cid-version", "1", &f]),
         "added bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4 hello.txt"
@@ -30,7 +34,14 @@ fn add_prints_like_ipfs_add_and_only_hash_stores_nothing() {
     // CIDv1 with dag-pb leaves: the same node as Kubo's default, named by a CIDv1.
     let v0 = trove::content::parse_cid("QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o").unwrap();
     assert_eq!(
-        t.ok(&["add", "-Q", "-n", "--cid-version=1", "--raw-leaves=false", &f]),
+        t.ok(&[
+            "add",
+            "-Q",
+            "-n",
+            "--cid-version=1",
+            "--raw-leaves=false",
+            &f
+        ]),
         cid::Cid::new_v1(0x70, *v0.hash()).to_string()
     );
     assert_eq!(
@@ -60,7 +71,14 @@ fn add_then_get_and_cat_round_trip_from_the_store() {
     assert!(cat.stdout == content);
     let part = t
         .cmd()
-        .args(["cat", &format!("ipfs://{cid}"), "--offset", "262140", "--length", "10"])
+        .args([
+            "cat",
+            &format!("ipfs://{cid}"),
+            "--offset",
+            "262140",
+            "--length",
+            "10",
+        ])
         .output()
         .unwrap();
     assert_eq!(part.stdout, content[262_140..262_150]);
@@ -76,8 +94,14 @@ fn car_export_matches_kubo_dag_export_byte_for_byte() {
     let f = write(dir.path(), "rand", &splitmix64_bytes(1_048_576, 1_048_576));
     for (profile_args, reference) in [
         (vec![], "car/rand-1048576.v0-pb-256k-174.car"),
-        (vec!["--cid-version", "1"], "car/rand-1048576.v1-raw-256k-174.car"),
-        (vec!["--profile", "unixfs-v1-2025"], "car/rand-1048576.v1-raw-1m-1024.car"),
+        (
+            vec!["--cid-version", "1"],
+            "car/rand-1048576.v1-raw-256k-174.car",
+        ),
+        (
+            vec!["--profile", "unixfs-v1-2025"],
+            "car/rand-1048576.v1-raw-1m-1024.car",
+        ),
     ] {
         let out = dir.path().join("out.car");
         let mut args = vec!["car", "export", &f, "-o", out.to_str().unwrap()];
@@ -93,17 +117,34 @@ fn car_export_matches_kubo_dag_export_byte_for_byte() {
 #[test]
 fn car_import_verifies_stores_and_keeps_complete_roots() {
     let t = Trove::new();
-    let roots = t.ok(&["car", "import", &fixture("car/kubo-sharness-planets.ipfs-car.car")]);
-    assert_eq!(roots, "bafybeih7e5dmkyk25up5vxug4q3hrg2fxbzf23dfrac2fns5h7z4aa7ioi");
+    let roots = t.ok(&[
+        "car",
+        "import",
+        &fixture("car/kubo-sharness-planets.ipfs-car.car"),
+    ]);
+    assert_eq!(
+        roots,
+        "bafybeih7e5dmkyk25up5vxug4q3hrg2fxbzf23dfrac2fns5h7z4aa7ioi"
+    );
     assert!(t.ok(&["cache", "ls"]).contains(&roots));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("planets");
     t.ok(&["get", &roots, "-o", out.to_str().unwrap()]);
-    assert_eq!(std::fs::read(out.join("mars.txt")).unwrap(), b"Hello Mars!\n");
+    assert_eq!(
+        std::fs::read(out.join("mars.txt")).unwrap(),
+        b"Hello Mars!\n"
+    );
     assert_eq!(t.ok(&["cat", &format!("{roots}/mars.txt")]), "Hello Mars!");
     // A CARv2 works the same way.
-    let v2 = t.ok(&["car", "import", &fixture("fixtures/go-car/v2/testdata/sample-unixfs-v2.car")]);
-    assert_eq!(t.ok(&["cat", &format!("/ipfs/{v2}/a/b.txt")]), "hello world");
+    let v2 = t.ok(&[
+        "car",
+        "import",
+        &fixture("fixtures/go-car/v2/testdata/sample-unixfs-v2.car"),
+    ]);
+    assert_eq!(
+        t.ok(&["cat", &format!("/ipfs/{v2}/a/b.txt")]),
+        "hello world"
+    );
 }
 
 #[test]
@@ -116,7 +157,10 @@ fn a_corrupt_car_is_rejected_and_nothing_unverified_is_stored() {
     let bad = write(dir.path(), "bad.car", &car);
     let (code, _, err) = t.run(&["car", "import", &bad]);
     assert_eq!(code, 1);
-    assert!(err.contains("bafkreicbr3vslhx257lrxhadeo2yonupcgv5dtad4grfkce6uojuzqf2li"), "{err}");
+    assert!(
+        err.contains("bafkreicbr3vslhx257lrxhadeo2yonupcgv5dtad4grfkce6uojuzqf2li"),
+        "{err}"
+    );
     assert_eq!(t.ok(&["cache", "ls", "--blocks"]), "");
     let garbage = write(dir.path(), "garbage.car", b"this is not a car file at all");
     let (code, _, err) = t.run(&["car", "import", &garbage]);
@@ -133,18 +177,39 @@ fn a_missing_block_is_an_error_that_names_it_and_writes_nothing() {
     let (code, out, err) = t.run(&["car", "import", &car]);
     assert_eq!(code, 1, "an incomplete CAR is reported");
     assert_eq!(out.trim(), "QmYhmPjhFjYFyaoiuNzYv8WGavpSRDwdHWe5B4M5du5Rtk");
-    assert!(err.contains("QmSNLTo6Wv9dfroVaw7MFYjLqf9ho7PKrgsjdzYDtv8h1W"), "{err}");
+    assert!(
+        err.contains("QmSNLTo6Wv9dfroVaw7MFYjLqf9ho7PKrgsjdzYDtv8h1W"),
+        "{err}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("file");
-    let (code, _, err) =
-        t.run(&["get", "QmYhmPjhFjYFyaoiuNzYv8WGavpSRDwdHWe5B4M5du5Rtk", "-o", target.to_str().unwrap()]);
+    let (code, _, err) = t.run(&[
+        "get",
+        "QmYhmPjhFjYFyaoiuNzYv8WGavpSRDwdHWe5B4M5du5Rtk",
+        "-o",
+        target.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
-    assert!(err.contains("QmSNLTo6Wv9dfroVaw7MFYjLqf9ho7PKrgsjdzYDtv8h1W"), "{err}");
+    assert!(
+        err.contains("QmSNLTo6Wv9dfroVaw7MFYjLqf9ho7PKrgsjdzYDtv8h1W"),
+        "{err}"
+    );
     assert!(!target.exists(), "no partial output");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no temp file left");
-    let cat = t.cmd().args(["cat", "QmYhmPjhFjYFyaoiuNzYv8WGavpSRDwdHWe5B4M5du5Rtk"]).output().unwrap();
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no temp file left"
+    );
+    let cat = t
+        .cmd()
+        .args(["cat", "QmYhmPjhFjYFyaoiuNzYv8WGavpSRDwdHWe5B4M5du5Rtk"])
+        .output()
+        .unwrap();
     assert_eq!(cat.status.code(), Some(1));
-    assert!(cat.stdout.is_empty(), "cat checks the DAG before printing anything");
+    assert!(
+        cat.stdout.is_empty(),
+        "cat checks the DAG before printing anything"
+    );
 }
 
 #[test]
@@ -152,8 +217,14 @@ fn unsafe_names_and_escaping_symlinks_are_refused() {
     let t = Trove::new();
     let dir = tempfile::tempdir().unwrap();
     for (car, bad) in [
-        ("fixtures/gateway-conformance/fixtures/path_gateway_tar/outside-root.car", "../foo"),
-        ("fixtures/gateway-conformance/fixtures/path_gateway_tar/inside-root.car", "../file"),
+        (
+            "fixtures/gateway-conformance/fixtures/path_gateway_tar/outside-root.car",
+            "../foo",
+        ),
+        (
+            "fixtures/gateway-conformance/fixtures/path_gateway_tar/inside-root.car",
+            "../file",
+        ),
     ] {
         let root = t.ok(&["car", "import", &fixture(car)]);
         let out = dir.path().join("out");
@@ -161,13 +232,24 @@ fn unsafe_names_and_escaping_symlinks_are_refused() {
         assert_eq!(code, 1, "{car}");
         assert!(err.contains(bad), "{car}: {err}");
         assert!(!out.exists(), "{car}: nothing written");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{car}: no leftovers");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{car}: no leftovers"
+        );
     }
     // A symlink inside the output is recreated as a symlink, never followed.
-    let root = t.ok(&["car", "import", &fixture("fixtures/gateway-conformance/fixtures/path_gateway_unixfs/symlink.car")]);
+    let root = t.ok(&[
+        "car",
+        "import",
+        &fixture("fixtures/gateway-conformance/fixtures/path_gateway_unixfs/symlink.car"),
+    ]);
     let out = dir.path().join("links");
     t.ok(&["get", &root, "-o", out.to_str().unwrap()]);
-    assert_eq!(std::fs::read_link(out.join("bar")).unwrap(), Path::new("foo"));
+    assert_eq!(
+        std::fs::read_link(out.join("bar")).unwrap(),
+        Path::new("foo")
+    );
     let (code, _, err) = t.run(&["cat", &format!("{root}/bar")]);
     assert_eq!(code, 1);
     assert!(err.contains("symlink"), "{err}");
@@ -177,8 +259,16 @@ fn unsafe_names_and_escaping_symlinks_are_refused() {
 fn cache_verify_finds_corruption_and_gc_drops_unkept_blocks() {
     let t = Trove::new();
     let dir = tempfile::tempdir().unwrap();
-    let keep = t.ok(&["add", "-Q", &write(dir.path(), "keep", &splitmix64_bytes(1, 600_000))]);
-    let drop = t.ok(&["add", "-Q", &write(dir.path(), "drop", &splitmix64_bytes(2, 600_000))]);
+    let keep = t.ok(&[
+        "add",
+        "-Q",
+        &write(dir.path(), "keep", &splitmix64_bytes(1, 600_000)),
+    ]);
+    let drop = t.ok(&[
+        "add",
+        "-Q",
+        &write(dir.path(), "drop", &splitmix64_bytes(2, 600_000)),
+    ]);
     assert_eq!(t.ok(&["cache", "ls", "--blocks"]).lines().count(), 8);
     t.ok(&["cache", "unpin", &drop]);
     let gc = t.ok(&["cache", "gc", "--grace", "0s"]);

@@ -5,9 +5,7 @@
 use crate::support::{splitmix64_bytes, vectors_dir};
 use std::collections::BTreeMap;
 use trove::content::HashCode;
-use trove::unixfs::{
-    import_bytes, DagRoot, DirBuilder, ImportOverrides, ImportParams, Profile,
-};
+use trove::unixfs::{import_bytes, DagRoot, DirBuilder, ImportOverrides, ImportParams, Profile};
 
 /// A test input: one file's bytes, or a directory of named files.
 pub enum Input {
@@ -36,10 +34,16 @@ fn params_from(spec: &str) -> ImportParams {
     }
     let mut p = ImportParams::default();
     for kv in spec.split(';') {
-        let Some((k, v)) = kv.split_once('=') else { continue };
+        let Some((k, v)) = kv.split_once('=') else {
+            continue;
+        };
         match k {
             "cid_version" => {
-                p.cid_version = if v == "0" { cid::Version::V0 } else { cid::Version::V1 }
+                p.cid_version = if v == "0" {
+                    cid::Version::V0
+                } else {
+                    cid::Version::V1
+                }
             }
             "raw_leaves" => p.raw_leaves = v == "true",
             "chunker" => p.chunk_size = v.trim_start_matches("size-").parse().unwrap(),

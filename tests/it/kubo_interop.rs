@@ -10,7 +10,9 @@ use crate::support::{
 /// tree with hidden files, empty files and folders, duplicates and symlinks: Kubo and trove agree.
 #[test]
 fn default_profile_cids_equal_kubo_for_random_files_and_trees() {
-    let Some(python) = peer_tool("TROVE_TEST_KUBO_PYTHON") else { return };
+    let Some(python) = peer_tool("TROVE_TEST_KUBO_PYTHON") else {
+        return;
+    };
     let mut rng = Rng(test_seed("kubo cids"));
     let work = tempfile::tempdir().unwrap();
     let files = work.path().join("files");
@@ -58,7 +60,9 @@ fn default_profile_cids_equal_kubo_for_random_files_and_trees() {
 /// both profiles.
 #[test]
 fn trove_cars_unpack_with_ipfs_car() {
-    let Some(ipfs_car) = peer_tool("TROVE_TEST_IPFS_CAR") else { return };
+    let Some(ipfs_car) = peer_tool("TROVE_TEST_IPFS_CAR") else {
+        return;
+    };
     let mut rng = Rng(test_seed("ipfs-car unpack"));
     let work = tempfile::tempdir().unwrap();
     let tree = work.path().join("tree");

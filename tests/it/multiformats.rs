@@ -21,7 +21,7 @@ fn read(rel: &str) -> String {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd-length hex {s:?}");
+    assert!(s.len().is_multiple_of(2), "odd-length hex {s:?}");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or_else(|e| panic!("{s:?}: {e}")))
@@ -102,7 +102,10 @@ fn multihash_test_cases_csv() {
             "sha3" => (0x14, 512, None),
             other => panic!("{row}: unknown algorithm {other}"),
         };
-        assert!(bits % 8 == 0 && bits <= full_bits, "{row}: odd bit count");
+        assert!(
+            bits.is_multiple_of(8) && bits <= full_bits,
+            "{row}: odd bit count"
+        );
 
         let mh = match Multihash::from_bytes(&mh_bytes) {
             Ok(mh) => mh,
@@ -376,7 +379,7 @@ fn unquote(raw: &str) -> Vec<u8> {
     let mut out = Vec::new();
     let mut rest = inner;
     while let Some(pos) = rest.find("\\x") {
-        out.extend_from_slice(rest[..pos].as_bytes());
+        out.extend_from_slice(&rest.as_bytes()[..pos]);
         out.push(u8::from_str_radix(&rest[pos + 2..pos + 4], 16).unwrap());
         rest = &rest[pos + 4..];
     }

@@ -13,7 +13,11 @@ use trove::unixfs::{ImportParams, Reader};
 fn params_strategy() -> impl Strategy<Value = ImportParams> {
     (any::<bool>(), any::<bool>(), 1usize..5000, 2usize..12).prop_map(|(v1, raw, chunk, links)| {
         ImportParams {
-            cid_version: if v1 { cid::Version::V1 } else { cid::Version::V0 },
+            cid_version: if v1 {
+                cid::Version::V1
+            } else {
+                cid::Version::V0
+            },
             raw_leaves: raw,
             chunk_size: chunk,
             max_links: links,

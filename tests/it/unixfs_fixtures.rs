@@ -33,12 +33,17 @@ fn params(spec: &str) -> Option<ImportParams> {
     if parts.len() != 4 {
         return None;
     }
-    let mut p = ImportParams::default();
-    p.cid_version = if parts[0] == "v0" { cid::Version::V0 } else { cid::Version::V1 };
-    p.raw_leaves = parts[1] == "raw";
-    p.chunk_size = parts[2].parse().ok()?;
-    p.max_links = parts[3].parse().ok()?;
-    Some(p)
+    Some(ImportParams {
+        cid_version: if parts[0] == "v0" {
+            cid::Version::V0
+        } else {
+            cid::Version::V1
+        },
+        raw_leaves: parts[1] == "raw",
+        chunk_size: parts[2].parse().ok()?,
+        max_links: parts[3].parse().ok()?,
+        ..ImportParams::default()
+    })
 }
 
 /// Every path under `cid` (plain and HAMT directories listed recursively) → (CID, kind).
@@ -48,7 +53,9 @@ fn walk<G: trove::store::BlockGetter>(
     prefix: &str,
     out: &mut BTreeMap<String, (Cid, Result<NodeKind, String>)>,
 ) {
-    let Ok(entries) = reader.list(cid) else { return };
+    let Ok(entries) = reader.list(cid) else {
+        return;
+    };
     for entry in entries {
         let path = if prefix.is_empty() {
             entry.name.clone()
@@ -67,7 +74,10 @@ fn sha256_of<G: trove::store::BlockGetter>(reader: &Reader<G>, cid: &Cid) -> (u6
     let mut bytes = Vec::new();
     reader.read_file(cid, 0, None, &mut bytes).unwrap();
     let digest = sha2::Sha256::digest(&bytes);
-    (bytes.len() as u64, digest.iter().map(|b| format!("{b:02x}")).collect())
+    (
+        bytes.len() as u64,
+        digest.iter().map(|b| format!("{b:02x}")).collect(),
+    )
 }
 
 fn kind_matches(expected: &str, actual: &Result<NodeKind, String>) -> bool {
@@ -89,9 +99,16 @@ fn unixfs_fixtures_read_back_as_the_reference_reports() {
     let mut checked_entries = 0;
     let mut reimports = 0;
     for (rel, info) in inspect() {
-        let Some(unixfs) = info.get("unixfs").and_then(Value::as_array) else { continue };
+        let Some(unixfs) = info.get("unixfs").and_then(Value::as_array) else {
+            continue;
+        };
         let complete = info["dag_complete"].as_bool() == Some(true);
-        if info.get("hash_mismatches").and_then(Value::as_u64).unwrap_or(0) > 0 {
+        if info
+            .get("hash_mismatches")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            > 0
+        {
             continue; // covered by the CAR tests: the import itself must fail
         }
         if info.get("section_error").is_some() {
@@ -103,7 +120,9 @@ fn unixfs_fixtures_read_back_as_the_reference_reports() {
             let root = parse_cid(root_info["root"].as_str().unwrap()).unwrap();
             let ty = root_info["type"].as_str().unwrap();
             match ty {
-                "directory" | "hamt-sharded-directory" if complete || rel.contains("simple-unixfs-missing") => {
+                "directory" | "hamt-sharded-directory"
+                    if complete || rel.contains("simple-unixfs-missing") =>
+                {
                     let mut found = BTreeMap::new();
                     walk(&reader, &root, "", &mut found);
                     let entries = root_info["entries"].as_array().unwrap();
@@ -121,7 +140,10 @@ fn unixfs_fixtures_read_back_as_the_reference_reports() {
                             .unwrap_or_else(|| panic!("{rel}: entry `{path}` not found"));
                         assert_eq!(cid.to_string(), e["cid"].as_str().unwrap(), "{rel}: {path}");
                         let expected_kind = e["kind"].as_str().unwrap();
-                        assert!(kind_matches(expected_kind, kind), "{rel}: {path}: {kind:?} vs {expected_kind}");
+                        assert!(
+                            kind_matches(expected_kind, kind),
+                            "{rel}: {path}: {kind:?} vs {expected_kind}"
+                        );
                         if let Some(sha) = e.get("sha256").and_then(Value::as_str) {
                             if matches!(kind, Ok(NodeKind::File { .. })) {
                                 let (size, digest) = sha256_of(&reader, cid);
@@ -130,14 +152,32 @@ fn unixfs_fixtures_read_back_as_the_reference_reports() {
                             }
                         }
                         // Every entry with safe names also resolves by path (HAMTs by hash).
-                        if path.split('/').all(|c| !c.is_empty() && c != "." && c != "..") {
-                            assert_eq!(reader.resolve(&root, path).unwrap(), *cid, "{rel}: resolve {path}");
+                        if path
+                            .split('/')
+                            .all(|c| !c.is_empty() && c != "." && c != "..")
+                        {
+                            assert_eq!(
+                                reader.resolve(&root, path).unwrap(),
+                                *cid,
+                                "{rel}: resolve {path}"
+                            );
                         }
-                        for spec in e.get("reproduced_by").and_then(Value::as_array).into_iter().flatten() {
-                            let Some(p) = params(spec.as_str().unwrap()) else { continue };
+                        for spec in e
+                            .get("reproduced_by")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                        {
+                            let Some(p) = params(spec.as_str().unwrap()) else {
+                                continue;
+                            };
                             let mut bytes = Vec::new();
                             reader.read_file(cid, 0, None, &mut bytes).unwrap();
-                            assert_eq!(import(&p, &Input::File(bytes)).cid, *cid, "{rel}: {path} {spec}");
+                            assert_eq!(
+                                import(&p, &Input::File(bytes)).cid,
+                                *cid,
+                                "{rel}: {path} {spec}"
+                            );
                             reimports += 1;
                         }
                         checked_entries += 1;
@@ -151,42 +191,59 @@ fn unixfs_fixtures_read_back_as_the_reference_reports() {
                 }
                 _ => {}
             }
-            for spec in root_info.get("reproduced_by").and_then(Value::as_array).into_iter().flatten() {
-                let Some(p) = params(spec.as_str().unwrap()) else { continue };
+            for spec in root_info
+                .get("reproduced_by")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let Some(p) = params(spec.as_str().unwrap()) else {
+                    continue;
+                };
                 let tree = read_tree(&reader, &root);
                 assert_eq!(import(&p, &tree).cid, root, "{rel}: re-import with {spec}");
                 reimports += 1;
             }
         }
     }
-    assert!(checked_entries >= 200, "only {checked_entries} entries checked");
+    assert!(
+        checked_entries >= 200,
+        "only {checked_entries} entries checked"
+    );
     eprintln!("{checked_entries} entries, {reimports} re-imports");
     assert!(reimports >= 282, "only {reimports} re-imports checked");
 }
 
 #[test]
 fn missing_middle_leaf_fails_and_names_the_block() {
-    let (store, roots) =
-        load("gateway-conformance/fixtures/trustless_gateway_car/file-3k-and-3-blocks-missing-block.car");
+    let (store, roots) = load(
+        "gateway-conformance/fixtures/trustless_gateway_car/file-3k-and-3-blocks-missing-block.car",
+    );
     let reader = Reader::new(&store);
     let mut out = Vec::new();
     let err = reader.read_file(&roots[0], 0, None, &mut out).unwrap_err();
     match err {
         ReadError::MissingBlock(cid) => {
-            assert_eq!(cid.to_string(), "QmSNLTo6Wv9dfroVaw7MFYjLqf9ho7PKrgsjdzYDtv8h1W")
+            assert_eq!(
+                cid.to_string(),
+                "QmSNLTo6Wv9dfroVaw7MFYjLqf9ho7PKrgsjdzYDtv8h1W"
+            )
         }
         other => panic!("unexpected {other}"),
     }
     assert!(out.len() < 3072, "must never produce the full length");
     // The bytes before the hole are still readable as a range.
     let mut first = Vec::new();
-    reader.read_file(&roots[0], 0, Some(1024), &mut first).unwrap();
+    reader
+        .read_file(&roots[0], 0, Some(1024), &mut first)
+        .unwrap();
     assert_eq!(first.len(), 1024);
 }
 
 #[test]
 fn partial_hamt_resolves_a_path_but_cannot_be_listed() {
-    let (store, roots) = load("go-car/cmd/car/testdata/inputs/wikipedia-cryptographic-hash-function.car");
+    let (store, roots) =
+        load("go-car/cmd/car/testdata/inputs/wikipedia-cryptographic-hash-function.car");
     let reader = Reader::new(&store);
     let cid = reader
         .resolve(&roots[0], "wiki/Cryptographic_hash_function")
@@ -195,7 +252,10 @@ fn partial_hamt_resolves_a_path_but_cannot_be_listed() {
     reader.read_file(&cid, 0, None, &mut page).unwrap();
     assert!(String::from_utf8_lossy(&page).contains("Cryptographic hash function"));
     let wiki = reader.resolve(&roots[0], "wiki").unwrap();
-    assert!(matches!(reader.list(&wiki), Err(ReadError::MissingBlock(_))));
+    assert!(matches!(
+        reader.list(&wiki),
+        Err(ReadError::MissingBlock(_))
+    ));
     assert!(matches!(
         reader.resolve(&roots[0], "wiki/No_such_page_here"),
         Err(ReadError::MissingBlock(_) | ReadError::NotFound { .. })
@@ -209,7 +269,9 @@ fn dag_cbor_entry_is_reported_not_a_file() {
     let reader = Reader::new(&store);
     let doc = reader.resolve(&roots[0], "document").unwrap();
     assert!(matches!(reader.kind(&doc).unwrap(), NodeKind::Other { .. }));
-    let err = reader.read_file(&doc, 0, None, &mut Vec::new()).unwrap_err();
+    let err = reader
+        .read_file(&doc, 0, None, &mut Vec::new())
+        .unwrap_err();
     assert!(matches!(err, ReadError::NotAFile { .. }), "{err}");
 }
 
@@ -220,9 +282,19 @@ fn byte_ranges_match_slices_of_the_whole_file() {
     let mut whole = Vec::new();
     reader.read_file(&roots[0], 0, None, &mut whole).unwrap();
     assert_eq!(whole.len(), 19000);
-    for (start, len) in [(0, 1), (999, 2), (1000, 1000), (18_999, 5), (5, 0), (20_000, 3), (123, 9000)] {
+    for (start, len) in [
+        (0, 1),
+        (999, 2),
+        (1000, 1000),
+        (18_999, 5),
+        (5, 0),
+        (20_000, 3),
+        (123, 9000),
+    ] {
         let mut part = Vec::new();
-        reader.read_file(&roots[0], start, Some(len), &mut part).unwrap();
+        reader
+            .read_file(&roots[0], start, Some(len), &mut part)
+            .unwrap();
         let s = (start as usize).min(whole.len());
         let e = (s + len as usize).min(whole.len());
         assert_eq!(part, whole[s..e], "range {start}+{len}");

@@ -185,7 +185,16 @@ pub struct TreeOptions {
 pub fn random_tree(dir: &std::path::Path, rng: &mut Rng, opts: TreeOptions, depth: usize) {
     std::fs::create_dir_all(dir).unwrap();
     let names = [
-        "a", "B", ".hidden", "data.csv", "ünïcødé", "space name", "z-last", "0", "dup", "x.y.z",
+        "a",
+        "B",
+        ".hidden",
+        "data.csv",
+        "ünïcødé",
+        "space name",
+        "z-last",
+        "0",
+        "dup",
+        "x.y.z",
     ];
     let entries = 1 + rng.below(5) as usize;
     for i in 0..entries {
@@ -218,8 +227,15 @@ pub fn assert_same_tree(expected: &std::path::Path, actual: &std::path::Path) {
     let other = std::fs::symlink_metadata(actual)
         .unwrap_or_else(|e| panic!("{} is missing: {e}", actual.display()));
     if meta.file_type().is_symlink() {
-        assert!(other.file_type().is_symlink(), "{} is not a symlink", actual.display());
-        assert_eq!(std::fs::read_link(expected).unwrap(), std::fs::read_link(actual).unwrap());
+        assert!(
+            other.file_type().is_symlink(),
+            "{} is not a symlink",
+            actual.display()
+        );
+        assert_eq!(
+            std::fs::read_link(expected).unwrap(),
+            std::fs::read_link(actual).unwrap()
+        );
     } else if meta.is_dir() {
         assert!(other.is_dir(), "{} is not a directory", actual.display());
         let list = |p: &std::path::Path| {
