@@ -1,6 +1,7 @@
 //! Building UnixFS directories (and symlinks) the way Kubo does. No IO.
 
 use super::file::DagRoot;
+use super::hamt::{estimated_dir_size, ShardBuilder, SHARDING_THRESHOLD};
 use super::params::ImportParams;
 use super::pb::{DataType, UnixfsData};
 use crate::content::{cid_of, Block, DAG_PB};
@@ -64,8 +65,17 @@ impl DirBuilder {
         self.entries.is_empty()
     }
 
-    /// Writes the directory node (passed to `emit`) and returns its root.
+    /// Writes the directory (passed to `emit`) and returns its root. Like Kubo, a directory
+    /// whose estimated size reaches [`SHARDING_THRESHOLD`] is written as a HAMT.
     pub fn finish(self, emit: &mut impl FnMut(Block)) -> DagRoot {
+        let estimate = estimated_dir_size(self.entries.iter().map(|(n, c)| (n.as_str(), &c.cid)));
+        if estimate >= SHARDING_THRESHOLD {
+            let mut shard = ShardBuilder::new();
+            for (name, child) in self.entries {
+                shard.insert(name, child);
+            }
+            return shard.finish(&self.params, emit);
+        }
         let links: Vec<PbLink> = self
             .entries
             .iter()

@@ -1,6 +1,12 @@
-//! HAMT-sharded directories (UnixFS type 5): hashing names and finding the child that holds a
-//! name. No IO.
+//! HAMT-sharded directories (UnixFS type 5): hashing names, finding the child that holds a name,
+//! and building shards the way Kubo does for large directories. No IO.
 
+use super::file::DagRoot;
+use super::params::ImportParams;
+use super::pb::{DataType, UnixfsData};
+use crate::content::{cid_of, Block, Cid, DAG_PB};
+use crate::dagpb::{PbLink, PbNode};
+use std::collections::BTreeMap;
 use std::io::Cursor;
 
 /// The multihash code of the HAMT hash function UnixFS uses (murmur3-x64-64).
@@ -40,5 +46,128 @@ pub fn check_fanout(fanout: u64) -> Result<(), String> {
         Err(format!(
             "HAMT fanout {fanout} is not a power of two in 2..=1024"
         ))
+    }
+}
+
+/// The fanout Kubo gives the HAMT directories it writes.
+pub const DEFAULT_FANOUT: u64 = 256;
+
+/// Kubo's `Internal.UnixFSShardingSizeThreshold` default: a directory becomes a HAMT once the sum
+/// over its entries of `name length + binary CID length` reaches this many bytes.
+pub const SHARDING_THRESHOLD: usize = 256 * 1024;
+
+/// Kubo's size estimate of a plain directory, compared with [`SHARDING_THRESHOLD`].
+pub fn estimated_dir_size<'a>(entries: impl Iterator<Item = (&'a str, &'a Cid)>) -> usize {
+    entries
+        .map(|(name, cid)| name.len() + cid.encoded_len())
+        .sum()
+}
+
+/// One slot of a shard under construction.
+enum Slot {
+    Entry { name: String, root: DagRoot },
+    Shard(Box<ShardBuilder>),
+}
+
+/// A HAMT shard being built: entries are placed by the bits of their name hash, one level of
+/// `log2(fanout)` bits per depth; two entries in one slot push both one level down.
+pub struct ShardBuilder {
+    depth: usize,
+    slots: BTreeMap<u64, Slot>,
+}
+
+impl ShardBuilder {
+    /// An empty root shard.
+    pub fn new() -> Self {
+        ShardBuilder {
+            depth: 0,
+            slots: BTreeMap::new(),
+        }
+    }
+
+    /// Adds an entry (names must be unique; the caller checks).
+    pub fn insert(&mut self, name: String, root: DagRoot) {
+        let hash = hash_name(&name);
+        self.insert_hashed(name, hash, root);
+    }
+
+    fn insert_hashed(&mut self, name: String, hash: [u8; 8], root: DagRoot) {
+        let index = index_at(&hash, self.depth, DEFAULT_FANOUT)
+            .expect("64 hash bits cover 8 levels of a 256-way HAMT");
+        match self.slots.remove(&index) {
+            None => {
+                self.slots.insert(index, Slot::Entry { name, root });
+            }
+            Some(Slot::Shard(mut child)) => {
+                child.insert_hashed(name, hash, root);
+                self.slots.insert(index, Slot::Shard(child));
+            }
+            Some(Slot::Entry {
+                name: other,
+                root: other_root,
+            }) => {
+                let mut child = Box::new(ShardBuilder {
+                    depth: self.depth + 1,
+                    slots: BTreeMap::new(),
+                });
+                let other_hash = hash_name(&other);
+                child.insert_hashed(other, other_hash, other_root);
+                child.insert_hashed(name, hash, root);
+                self.slots.insert(index, Slot::Shard(child));
+            }
+        }
+    }
+
+    /// Writes this shard and every shard below it (children first, through `emit`) and returns
+    /// the root.
+    pub fn finish(self, params: &ImportParams, emit: &mut impl FnMut(Block)) -> DagRoot {
+        let pad = prefix_len(DEFAULT_FANOUT);
+        let mut bitfield = vec![0u8; (DEFAULT_FANOUT / 8) as usize];
+        let mut links = Vec::with_capacity(self.slots.len());
+        let mut content = 0;
+        for (index, slot) in self.slots {
+            let last = bitfield.len() - 1;
+            bitfield[last - (index / 8) as usize] |= 1 << (index % 8);
+            let prefix = format!("{index:0pad$X}");
+            let (name, child) = match slot {
+                Slot::Entry { name, root } => (format!("{prefix}{name}"), root),
+                Slot::Shard(shard) => (prefix, shard.finish(params, emit)),
+            };
+            content += child.content_size;
+            links.push(PbLink {
+                hash: child.cid,
+                name: Some(name),
+                tsize: Some(child.dag_size),
+            });
+        }
+        // The bitfield is written as a big-endian number without leading zero bytes.
+        let first = bitfield
+            .iter()
+            .position(|b| *b != 0)
+            .unwrap_or(bitfield.len());
+        let mut data = UnixfsData::new(DataType::HamtShard);
+        data.data = Some(bitfield[first..].to_vec());
+        data.hash_type = Some(MURMUR3_X64_64);
+        data.fanout = Some(DEFAULT_FANOUT);
+        let children: u64 = links.iter().filter_map(|l| l.tsize).sum();
+        let bytes = PbNode {
+            links,
+            data: Some(data.encode()),
+        }
+        .encode();
+        let cid = cid_of(params.cid_version, DAG_PB, params.hash, &bytes);
+        let root = DagRoot {
+            cid,
+            content_size: content,
+            dag_size: children + bytes.len() as u64,
+        };
+        emit(Block::encode(cid, bytes));
+        root
+    }
+}
+
+impl Default for ShardBuilder {
+    fn default() -> Self {
+        Self::new()
     }
 }

@@ -102,3 +102,37 @@ fn trove_cars_unpack_with_ipfs_car() {
         assert_same_tree(&tree, &out);
     }
 }
+
+/// Large directories: Kubo turns a directory into a HAMT once `sum(name length + CID length)`
+/// reaches 256 KiB. One byte under, exactly at, and far over the threshold (multi-level shards)
+/// give Kubo's CIDs, and trove reads its own HAMTs back (listing and lookup by hash).
+#[test]
+fn large_directories_shard_like_kubo() {
+    let Some(python) = peer_tool("TROVE_TEST_KUBO_PYTHON") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let top = work.path().join("dirs");
+    let make = |dir: &str, names: Vec<String>| {
+        let d = top.join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        for (i, name) in names.iter().enumerate() {
+            std::fs::write(d.join(name), format!("{i}\n")).unwrap();
+        }
+    };
+    // CIDv0 links are 34 bytes: 30-byte names make 64 bytes an entry, 4096 entries = 256 KiB.
+    let fixed = |i: usize| format!("entry-{i:024}");
+    make("at-threshold", (0..4096).map(fixed).collect());
+    let mut under: Vec<String> = (0..4095).map(fixed).collect();
+    under.push(format!("short-{:023}", 0));
+    make("one-byte-under", under);
+    make("many", (0..12_000).map(|i| format!("f{i}.dat")).collect());
+    let trove = Trove::new();
+    let ours = trove.ok(&["add", "-Q", top.to_str().unwrap()]);
+    assert_eq!(ours, kubo_hash(&python, &top), "large directories");
+    let listing = trove.ok(&["cat", &format!("{ours}/many/f11999.dat")]);
+    assert_eq!(listing, "11999");
+    let out = work.path().join("back");
+    trove.ok(&["get", &ours, "-o", out.to_str().unwrap()]);
+    assert_same_tree(&top, &out);
+}
