@@ -101,9 +101,7 @@ pub fn extract<G: BlockGetter>(
                     path: out.to_path_buf(),
                 });
             }
-            let mut tmp = tempfile::Builder::new()
-                .prefix(".trove-")
-                .tempfile_in(&parent)
+            let mut tmp = staging_file(&parent)
                 .map_err(|e| ExtractError::io("create a temporary file in", &parent, e))?;
             let tmp_path = tmp.path().to_path_buf();
             write_file(reader, cid, tmp.as_file_mut(), &tmp_path, &mut summary)?;
@@ -116,9 +114,7 @@ pub fn extract<G: BlockGetter>(
                     path: out.to_path_buf(),
                 });
             }
-            let tmp = tempfile::Builder::new()
-                .prefix(".trove-")
-                .tempdir_in(&parent)
+            let tmp = staging_dir(&parent)
                 .map_err(|e| ExtractError::io("create a temporary folder in", &parent, e))?;
             write_dir(reader, cid, tmp.path(), tmp.path(), 0, &mut summary)?;
             let staged = tmp.keep();
@@ -141,6 +137,31 @@ pub fn extract<G: BlockGetter>(
         }
     }
     Ok(summary)
+}
+
+/// A hidden temporary file in `dir`, to be renamed over the real output once complete. It gets
+/// the permissions a newly created file would get (0666 less the umask), not 0600.
+pub fn staging_file(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".trove-").suffix(".part");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir)
+}
+
+/// A hidden temporary folder in `dir` (0777 less the umask), renamed into place once complete.
+pub fn staging_dir(dir: &Path) -> std::io::Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".trove-").suffix(".part");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o777));
+    }
+    builder.tempdir_in(dir)
 }
 
 fn write_file<G: BlockGetter>(

@@ -29,10 +29,7 @@ fn export(ctx: &Context, args: CarExportArgs) -> anyhow::Result<i32> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".trove-")
-        .suffix(".car.part")
-        .tempfile_in(parent)
+    let mut tmp = crate::extract::staging_file(parent)
         .with_context(|| format!("cannot create a temporary file in `{}`", parent.display()))?;
     let summary = export_dag(&store, &root.cid, tmp.as_file_mut())?;
     tmp.as_file_mut()
