@@ -47,6 +47,18 @@ pub enum ImportError {
 }
 
 impl ImportError {
+    /// A line of advice for the user, where there is one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ImportError::Sink(e) => e.hint(),
+            ImportError::BadName { .. } => Some("rename the file or leave it out".into()),
+            ImportError::UnsupportedType { .. } => {
+                Some("sockets, pipes and devices cannot be stored; leave them out".into())
+            }
+            ImportError::Read { .. } => None,
+        }
+    }
+
     fn read(path: &Path, source: std::io::Error) -> Self {
         ImportError::Read {
             path: path.to_path_buf(),

@@ -119,6 +119,11 @@ fn hint_for(err: &anyhow::Error) -> Option<String> {
                 return Some(h);
             }
         }
+        if let Some(e) = cause.downcast_ref::<crate::import::ImportError>() {
+            if let Some(h) = e.hint() {
+                return Some(h);
+            }
+        }
         if let Some(e) = cause.downcast_ref::<crate::car::CarError>() {
             if let Some(h) = e.hint() {
                 return Some(h);

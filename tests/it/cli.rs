@@ -336,3 +336,41 @@ fn sigkill_during_add_never_leaves_a_bad_block() {
     assert!(std::fs::read(&back).unwrap() == content);
     assert_eq!(t.run(&["cache", "verify"]).0, 0);
 }
+
+/// A full disk is a clear error with a hint, and leaves no temp file behind. Needs a tiny tmpfs
+/// (root); skipped where mounting is not allowed.
+#[test]
+fn a_full_disk_is_a_clear_error() {
+    let mnt = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(mnt.path())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return;
+    }
+    let src = tempfile::tempdir().unwrap();
+    let f = write(src.path(), "big", &splitmix64_bytes(5, 3_000_000));
+    let cache = mnt.path().join("cache");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trove"))
+        .args(["--cache-dir", cache.to_str().unwrap(), "add", "-Q", &f])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let leftovers = std::fs::read_dir(cache.join("tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    let _ = std::process::Command::new("umount")
+        .arg(mnt.path())
+        .status();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("disk holding the cache is full"), "{err}");
+    assert!(
+        err.contains("hint:") && err.contains("--cache-dir"),
+        "{err}"
+    );
+    assert_eq!(leftovers, 0, "temp files left behind");
+}
