@@ -33,3 +33,4 @@ pub mod store;
 pub mod target;
 pub mod unixfs;
 pub mod varint;
+pub mod fetch;
