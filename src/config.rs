@@ -1,11 +1,300 @@
-//! Every environment variable trove reads, declared in one place (the CLI passes them to clap
-//! with `env = …`, nothing else calls `std::env::var`).
+//! Settings: the config file (TOML), and every environment variable trove reads, declared in one
+//! place. Nothing else in the crate calls `std::env::var`; the CLI resolves flags > environment >
+//! config file > defaults into one [`Settings`] value.
+
+use crate::fetch::SourceKind;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Overrides the cache directory (blocks, kept roots). Same as `--cache-dir`.
 pub const TROVE_CACHE_DIR: &str = "TROVE_CACHE_DIR";
+/// The config file to read instead of the default one. Same as `--config`.
+pub const TROVE_CONFIG: &str = "TROVE_CONFIG";
+/// `1`/`true`: make no network call at all; only the local cache is used. Same as `--offline`.
+pub const TROVE_OFFLINE: &str = "TROVE_OFFLINE";
+/// A trustless gateway URL (the convention curl and other IPFS-aware tools follow).
+pub const IPFS_GATEWAY: &str = "IPFS_GATEWAY";
+/// The Kubo RPC API address (URL or multiaddr), as Kubo's own tools read it.
+pub const IPFS_API: &str = "IPFS_API";
+/// The Kubo repository (default `~/.ipfs`); its `api` file names the running daemon, its
+/// `gateway` file a gateway.
+pub const IPFS_PATH: &str = "IPFS_PATH";
+/// Set by the test suite: makes a missing test peer a failure instead of a skip.
+pub const TROVE_REQUIRE_PEERS: &str = "TROVE_REQUIRE_PEERS";
 
-/// Every variable with a one-line description, for `--help` texts and the README.
-pub const ENV_VARS: &[(&str, &str)] = &[(
-    TROVE_CACHE_DIR,
-    "cache directory for blocks and kept roots (default: the user cache dir, e.g. ~/.cache/trove)",
-)];
+/// Every variable with a one-line description (for `--help` and the README).
+pub const ENV_VARS: &[(&str, &str)] = &[
+    (TROVE_CACHE_DIR, "cache directory for blocks and kept roots"),
+    (TROVE_CONFIG, "config file to read (default: the user config dir's trove/config.toml)"),
+    (TROVE_OFFLINE, "1 or true: no network at all, warm cache only"),
+    (IPFS_GATEWAY, "a trustless gateway URL, used instead of the default list"),
+    (IPFS_API, "the Kubo RPC API (URL or multiaddr)"),
+    (IPFS_PATH, "the Kubo repository whose `api` file names the daemon (default ~/.ipfs)"),
+];
+
+/// The public trustless gateways used when nothing else is configured.
+pub const DEFAULT_GATEWAYS: &[&str] = &["https://trustless-gateway.link", "https://ipfs.io"];
+
+/// The config file, as written by the user. Every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Cache directory.
+    pub cache_dir: Option<PathBuf>,
+    /// Never use the network.
+    pub offline: Option<bool>,
+    /// Source order, e.g. `["kubo", "gateway", "mirror"]`.
+    pub sources: Option<Vec<String>>,
+    /// Time-out for a whole get, e.g. `"10m"`.
+    pub timeout: Option<String>,
+    /// Idle time-out of one request or stream, e.g. `"30s"`.
+    pub idle_timeout: Option<String>,
+    /// Block requests in flight.
+    pub window: Option<usize>,
+    /// Retries after temporary failures.
+    pub retries: Option<u32>,
+    /// `[kubo]`: the local daemon.
+    #[serde(default)]
+    pub kubo: KuboConfig,
+    /// `[daemon]`: starting a local daemon.
+    #[serde(default)]
+    pub daemon: DaemonConfig,
+    /// `[gateway]`: trustless gateways.
+    #[serde(default)]
+    pub gateway: GatewayConfig,
+    /// `[mirror]`: extra HTTP mirrors.
+    #[serde(default)]
+    pub mirror: MirrorConfig,
+}
+
+/// `[kubo]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KuboConfig {
+    /// RPC API address (URL or multiaddr).
+    pub api: Option<String>,
+}
+
+/// `[daemon]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// Start `ipfs daemon` when none answers and the binary exists (default false).
+    pub auto_start: Option<bool>,
+    /// The command to start it with (default `["ipfs", "daemon"]`).
+    pub command: Option<Vec<String>>,
+}
+
+/// `[gateway]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Gateway URLs, in order.
+    pub urls: Option<Vec<String>>,
+    /// Allow plain `http://` to public addresses.
+    pub allow_insecure: Option<bool>,
+    /// Ask the next gateway when one has not answered a block request after this long.
+    pub hedge_after: Option<String>,
+}
+
+/// `[mirror]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorConfig {
+    /// Mirror URLs (CARs or raw files) tried for every get.
+    pub urls: Option<Vec<String>>,
+}
+
+/// Errors reading settings.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file cannot be read.
+    #[error("cannot read the config file `{}`: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The config file is not valid.
+    #[error("invalid config file `{}`: {detail}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        detail: String,
+    },
+    /// A value is out of range or malformed.
+    #[error("invalid setting `{key}`: {detail}")]
+    Value {
+        /// The setting.
+        key: String,
+        /// Why.
+        detail: String,
+    },
+}
+
+/// The process environment, read once (tests build it by hand).
+#[derive(Debug, Default, Clone)]
+pub struct Env {
+    /// `TROVE_CACHE_DIR`.
+    pub cache_dir: Option<PathBuf>,
+    /// `TROVE_CONFIG`.
+    pub config: Option<PathBuf>,
+    /// `TROVE_OFFLINE`.
+    pub offline: Option<String>,
+    /// `IPFS_GATEWAY`.
+    pub ipfs_gateway: Option<String>,
+    /// `IPFS_API`.
+    pub ipfs_api: Option<String>,
+    /// `IPFS_PATH`.
+    pub ipfs_path: Option<PathBuf>,
+    /// The home directory.
+    pub home: Option<PathBuf>,
+}
+
+impl Env {
+    /// Reads the variables trove knows from the process environment.
+    pub fn from_process() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Env {
+            cache_dir: var(TROVE_CACHE_DIR).map(PathBuf::from),
+            config: var(TROVE_CONFIG).map(PathBuf::from),
+            offline: var(TROVE_OFFLINE),
+            ipfs_gateway: var(IPFS_GATEWAY),
+            ipfs_api: var(IPFS_API),
+            ipfs_path: var(IPFS_PATH).map(PathBuf::from),
+            home: directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf()),
+        }
+    }
+
+    /// `$IPFS_PATH`, or `~/.ipfs`.
+    pub fn ipfs_repo(&self) -> Option<PathBuf> {
+        self.ipfs_path
+            .clone()
+            .or_else(|| self.home.as_ref().map(|h| h.join(".ipfs")))
+    }
+
+    /// Whether `TROVE_OFFLINE` asks for offline mode.
+    pub fn offline(&self) -> Result<Option<bool>, ConfigError> {
+        self.offline
+            .as_deref()
+            .map(|v| parse_bool(TROVE_OFFLINE, v))
+            .transpose()
+    }
+}
+
+/// The default config file location (`~/.config/trove/config.toml` on Linux).
+pub fn default_config_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "trove").map(|d| d.config_dir().join("config.toml"))
+}
+
+/// Reads a config file; a missing default file is an empty config, a missing file that was asked
+/// for explicitly is an error.
+pub fn load_config(path: &Path, explicit: bool) -> Result<ConfigFile, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok(ConfigFile::default())
+        }
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })
+}
+
+/// Parses `30`, `30s`, `500ms`, `10m`, `2h`, `1d`.
+pub fn parse_duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let bad = || ConfigError::Value {
+        key: key.to_string(),
+        detail: format!("`{text}` is not a duration; use e.g. 500ms, 30s, 10m, 1h"),
+    };
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    Ok(match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        "d" => Duration::from_secs(n * 86400),
+        _ => return Err(bad()),
+    })
+}
+
+/// Parses `1/0/true/false/yes/no/on/off`.
+pub fn parse_bool(key: &str, text: &str) -> Result<bool, ConfigError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        other => Err(ConfigError::Value {
+            key: key.to_string(),
+            detail: format!("`{other}` is not a boolean; use 1/0 or true/false"),
+        }),
+    }
+}
+
+/// Parses a source list such as `kubo,gateway`.
+pub fn parse_sources(key: &str, items: &[String]) -> Result<Vec<SourceKind>, ConfigError> {
+    let mut out = Vec::new();
+    for item in items.iter().flat_map(|s| s.split(',')) {
+        if item.trim().is_empty() {
+            continue;
+        }
+        let kind: SourceKind = item.parse().map_err(|detail| ConfigError::Value {
+            key: key.to_string(),
+            detail,
+        })?;
+        if !out.contains(&kind) {
+            out.push(kind);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_bools_parse() {
+        assert_eq!(parse_duration("t", "500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("t", "2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("t", "7").unwrap(), Duration::from_secs(7));
+        assert!(parse_duration("t", "soon").is_err());
+        assert!(parse_bool("b", "TRUE").unwrap());
+        assert!(!parse_bool("b", "0").unwrap());
+        assert!(parse_bool("b", "maybe").is_err());
+    }
+
+    #[test]
+    fn config_rejects_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "timeout = \"5m\"\n[gateway]\nurls = [\"http://127.0.0.1:1\"]\n").unwrap();
+        let c = load_config(&path, true).unwrap();
+        assert_eq!(c.timeout.as_deref(), Some("5m"));
+        std::fs::write(&path, "timout = \"5m\"\n").unwrap();
+        let err = load_config(&path, true).unwrap_err().to_string();
+        assert!(err.contains("timout"), "{err}");
+        assert!(load_config(&dir.path().join("none.toml"), false).is_ok());
+        assert!(load_config(&dir.path().join("none.toml"), true).is_err());
+    }
+
+    #[test]
+    fn sources_parse_in_order_without_repeats() {
+        let s = parse_sources("source", &["gateway,kubo".into(), "gateway".into()]).unwrap();
+        assert_eq!(s, vec![SourceKind::Gateway, SourceKind::Kubo]);
+        assert!(parse_sources("source", &["ftp".into()]).is_err());
+    }
+}

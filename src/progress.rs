@@ -20,6 +20,25 @@ pub enum Event<'a> {
         /// Whether it was new.
         new: bool,
     },
+    /// The fetcher starts asking a source (`what` describes it).
+    Source {
+        /// The source, e.g. `gateway http://127.0.0.1:8080`.
+        what: &'a str,
+    },
+    /// A block arrived from a source, was verified and stored.
+    Fetched {
+        /// Block size in bytes.
+        size: u64,
+        /// The source it came from.
+        source: &'a str,
+    },
+    /// A source failed; the fetcher goes on with the next one (shown as a warning).
+    SourceFailed {
+        /// The source.
+        source: &'a str,
+        /// What went wrong.
+        reason: &'a str,
+    },
     /// The item is done.
     Finish,
 }

@@ -71,6 +71,10 @@ pub enum SourceError {
         /// The server's `Retry-After`, if any.
         retry_after: Option<Duration>,
     },
+    /// The source sent nothing for the idle time-out. Not retried (a stalled source tends to
+    /// stay stalled); the next source is asked.
+    #[error("timed out: {0}")]
+    TimedOut(String),
     /// The source broke the protocol (wrong content type, HTML instead of data, oversized or
     /// corrupt data, redirect loops). It is not asked again during this run.
     #[error("misbehaved: {0}")]

@@ -10,3 +10,4 @@ mod multiformats;
 mod roundtrip;
 mod support;
 mod unixfs_fixtures;
+mod fetcher;

@@ -1,0 +1,750 @@
+//! The fetcher: finds what the store lacks under a root, asks the sources for it tier by tier,
+//! verifies every block against its CID and stores it.
+//!
+//! Strategy, per tier (kubo → p2p → gateways → mirrors, or the order asked for):
+//! 1. Walk the DAG in the store; the blocks it cannot reach are the *frontier*.
+//! 2. Sources that serve CARs are asked for the sub-DAG under each frontier node that is not a
+//!    raw leaf (one stream usually brings the whole DAG). Each block is verified on arrival; a
+//!    block nobody asked for is ignored; a bad block rules the source out for the run.
+//! 3. What is still missing is fetched block by block with a bounded window of requests, hedged
+//!    across the tier's sources (ordered by a reliability score): when the best one does not
+//!    answer in time, the next one is asked too, and the first verified answer wins.
+//!
+//! Because everything goes through the shared store, a later tier (or a later run, after an
+//! interruption) only fetches what is still missing.
+
+use super::idle::IdleTimeout;
+use super::{Source, SourceError, SourceKind};
+use crate::car::{CarError, CarReader};
+use crate::content::{is_inline, Block, Cid, RAW};
+use crate::progress::{Event, Reporter};
+use crate::store::{BlockGetter, BlockPutter, StoreError};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A store the fetcher can share between tasks.
+pub trait BlockStore: BlockGetter + BlockPutter + Send + Sync {}
+impl<T: BlockGetter + BlockPutter + Send + Sync> BlockStore for T {}
+
+/// Unverified CAR blocks held back until a verified block links to them (for CARs that are not
+/// in depth-first order); beyond this they are dropped and fetched again if needed.
+const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
+
+/// Up to this many missing sub-DAGs are asked for as CARs; a wider frontier is fetched block by
+/// block (in parallel), which never downloads a block twice.
+const MAX_CAR_FRONTIER: usize = 8;
+
+/// How many frontier nodes are listed in messages.
+const LISTED: usize = 5;
+
+/// Tunables of a fetch.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// Block requests in flight at once.
+    pub window: usize,
+    /// A request or stream that delivers no byte for this long fails.
+    pub idle_timeout: Duration,
+    /// The whole fetch fails after this long.
+    pub timeout: Option<Duration>,
+    /// Retries of one request after a temporary failure (429, 5xx, resets).
+    pub retries: u32,
+    /// Delay before the first retry (doubling each time; a longer `Retry-After` wins).
+    pub backoff: Duration,
+    /// The longest `Retry-After` honoured; a source asking for more is skipped.
+    pub max_retry_after: Duration,
+    /// How long a block request may go unanswered before the next source is asked as well.
+    pub hedge_after: Duration,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            window: 32,
+            idle_timeout: Duration::from_secs(30),
+            timeout: None,
+            retries: 3,
+            backoff: Duration::from_millis(250),
+            max_retry_after: Duration::from_secs(30),
+            hedge_after: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What a fetch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchReport {
+    /// Blocks fetched, verified and stored.
+    pub blocks: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Blocks per source (description, count), in tier order.
+    pub per_source: Vec<(String, u64)>,
+}
+
+/// Why a fetch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// Sources were asked but blocks are still missing.
+    #[error("could not fetch `{root}`: {missing} block(s) still missing (first: {first}); tried: {tried}")]
+    Incomplete {
+        /// The root asked for.
+        root: Cid,
+        /// How many frontier blocks are missing (what is below them is unknown).
+        missing: usize,
+        /// The first missing blocks, in backticks.
+        first: String,
+        /// What each source said.
+        tried: String,
+    },
+    /// `--offline`: the store lacks blocks and no source may be asked.
+    #[error("`{root}` is not complete in the local cache and trove is offline: {missing} block(s) missing (first: {first})")]
+    Offline {
+        /// The root asked for.
+        root: Cid,
+        /// How many frontier blocks are missing.
+        missing: usize,
+        /// The first missing blocks.
+        first: String,
+    },
+    /// No source is configured or reachable.
+    #[error("`{root}` is not in the local cache and there is no source to fetch it from{detail}")]
+    NoSources {
+        /// The root asked for.
+        root: Cid,
+        /// Why the sources are absent.
+        detail: String,
+    },
+    /// The whole fetch took longer than `--timeout`.
+    #[error("fetching `{root}` timed out after {after:?} with {missing} block(s) still missing (first: {first}); tried: {tried}")]
+    TimedOut {
+        /// The root asked for.
+        root: Cid,
+        /// The time-out.
+        after: Duration,
+        /// Missing frontier blocks.
+        missing: usize,
+        /// The first missing blocks.
+        first: String,
+        /// What each source said.
+        tried: String,
+    },
+    /// A verified block cannot be decoded (the content itself is broken, not the source).
+    #[error("block `{cid}` is verified but cannot be decoded: {detail}")]
+    BadContent {
+        /// The block.
+        cid: Cid,
+        /// Why.
+        detail: String,
+    },
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl FetchError {
+    /// A line of advice for the user, where there is one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            FetchError::Incomplete { .. } | FetchError::NoSources { .. } => Some(
+                "add a gateway with --gateway URL, start an IPFS daemon, or check the registry's mirrors"
+                    .into(),
+            ),
+            FetchError::Offline { .. } => Some(
+                "run without --offline (and without TROVE_OFFLINE=1) to fetch the missing blocks".into(),
+            ),
+            FetchError::TimedOut { .. } => {
+                Some("run again (what was fetched is kept) or raise --timeout".into())
+            }
+            FetchError::Store(e) => e.hint(),
+            FetchError::BadContent { .. } => None,
+        }
+    }
+}
+
+/// Per-run memory of the sources: which are ruled out, how reliable each has been, and what
+/// each said (for the final message).
+struct RunState {
+    banned: Mutex<HashSet<usize>>,
+    scores: Mutex<Vec<f64>>,
+    said: Mutex<Vec<Option<String>>>,
+    per_source: Vec<AtomicU64>,
+    blocks: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl RunState {
+    fn new(n: usize) -> Self {
+        RunState {
+            banned: Mutex::new(HashSet::new()),
+            scores: Mutex::new(vec![1.0; n]),
+            said: Mutex::new(vec![None; n]),
+            per_source: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            blocks: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+        }
+    }
+
+    fn is_banned(&self, i: usize) -> bool {
+        self.banned.lock().expect("lock").contains(&i)
+    }
+
+    fn ban(&self, i: usize) {
+        self.banned.lock().expect("lock").insert(i);
+    }
+
+    fn success(&self, i: usize) {
+        let mut s = self.scores.lock().expect("lock");
+        s[i] = s[i] * 0.8 + 0.2;
+    }
+
+    fn failure(&self, i: usize, what: String) {
+        {
+            let mut s = self.scores.lock().expect("lock");
+            s[i] *= 0.8;
+        }
+        self.said.lock().expect("lock")[i] = Some(what);
+    }
+}
+
+/// Fetches DAGs into a store from a list of sources.
+pub struct Fetcher {
+    store: Arc<dyn BlockStore>,
+    sources: Vec<Arc<dyn Source>>,
+    options: FetchOptions,
+    reporter: Arc<dyn Reporter>,
+}
+
+impl Fetcher {
+    /// A fetcher over `sources`, asked in the order given, tier by tier.
+    pub fn new(
+        store: Arc<dyn BlockStore>,
+        sources: Vec<Arc<dyn Source>>,
+        options: FetchOptions,
+        reporter: Arc<dyn Reporter>,
+    ) -> Self {
+        Fetcher {
+            store,
+            sources,
+            options,
+            reporter,
+        }
+    }
+
+    /// The missing frontier under `root` in the local store, without asking any source.
+    pub async fn missing(&self, root: &Cid) -> Result<Vec<Cid>, FetchError> {
+        let store = self.store.clone();
+        let root = *root;
+        tokio::task::spawn_blocking(move || frontier(&*store, &root))
+            .await
+            .expect("frontier walk panicked")
+    }
+
+    /// Makes the DAG under `root` complete in the store; returns what was fetched.
+    pub async fn fetch(&self, root: &Cid) -> Result<FetchReport, FetchError> {
+        let state = RunState::new(self.sources.len());
+        let work = self.fetch_inner(root, &state);
+        let result = match self.options.timeout {
+            Some(limit) => match tokio::time::timeout(limit, work).await {
+                Ok(r) => r,
+                Err(_) => {
+                    let missing = self.missing(root).await?;
+                    return Err(FetchError::TimedOut {
+                        root: *root,
+                        after: limit,
+                        missing: missing.len(),
+                        first: list(&missing),
+                        tried: self.tried(&state),
+                    });
+                }
+            },
+            None => work.await,
+        };
+        result.map(|()| FetchReport {
+            blocks: state.blocks.load(Ordering::Relaxed),
+            bytes: state.bytes.load(Ordering::Relaxed),
+            per_source: self
+                .sources
+                .iter()
+                .zip(&state.per_source)
+                .map(|(s, n)| (s.describe(), n.load(Ordering::Relaxed)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+        })
+    }
+
+    async fn fetch_inner(&self, root: &Cid, state: &RunState) -> Result<(), FetchError> {
+        let mut missing = self.missing(root).await?;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if self.sources.is_empty() {
+            return Err(FetchError::NoSources {
+                root: *root,
+                detail: String::new(),
+            });
+        }
+        let mut tiers: Vec<SourceKind> = self.sources.iter().map(|s| s.kind()).collect();
+        tiers.dedup();
+        for tier in tiers {
+            let members: Vec<usize> = (0..self.sources.len())
+                .filter(|&i| self.sources[i].kind() == tier)
+                .collect();
+            // CAR-capable sources first: one stream usually brings everything. A wide frontier
+            // (an interrupted download of a big DAG) is mostly leaves: those go block by block.
+            for &i in &self.ordered(&members, state) {
+                if missing.is_empty() {
+                    return Ok(());
+                }
+                if missing.len() > MAX_CAR_FRONTIER {
+                    break;
+                }
+                if state.is_banned(i) {
+                    continue;
+                }
+                self.car_pass(i, &missing, state).await?;
+                missing = self.missing(root).await?;
+            }
+            if missing.is_empty() {
+                return Ok(());
+            }
+            // Then block by block, hedged across the tier.
+            self.block_pass(&members, missing.clone(), state).await?;
+            missing = self.missing(root).await?;
+            if missing.is_empty() {
+                return Ok(());
+            }
+        }
+        Err(FetchError::Incomplete {
+            root: *root,
+            missing: missing.len(),
+            first: list(&missing),
+            tried: self.tried(state),
+        })
+    }
+
+    /// The tier's sources that are not ruled out, most reliable first (ties keep their order).
+    fn ordered(&self, members: &[usize], state: &RunState) -> Vec<usize> {
+        let scores = state.scores.lock().expect("lock").clone();
+        let mut out: Vec<usize> = members
+            .iter()
+            .copied()
+            .filter(|&i| !state.is_banned(i))
+            .collect();
+        out.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
+        out
+    }
+
+    fn tried(&self, state: &RunState) -> String {
+        let said = state.said.lock().expect("lock");
+        let parts: Vec<String> = self
+            .sources
+            .iter()
+            .zip(said.iter())
+            .map(|(s, w)| {
+                format!(
+                    "{}: {}",
+                    s.describe(),
+                    w.as_deref().unwrap_or("did not have the missing blocks")
+                )
+            })
+            .collect();
+        if parts.is_empty() {
+            "no source".into()
+        } else {
+            parts.join("; ")
+        }
+    }
+
+    /// Asks source `i` for a CAR of each non-leaf frontier node.
+    async fn car_pass(&self, i: usize, missing: &[Cid], state: &RunState) -> Result<(), FetchError> {
+        let source = self.sources[i].clone();
+        let what = source.describe();
+        for cid in missing.iter().filter(|c| c.codec() != RAW) {
+            if state.is_banned(i) {
+                return Ok(());
+            }
+            self.reporter.report(Event::Source { what: &what });
+            let request = || async {
+                tokio::time::timeout(self.options.idle_timeout, source.dag(cid))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(SourceError::TimedOut(format!(
+                            "no answer for `{cid}` within {:?}",
+                            self.options.idle_timeout
+                        )))
+                    })
+            };
+            let stream = match self.with_retries(i, request).await {
+                Ok(stream) => stream,
+                Err(SourceError::Unsupported) => return Ok(()),
+                Err(e) => {
+                    self.note_failure(i, &e, state);
+                    if gives_up_on_source(&e) {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            };
+            let outcome = self.ingest_car(i, stream, *cid, state).await?;
+            match outcome {
+                Ok(()) => state.success(i),
+                Err(e) => {
+                    self.note_failure(i, &e, state);
+                    if gives_up_on_source(&e) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a CAR stream from source `i`, verifying and storing the blocks of the DAG under
+    /// `root`. The outer error is fatal (store, undecodable content); the inner one is about the
+    /// source.
+    async fn ingest_car(
+        &self,
+        i: usize,
+        stream: super::ByteStream,
+        root: Cid,
+        state: &RunState,
+    ) -> Result<Result<(), SourceError>, FetchError> {
+        let store = self.store.clone();
+        let reporter = self.reporter.clone();
+        let source = self.sources[i].describe();
+        let stream = IdleTimeout::new(stream, self.options.idle_timeout);
+        let bridge = tokio_util::io::SyncIoBridge::new(stream);
+        let counters = (
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicU64::new(0)),
+        );
+        let (blocks, bytes) = (counters.0.clone(), counters.1.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            let mut ingest = CarIngest {
+                store: &*store,
+                expected: HashSet::from([root]),
+                pending: HashMap::new(),
+                pending_bytes: 0,
+                reporter: &*reporter,
+                source: &source,
+                blocks: &blocks,
+                bytes: &bytes,
+            };
+            ingest.run(bridge)
+        })
+        .await
+        .expect("CAR ingest panicked");
+        let (n, b) = (counters.0.load(Ordering::Relaxed), counters.1.load(Ordering::Relaxed));
+        state.blocks.fetch_add(n, Ordering::Relaxed);
+        state.bytes.fetch_add(b, Ordering::Relaxed);
+        state.per_source[i].fetch_add(n, Ordering::Relaxed);
+        result
+    }
+
+    /// Fetches `start` and whatever is missing below it block by block, across `members`.
+    async fn block_pass(
+        &self,
+        members: &[usize],
+        start: Vec<Cid>,
+        state: &RunState,
+    ) -> Result<(), FetchError> {
+        let mut seen: HashSet<Cid> = start.iter().copied().collect();
+        let mut queue: VecDeque<Cid> = start.into();
+        let mut in_flight = FuturesUnordered::new();
+        loop {
+            while in_flight.len() < self.options.window.max(1) {
+                let Some(cid) = queue.pop_front() else { break };
+                in_flight.push(self.hedged_block(members, cid, state));
+            }
+            let Some(result) = in_flight.next().await else {
+                return Ok(());
+            };
+            let Some((i, block)) = result else {
+                continue; // every source failed for this block: the caller reports it
+            };
+            let size = block.data().len() as u64;
+            let store = self.store.clone();
+            // Store it, then find what is missing below it (children may be present already).
+            let children = tokio::task::spawn_blocking(move || -> Result<Vec<Cid>, FetchError> {
+                store.put_block(&block)?;
+                let links = crate::dag::links(block.cid(), block.data()).map_err(|e| {
+                    FetchError::BadContent {
+                        cid: *block.cid(),
+                        detail: e.to_string(),
+                    }
+                })?;
+                let mut missing = Vec::new();
+                for child in links {
+                    missing.extend(frontier(&*store, &child)?);
+                }
+                Ok(missing)
+            })
+            .await
+            .expect("store task panicked")?;
+            let source = self.sources[i].describe();
+            self.reporter.report(Event::Fetched {
+                size,
+                source: &source,
+            });
+            state.blocks.fetch_add(1, Ordering::Relaxed);
+            state.bytes.fetch_add(size, Ordering::Relaxed);
+            state.per_source[i].fetch_add(1, Ordering::Relaxed);
+            for child in children {
+                if seen.insert(child) {
+                    queue.push_back(child);
+                }
+            }
+        }
+    }
+
+    /// One block from the best source of the tier, asking the next one too when the current
+    /// ones are slow; the first verified answer wins. `None` when every source failed.
+    async fn hedged_block(
+        &self,
+        members: &[usize],
+        cid: Cid,
+        state: &RunState,
+    ) -> Option<(usize, Block)> {
+        let order = self.ordered(members, state);
+        let mut next = 0;
+        let mut attempts = FuturesUnordered::new();
+        let launch = |i: usize| {
+            let source = self.sources[i].clone();
+            async move {
+                let result = self
+                    .with_retries(i, || async {
+                        match tokio::time::timeout(self.options.idle_timeout, source.block(&cid))
+                            .await
+                        {
+                            Ok(r) => r,
+                            Err(_) => Err(SourceError::TimedOut(format!(
+                                "no answer for block `{cid}` within {:?}",
+                                self.options.idle_timeout
+                            ))),
+                        }
+                    })
+                    .await;
+                (i, result)
+            }
+        };
+        if order.is_empty() {
+            return None;
+        }
+        attempts.push(launch(order[0]));
+        next += 1;
+        loop {
+            let hedge = tokio::time::sleep(self.options.hedge_after);
+            tokio::select! {
+                finished = attempts.next() => {
+                    let Some((i, result)) = finished else { return None };
+                    match result.and_then(|data| {
+                        Block::verified(cid, data).map_err(|e| SourceError::Misbehaved(e.to_string()))
+                    }) {
+                        Ok(block) => {
+                            state.success(i);
+                            return Some((i, block));
+                        }
+                        Err(SourceError::Unsupported) => {}
+                        Err(e) => self.note_failure(i, &e, state),
+                    }
+                    while next < order.len() && state.is_banned(order[next]) {
+                        next += 1;
+                    }
+                    if next < order.len() {
+                        attempts.push(launch(order[next]));
+                        next += 1;
+                    } else if attempts.is_empty() {
+                        return None;
+                    }
+                }
+                () = hedge, if next < order.len() => {
+                    attempts.push(launch(order[next]));
+                    next += 1;
+                }
+            }
+        }
+    }
+
+    /// Runs a request, retrying temporary failures with exponential back-off (a server's
+    /// `Retry-After` is honoured up to [`FetchOptions::max_retry_after`]).
+    async fn with_retries<T, F, Fut>(&self, i: usize, mut request: F) -> Result<T, SourceError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, SourceError>>,
+    {
+        let mut delay = self.options.backoff;
+        let mut attempt = 0;
+        loop {
+            match request().await {
+                Err(e) if attempt < self.options.retries => match e.retry_after() {
+                    Some(wait) if wait <= self.options.max_retry_after => {
+                        let source = self.sources[i].describe();
+                        let reason = format!("{e}; retrying");
+                        self.reporter.report(Event::SourceFailed {
+                            source: &source,
+                            reason: &reason,
+                        });
+                        tokio::time::sleep(wait.max(delay)).await;
+                        delay *= 2;
+                        attempt += 1;
+                    }
+                    _ => return Err(e),
+                },
+                other => return other,
+            }
+        }
+    }
+
+    fn note_failure(&self, i: usize, e: &SourceError, state: &RunState) {
+        if e.is_misbehaviour() {
+            state.ban(i);
+        }
+        let source = self.sources[i].describe();
+        let reason = e.to_string();
+        self.reporter.report(Event::SourceFailed {
+            source: &source,
+            reason: &reason,
+        });
+        state.failure(i, reason);
+    }
+}
+
+/// Verifies and stores the blocks of one CAR stream.
+struct CarIngest<'a> {
+    store: &'a dyn BlockStore,
+    expected: HashSet<Cid>,
+    pending: HashMap<Cid, Block>,
+    pending_bytes: usize,
+    reporter: &'a dyn Reporter,
+    source: &'a str,
+    blocks: &'a AtomicU64,
+    bytes: &'a AtomicU64,
+}
+
+impl CarIngest<'_> {
+    fn run(&mut self, input: impl std::io::Read) -> Result<Result<(), SourceError>, FetchError> {
+        let mut reader = match CarReader::new(input) {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(car_error(e))),
+        };
+        loop {
+            let (cid, data) = match reader.next_section() {
+                Ok(Some(section)) => section,
+                Ok(None) => return Ok(Ok(())),
+                Err(e) => return Ok(Err(car_error(e))),
+            };
+            let block = match Block::verified(cid, data) {
+                Ok(b) => b,
+                Err(e) => return Ok(Err(SourceError::Misbehaved(e.to_string()))),
+            };
+            if self.expected.contains(&cid) {
+                self.accept(block)?;
+            } else if self.pending_bytes + block.data().len() <= MAX_PENDING_BYTES {
+                self.pending_bytes += block.data().len();
+                self.pending.insert(cid, block);
+            }
+        }
+    }
+
+    /// Stores a block the DAG needs and everything held back that it (transitively) links to.
+    fn accept(&mut self, first: Block) -> Result<(), FetchError> {
+        let mut work = vec![first];
+        while let Some(block) = work.pop() {
+            let links = crate::dag::links(block.cid(), block.data()).map_err(|e| {
+                FetchError::BadContent {
+                    cid: *block.cid(),
+                    detail: e.to_string(),
+                }
+            })?;
+            if !is_inline(block.cid()) && self.store.put_block(&block)? {
+                let size = block.data().len() as u64;
+                self.blocks.fetch_add(1, Ordering::Relaxed);
+                self.bytes.fetch_add(size, Ordering::Relaxed);
+                self.reporter.report(Event::Fetched {
+                    size,
+                    source: self.source,
+                });
+            }
+            for child in links {
+                if self.expected.insert(child) {
+                    if let Some(held) = self.pending.remove(&child) {
+                        self.pending_bytes -= held.data().len();
+                        work.push(held);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether an error means the rest of a CAR pass should skip this source (it is broken,
+/// unreachable or stalled), rather than try the next frontier node.
+fn gives_up_on_source(e: &SourceError) -> bool {
+    e.is_misbehaviour() || matches!(e, SourceError::Unavailable(_) | SourceError::TimedOut(_))
+}
+
+/// What a broken CAR stream says about its source: cut short or stalled streams are temporary,
+/// anything malformed is misbehaviour.
+fn car_error(e: CarError) -> SourceError {
+    match e {
+        CarError::Read { ref source, .. } if source.kind() == std::io::ErrorKind::TimedOut => {
+            SourceError::TimedOut(format!("the CAR stream stalled: {e}"))
+        }
+        CarError::Empty | CarError::Truncated { .. } | CarError::Read { .. } => {
+            SourceError::Transient {
+                detail: format!("the CAR stream broke off: {e}"),
+                retry_after: None,
+            }
+        }
+        other => SourceError::Misbehaved(format!("sent a bad CAR: {other}")),
+    }
+}
+
+/// The blocks the store lacks under `root`: the roots of the missing sub-DAGs, depth-first.
+/// Raw leaves are only checked for presence (they are verified when read). A corrupt stored
+/// block counts as missing (storing it again replaces it).
+pub fn frontier(store: &dyn BlockStore, root: &Cid) -> Result<Vec<Cid>, FetchError> {
+    let mut missing = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack = vec![*root];
+    while let Some(cid) = stack.pop() {
+        if !seen.insert(cid) {
+            continue;
+        }
+        let data = if is_inline(&cid) {
+            cid.hash().digest().to_vec()
+        } else if cid.codec() == RAW {
+            if !store.has_block(&cid)? {
+                missing.push(cid);
+            }
+            continue;
+        } else {
+            match store.get_block(&cid) {
+                Ok(Some(block)) => block.into_data(),
+                Ok(None) | Err(StoreError::Corrupt { .. }) => {
+                    missing.push(cid);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let links = crate::dag::links(&cid, &data).map_err(|e| FetchError::BadContent {
+            cid,
+            detail: e.to_string(),
+        })?;
+        stack.extend(links.into_iter().rev());
+    }
+    Ok(missing)
+}
+
+fn list(cids: &[Cid]) -> String {
+    let mut parts: Vec<String> = cids.iter().take(LISTED).map(|c| format!("`{c}`")).collect();
+    if cids.len() > LISTED {
+        parts.push(format!("and {} more", cids.len() - LISTED));
+    }
+    parts.join(", ")
+}
