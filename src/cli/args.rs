@@ -1,6 +1,5 @@
 //! Command-line arguments (clap). Raw arguments only; commands turn them into settings.
 
-use crate::config;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -8,9 +7,15 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "trove", version, about, propagate_version = true)]
 pub struct Cli {
-    /// Where blocks and kept roots live (default: the user cache directory).
-    #[arg(long, global = true, value_name = "DIR", env = config::TROVE_CACHE_DIR)]
+    /// Where blocks and kept roots live (default: $TROVE_CACHE_DIR, else the user cache
+    /// directory).
+    #[arg(long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    /// The config file to read (default: $TROVE_CONFIG, else the user config directory's
+    /// trove/config.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// The command to run.
     #[command(subcommand)]
@@ -117,6 +122,44 @@ pub struct CarImportArgs {
     pub no_keep: bool,
 }
 
+/// Where content may come from, and how long to try.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FetchArgs {
+    /// Sources to ask, in order: kubo, p2p, gateway, mirror (comma-separated; default all).
+    #[arg(long = "source", value_name = "LIST", value_delimiter = ',')]
+    pub sources: Vec<String>,
+    /// Make no network call: use the local cache only (also TROVE_OFFLINE=1).
+    #[arg(long)]
+    pub offline: bool,
+    /// A trustless gateway to use (repeatable; replaces the configured list).
+    #[arg(long = "gateway", value_name = "URL")]
+    pub gateways: Vec<String>,
+    /// An HTTP mirror holding a CAR or the raw file (repeatable).
+    #[arg(long = "mirror", value_name = "URL")]
+    pub mirrors: Vec<String>,
+    /// The UnixFS profile a raw-file mirror's CID was made with (to verify it by re-import).
+    #[arg(long, value_name = "PROFILE")]
+    pub mirror_profile: Option<crate::unixfs::Profile>,
+    /// The Kubo RPC API to use (URL or multiaddr; default: IPFS_API, $IPFS_PATH/api, 127.0.0.1:5001).
+    #[arg(long, value_name = "URL")]
+    pub kubo_api: Option<String>,
+    /// Allow plain http:// to public addresses (loopback and private ones are always allowed).
+    #[arg(long)]
+    pub allow_insecure: bool,
+    /// Give up after this long (e.g. 90s, 10m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// A request that delivers no byte for this long fails over to the next source (default 30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Option<std::time::Duration>,
+    /// Print progress as JSON lines (one event per line) on standard output.
+    #[arg(long)]
+    pub json: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
 /// `trove get`.
 #[derive(Debug, Args)]
 pub struct GetArgs {
@@ -126,6 +169,12 @@ pub struct GetArgs {
     /// component, or the CID.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Write the verified DAG as a CARv1 file instead of unpacking it.
+    #[arg(long, value_name = "OUT.car", conflicts_with = "output")]
+    pub car: Option<PathBuf>,
+    /// Sources and time-outs.
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 /// `trove cat`.
@@ -133,6 +182,9 @@ pub struct GetArgs {
 pub struct CatArgs {
     /// What to print: CID, CID/path, /ipfs/CID/path or ipfs://CID/path.
     pub target: String,
+    /// Sources and time-outs.
+    #[command(flatten)]
+    pub fetch: FetchArgs,
     /// Start at this byte.
     #[arg(long, default_value_t = 0)]
     pub offset: u64,
@@ -178,19 +230,7 @@ pub enum CacheCommand {
     },
 }
 
-/// Parses `90`, `90s`, `10m`, `2h`, `1d`.
+/// Parses `500ms`, `90`, `90s`, `10m`, `2h`, `1d`.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let t = text.trim();
-    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration; use e.g. 30s, 10m, 1h"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
-        _ => return Err(format!("`{text}` has an unknown unit; use s, m, h or d")),
-    };
-    Ok(std::time::Duration::from_secs(secs))
+    crate::config::parse_duration("duration", text).map_err(|e| e.to_string())
 }

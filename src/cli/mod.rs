@@ -5,6 +5,9 @@ pub mod args;
 mod cache;
 mod car;
 mod get;
+mod progress;
+mod settings;
+mod sources;
 
 use anyhow::Context as _;
 use args::{Cli, Command};
@@ -40,8 +43,22 @@ pub fn main() -> i32 {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
+    let env = crate::config::Env::from_process();
+    let (config_path, explicit) = match cli.config.clone().or_else(|| env.config.clone()) {
+        Some(path) => (Some(path), true),
+        None => (crate::config::default_config_path(), false),
+    };
+    let config = match &config_path {
+        Some(path) => crate::config::load_config(path, explicit)?,
+        None => crate::config::ConfigFile::default(),
+    };
     let ctx = Context {
-        cache_dir: cli.cache_dir,
+        cache_dir: cli
+            .cache_dir
+            .or_else(|| env.cache_dir.clone())
+            .or_else(|| config.cache_dir.clone()),
+        env,
+        config,
     };
     match cli.command {
         Command::Add(args) => add::run(&ctx, args),
@@ -55,6 +72,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
 /// Settings every command shares.
 pub(crate) struct Context {
     cache_dir: Option<PathBuf>,
+    env: crate::config::Env,
+    config: crate::config::ConfigFile,
 }
 
 impl Context {
@@ -115,6 +134,11 @@ fn hint_for(err: &anyhow::Error) -> Option<String> {
     use crate::unixfs::ReadError;
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<StoreError>() {
+            if let Some(h) = e.hint() {
+                return Some(h);
+            }
+        }
+        if let Some(e) = cause.downcast_ref::<crate::fetch::FetchError>() {
             if let Some(h) = e.hint() {
                 return Some(h);
             }

@@ -110,12 +110,14 @@ pub enum FetchError {
         first: String,
     },
     /// No source is configured or reachable.
-    #[error("`{root}` is not in the local cache and there is no source to fetch it from{detail}")]
+    #[error("`{root}` is not complete in the local cache ({missing} block(s) missing, first: {first}) and there is no source to fetch it from")]
     NoSources {
         /// The root asked for.
         root: Cid,
-        /// Why the sources are absent.
-        detail: String,
+        /// Missing frontier blocks.
+        missing: usize,
+        /// The first missing blocks.
+        first: String,
     },
     /// The whole fetch took longer than `--timeout`.
     #[error("fetching `{root}` timed out after {after:?} with {missing} block(s) still missing (first: {first}); tried: {tried}")]
@@ -242,6 +244,56 @@ impl Fetcher {
             .expect("frontier walk panicked")
     }
 
+    /// Fetches one block (a directory on the way to a path, say) into the store, trying the
+    /// tiers in order; a block already in the store is not fetched again.
+    pub async fn fetch_block(&self, cid: &Cid) -> Result<(), FetchError> {
+        if is_inline(cid) || self.store.has_block(cid)? {
+            return Ok(());
+        }
+        if self.sources.is_empty() {
+            return Err(FetchError::NoSources {
+                root: *cid,
+                missing: 1,
+                first: format!("`{cid}`"),
+            });
+        }
+        let state = RunState::new(self.sources.len());
+        let mut tiers: Vec<SourceKind> = self.sources.iter().map(|s| s.kind()).collect();
+        tiers.dedup();
+        let work = async {
+            for tier in tiers {
+                let members: Vec<usize> = (0..self.sources.len())
+                    .filter(|&i| self.sources[i].kind() == tier)
+                    .collect();
+                if let Some((_, block)) = self.hedged_block(&members, *cid, &state).await {
+                    let store = self.store.clone();
+                    tokio::task::spawn_blocking(move || store.put_block(&block))
+                        .await
+                        .expect("store task panicked")?;
+                    return Ok(());
+                }
+            }
+            Err(FetchError::Incomplete {
+                root: *cid,
+                missing: 1,
+                first: format!("`{cid}`"),
+                tried: self.tried(&state),
+            })
+        };
+        match self.options.timeout {
+            Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+                Err(FetchError::TimedOut {
+                    root: *cid,
+                    after: limit,
+                    missing: 1,
+                    first: format!("`{cid}`"),
+                    tried: self.tried(&state),
+                })
+            }),
+            None => work.await,
+        }
+    }
+
     /// Makes the DAG under `root` complete in the store; returns what was fetched.
     pub async fn fetch(&self, root: &Cid) -> Result<FetchReport, FetchError> {
         let state = RunState::new(self.sources.len());
@@ -283,7 +335,8 @@ impl Fetcher {
         if self.sources.is_empty() {
             return Err(FetchError::NoSources {
                 root: *root,
-                detail: String::new(),
+                missing: missing.len(),
+                first: list(&missing),
             });
         }
         let mut tiers: Vec<SourceKind> = self.sources.iter().map(|s| s.kind()).collect();
