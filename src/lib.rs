@@ -34,3 +34,4 @@ pub mod target;
 pub mod unixfs;
 pub mod varint;
 pub mod fetch;
+pub mod registry;

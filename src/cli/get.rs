@@ -70,6 +70,7 @@ pub(crate) struct Session<'a> {
     settings: FetchSettings,
     reporter: Arc<CliReporter>,
     runtime: tokio::runtime::Runtime,
+    daemon: std::sync::Mutex<Option<crate::fetch::DaemonHandle>>,
 }
 
 impl<'a> Session<'a> {
@@ -85,6 +86,7 @@ impl<'a> Session<'a> {
                 .enable_all()
                 .build()
                 .context("cannot start the async runtime")?,
+            daemon: std::sync::Mutex::new(None),
         })
     }
 
@@ -157,15 +159,16 @@ impl<'a> Session<'a> {
                 }))
                 .with_context(|| format!("cannot get `{target}`"));
             }
-            let sources = self.runtime.block_on(super::sources::build(
+            let built = self.runtime.block_on(super::sources::build(
                 self.ctx,
                 &self.settings,
                 &self.store,
                 mirrors,
             ))?;
+            *self.daemon.lock().expect("daemon lock") = built.daemon;
             *slot = Some(Fetcher::new(
                 self.store.clone(),
-                sources,
+                built.sources,
                 self.settings.options.clone(),
                 self.reporter.clone(),
             ));

@@ -5,6 +5,7 @@ pub mod args;
 mod cache;
 mod car;
 mod get;
+mod kubo;
 mod progress;
 mod settings;
 mod sources;

@@ -420,8 +420,15 @@ impl Fetcher {
                 return Ok(());
             }
             self.reporter.report(Event::Source { what: &what });
+            // A mirror downloads the whole file inside `dag()` and applies the idle time-out
+            // to its own transfer; every other source must start answering within it.
+            let limit = if source.kind() == SourceKind::Mirror {
+                Duration::MAX
+            } else {
+                self.options.idle_timeout
+            };
             let request = || async {
-                tokio::time::timeout(self.options.idle_timeout, source.dag(cid))
+                tokio::time::timeout(limit, source.dag(cid))
                     .await
                     .unwrap_or_else(|_| {
                         Err(SourceError::TimedOut(format!(
@@ -655,12 +662,15 @@ impl Fetcher {
         if e.is_misbehaviour() {
             state.ban(i);
         }
-        let source = self.sources[i].describe();
         let reason = e.to_string();
-        self.reporter.report(Event::SourceFailed {
-            source: &source,
-            reason: &reason,
-        });
+        // "Not found" is the normal way to move on to the next source: no warning for it.
+        if !matches!(e, SourceError::NotFound | SourceError::Unsupported) {
+            let source = self.sources[i].describe();
+            self.reporter.report(Event::SourceFailed {
+                source: &source,
+                reason: &reason,
+            });
+        }
         state.failure(i, reason);
     }
 }

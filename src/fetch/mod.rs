@@ -3,9 +3,20 @@
 //! verifies every block against its CID and stores it.
 
 mod fetcher;
+pub mod gateway;
+pub mod http;
 mod idle;
+pub mod mirror;
 mod source;
 
 pub use fetcher::{frontier, BlockStore, FetchError, FetchOptions, FetchReport, Fetcher};
+pub use gateway::GatewaySource;
+pub use http::{HttpClient, HttpError, HttpOptions};
 pub use idle::IdleTimeout;
+pub use mirror::MirrorSource;
 pub use source::{ByteStream, Source, SourceError, SourceKind};
+pub mod kubo_rpc;
+pub use kubo_rpc::{
+    discover_api_candidates, ApiCandidate, ApiOrigin, DaemonHandle, DaemonImplementation,
+    KuboError, KuboRpcSource,
+};

@@ -11,3 +11,5 @@ mod roundtrip;
 mod support;
 mod unixfs_fixtures;
 mod fetcher;
+mod gateway_source;
+mod kubo_rpc;

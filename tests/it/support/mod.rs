@@ -1,6 +1,9 @@
 //! Shared test helpers: paths to the shared vectors, the vectors' PRNG, and running the binary.
 #![allow(dead_code)]
 
+pub mod gateway;
+pub mod jsipfs;
+
 use std::path::PathBuf;
 
 /// `../shared/vectors` next to the crate.
