@@ -26,11 +26,23 @@ pub const TROVE_REQUIRE_PEERS: &str = "TROVE_REQUIRE_PEERS";
 /// Every variable with a one-line description (for `--help` and the README).
 pub const ENV_VARS: &[(&str, &str)] = &[
     (TROVE_CACHE_DIR, "cache directory for blocks and kept roots"),
-    (TROVE_CONFIG, "config file to read (default: the user config dir's trove/config.toml)"),
-    (TROVE_OFFLINE, "1 or true: no network at all, warm cache only"),
-    (IPFS_GATEWAY, "a trustless gateway URL, used instead of the default list"),
+    (
+        TROVE_CONFIG,
+        "config file to read (default: the user config dir's trove/config.toml)",
+    ),
+    (
+        TROVE_OFFLINE,
+        "1 or true: no network at all, warm cache only",
+    ),
+    (
+        IPFS_GATEWAY,
+        "a trustless gateway URL, used instead of the default list",
+    ),
     (IPFS_API, "the Kubo RPC API (URL or multiaddr)"),
-    (IPFS_PATH, "the Kubo repository whose `api` file names the daemon (default ~/.ipfs)"),
+    (
+        IPFS_PATH,
+        "the Kubo repository whose `api` file names the daemon (default ~/.ipfs)",
+    ),
 ];
 
 /// The public trustless gateways used when nothing else is configured.
@@ -268,7 +280,10 @@ mod tests {
 
     #[test]
     fn durations_and_bools_parse() {
-        assert_eq!(parse_duration("t", "500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(
+            parse_duration("t", "500ms").unwrap(),
+            Duration::from_millis(500)
+        );
         assert_eq!(parse_duration("t", "2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("t", "7").unwrap(), Duration::from_secs(7));
         assert!(parse_duration("t", "soon").is_err());
@@ -281,7 +296,11 @@ mod tests {
     fn config_rejects_unknown_keys() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
-        std::fs::write(&path, "timeout = \"5m\"\n[gateway]\nurls = [\"http://127.0.0.1:1\"]\n").unwrap();
+        std::fs::write(
+            &path,
+            "timeout = \"5m\"\n[gateway]\nurls = [\"http://127.0.0.1:1\"]\n",
+        )
+        .unwrap();
         let c = load_config(&path, true).unwrap();
         assert_eq!(c.timeout.as_deref(), Some("5m"));
         std::fs::write(&path, "timout = \"5m\"\n").unwrap();

@@ -10,10 +10,7 @@ use std::sync::Mutex;
 /// How progress is shown.
 pub(crate) enum CliReporter {
     /// A live bar on standard error.
-    Bar {
-        bar: ProgressBar,
-        blocks: AtomicU64,
-    },
+    Bar { bar: ProgressBar, blocks: AtomicU64 },
     /// One JSON object per line on standard output.
     Json { out: Mutex<std::io::Stdout> },
     /// Only warnings about failing sources, on standard error.

@@ -60,7 +60,10 @@ impl FetchSettings {
         } else if let Some(urls) = &cfg.gateway.urls {
             urls.clone()
         } else {
-            config::DEFAULT_GATEWAYS.iter().map(|s| s.to_string()).collect()
+            config::DEFAULT_GATEWAYS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
         };
         let mut mirrors = args.mirrors.clone();
         mirrors.extend(cfg.mirror.urls.clone().unwrap_or_default());

@@ -40,13 +40,9 @@ pub(crate) async fn build(
             SourceKind::Mirror => {
                 let downloads = store.root().join("downloads-v1");
                 for url in settings.mirrors.iter().chain(mirrors) {
-                    let mirror = MirrorSource::new(
-                        url,
-                        &client,
-                        settings.mirror_params,
-                        downloads.clone(),
-                    )?
-                    .with_idle_timeout(settings.options.idle_timeout);
+                    let mirror =
+                        MirrorSource::new(url, &client, settings.mirror_params, downloads.clone())?
+                            .with_idle_timeout(settings.options.idle_timeout);
                     sources.push(Arc::new(mirror));
                 }
             }

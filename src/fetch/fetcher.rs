@@ -47,6 +47,9 @@ pub struct FetchOptions {
     pub window: usize,
     /// A request or stream that delivers no byte for this long fails.
     pub idle_timeout: Duration,
+    /// A stream slower than this (bytes per second, measured over `idle_timeout`) fails, so a
+    /// server that drips data cannot hold a fetch hostage. 0 turns the check off.
+    pub min_rate: u64,
     /// The whole fetch fails after this long.
     pub timeout: Option<Duration>,
     /// Retries of one request after a temporary failure (429, 5xx, resets).
@@ -64,6 +67,7 @@ impl Default for FetchOptions {
         FetchOptions {
             window: 32,
             idle_timeout: Duration::from_secs(30),
+            min_rate: 1024,
             timeout: None,
             retries: 3,
             backoff: Duration::from_millis(250),
@@ -412,7 +416,12 @@ impl Fetcher {
     }
 
     /// Asks source `i` for a CAR of each non-leaf frontier node.
-    async fn car_pass(&self, i: usize, missing: &[Cid], state: &RunState) -> Result<(), FetchError> {
+    async fn car_pass(
+        &self,
+        i: usize,
+        missing: &[Cid],
+        state: &RunState,
+    ) -> Result<(), FetchError> {
         let source = self.sources[i].clone();
         let what = source.describe();
         for cid in missing.iter().filter(|c| c.codec() != RAW) {
@@ -475,12 +484,9 @@ impl Fetcher {
         let store = self.store.clone();
         let reporter = self.reporter.clone();
         let source = self.sources[i].describe();
-        let stream = IdleTimeout::new(stream, self.options.idle_timeout);
+        let stream = IdleTimeout::new(stream, self.options.idle_timeout, self.options.min_rate);
         let bridge = tokio_util::io::SyncIoBridge::new(stream);
-        let counters = (
-            Arc::new(AtomicU64::new(0)),
-            Arc::new(AtomicU64::new(0)),
-        );
+        let counters = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let (blocks, bytes) = (counters.0.clone(), counters.1.clone());
         let result = tokio::task::spawn_blocking(move || {
             let mut ingest = CarIngest {
@@ -497,7 +503,10 @@ impl Fetcher {
         })
         .await
         .expect("CAR ingest panicked");
-        let (n, b) = (counters.0.load(Ordering::Relaxed), counters.1.load(Ordering::Relaxed));
+        let (n, b) = (
+            counters.0.load(Ordering::Relaxed),
+            counters.1.load(Ordering::Relaxed),
+        );
         state.blocks.fetch_add(n, Ordering::Relaxed);
         state.bytes.fetch_add(b, Ordering::Relaxed);
         state.per_source[i].fetch_add(n, Ordering::Relaxed);
@@ -599,7 +608,7 @@ impl Fetcher {
             let hedge = tokio::time::sleep(self.options.hedge_after);
             tokio::select! {
                 finished = attempts.next() => {
-                    let Some((i, result)) = finished else { return None };
+                    let (i, result) = finished?;
                     match result.and_then(|data| {
                         Block::verified(cid, data).map_err(|e| SourceError::Misbehaved(e.to_string()))
                     }) {

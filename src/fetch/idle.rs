@@ -1,5 +1,7 @@
-//! An idle time-out for byte streams: fail when no byte arrives for a while, however long the
-//! whole transfer takes.
+//! Stall detection for byte streams, like curl's `--speed-time`/`--speed-limit`: a stream fails
+//! when no byte arrives for the idle time-out, or when fewer than `min_rate × window` bytes
+//! arrive in any window of that length (a server dripping a byte at a time never trips a plain
+//! idle time-out).
 
 use std::future::Future;
 use std::io;
@@ -9,22 +11,51 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-/// Wraps a reader; a read that waits longer than `limit` for data fails with
-/// [`io::ErrorKind::TimedOut`].
+/// Wraps a reader; see the module docs. Both limits are measured over windows of `limit`.
 pub struct IdleTimeout<R> {
     inner: R,
     limit: Duration,
-    timer: Pin<Box<Sleep>>,
+    min_rate: u64,
+    idle: Pin<Box<Sleep>>,
+    window_start: Instant,
+    window_bytes: u64,
+    /// A verdict reached while handing out bytes, reported on the next read.
+    failed: Option<io::Error>,
 }
 
 impl<R> IdleTimeout<R> {
-    /// Starts the clock now.
-    pub fn new(inner: R, limit: Duration) -> Self {
+    /// Starts the clock now; `min_rate` is in bytes per second (0 turns the rate check off).
+    pub fn new(inner: R, limit: Duration, min_rate: u64) -> Self {
         IdleTimeout {
             inner,
             limit,
-            timer: Box::pin(tokio::time::sleep(limit)),
+            min_rate,
+            idle: Box::pin(tokio::time::sleep(limit)),
+            window_start: Instant::now(),
+            window_bytes: 0,
+            failed: None,
         }
+    }
+
+    fn too_slow(&mut self, now: Instant) -> Option<io::Error> {
+        let elapsed = now.duration_since(self.window_start);
+        if elapsed < self.limit {
+            return None;
+        }
+        let needed = (self.min_rate as f64 * elapsed.as_secs_f64()) as u64;
+        let got = self.window_bytes;
+        self.window_start = now;
+        self.window_bytes = 0;
+        (got < needed).then(|| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "too slow: {got} bytes in {:.1}s (less than {} bytes/s)",
+                    elapsed.as_secs_f64(),
+                    self.min_rate
+                ),
+            )
+        })
     }
 }
 
@@ -34,16 +65,23 @@ impl<R: AsyncRead + Unpin> AsyncRead for IdleTimeout<R> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if let Some(err) = self.failed.take() {
+            return Poll::Ready(Err(err));
+        }
         let before = buf.filled().len();
         match Pin::new(&mut self.inner).poll_read(cx, buf) {
             Poll::Ready(result) => {
-                if buf.filled().len() > before {
-                    let deadline = Instant::now() + self.limit;
-                    self.timer.as_mut().reset(deadline);
+                let got = (buf.filled().len() - before) as u64;
+                if got > 0 {
+                    let now = Instant::now();
+                    let deadline = now + self.limit;
+                    self.idle.as_mut().reset(deadline);
+                    self.window_bytes += got;
+                    self.failed = self.too_slow(now);
                 }
                 Poll::Ready(result)
             }
-            Poll::Pending => match self.timer.as_mut().poll(cx) {
+            Poll::Pending => match self.idle.as_mut().poll(cx) {
                 Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("no data for {:?}", self.limit),
@@ -51,5 +89,36 @@ impl<R: AsyncRead + Unpin> AsyncRead for IdleTimeout<R> {
                 Poll::Pending => Poll::Pending,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn a_dripping_stream_fails_and_a_fast_one_passes() {
+        let (mut tx, rx) = tokio::io::duplex(64);
+        let writer = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            for _ in 0..100 {
+                if tx.write_all(b"x").await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        let mut guarded = IdleTimeout::new(rx, Duration::from_millis(200), 1000);
+        let mut out = Vec::new();
+        let err = guarded.read_to_end(&mut out).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(err.to_string().contains("too slow"), "{err}");
+        writer.abort();
+        let data = vec![7u8; 100_000];
+        let mut fast = IdleTimeout::new(&data[..], Duration::from_millis(200), 1000);
+        let mut out = Vec::new();
+        fast.read_to_end(&mut out).await.unwrap();
+        assert_eq!(out.len(), data.len());
     }
 }

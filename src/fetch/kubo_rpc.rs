@@ -690,7 +690,7 @@ impl KuboRpcSource {
             return Ok(DaemonHandle {
                 child: None,
                 candidate,
-                _log: None,
+                log: None,
             });
         }
         let spawn_error = |source: io::Error| {
@@ -709,8 +709,12 @@ impl KuboRpcSource {
             command: command_line.clone(),
             source: e,
         })?;
-        let out = log.reopen().map_err(spawn_error)?;
-        let err = out.try_clone().map_err(spawn_error)?;
+        let log_error = |source| KuboError::DaemonSpawn {
+            command: command_line.clone(),
+            source,
+        };
+        let out = log.reopen().map_err(log_error)?;
+        let err = out.try_clone().map_err(log_error)?;
         let mut cmd = Command::new(program);
         cmd.args(args)
             .stdin(Stdio::null())
@@ -726,7 +730,7 @@ impl KuboRpcSource {
                 url: Url::parse(DEFAULT_API_URL).expect("the default API URL parses"),
                 origin: ApiOrigin::Default,
             },
-            _log: Some(log),
+            log: Some(log),
         };
         let deadline = Instant::now() + wait;
         loop {
@@ -1110,7 +1114,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for StallGuard<R> {
 pub struct DaemonHandle {
     child: Option<Child>,
     candidate: ApiCandidate,
-    _log: Option<tempfile::NamedTempFile>,
+    log: Option<tempfile::NamedTempFile>,
 }
 
 impl DaemonHandle {
@@ -1168,7 +1172,7 @@ impl DaemonHandle {
 
     /// The last lines the daemon printed.
     fn log_tail(&self) -> String {
-        let Some(log) = &self._log else {
+        let Some(log) = &self.log else {
             return String::new();
         };
         let text = std::fs::read(log.path()).unwrap_or_default();

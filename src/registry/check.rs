@@ -44,7 +44,11 @@ impl fmt::Display for Finding {
             Severity::Warning => "warning",
         };
         match &self.entry {
-            Some(id) => write!(f, "{level}: entry `{id}`, field `{}`: {}", self.field, self.problem),
+            Some(id) => write!(
+                f,
+                "{level}: entry `{id}`, field `{}`: {}",
+                self.field, self.problem
+            ),
             None => write!(f, "{level}: field `{}`: {}", self.field, self.problem),
         }
     }
@@ -69,7 +73,9 @@ impl Report {
 
     /// The findings of severity error.
     pub fn errors(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| f.severity == Severity::Error)
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
     }
 
     /// The IDs of the entries with at least one error, sorted, once each.
@@ -122,7 +128,11 @@ pub fn check_registry(reg: &Registry) -> Vec<Finding> {
     let mut c = Checker::default();
     if let Some(v) = &reg.version {
         if !(v.starts_with("1.") || v.starts_with("2.") || v == "1" || v == "2") {
-            c.warn(None, "version", format!("unknown format version `{v}`; fields trove does not know are ignored"));
+            c.warn(
+                None,
+                "version",
+                format!("unknown format version `{v}`; fields trove does not know are ignored"),
+            );
         }
     }
     let mut roots: BTreeMap<Vec<u8>, String> = BTreeMap::new();
@@ -152,11 +162,15 @@ pub fn check_registry(reg: &Registry) -> Vec<Finding> {
     }
     for (name, s) in &reg.pinning_services {
         for (key, url) in [("api_url", &s.api_url), ("gateway", &s.gateway)] {
-            let ok = url.as_deref().map(|u| {
-                Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
-            });
+            let ok = url
+                .as_deref()
+                .map(|u| Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
             if ok == Some(false) {
-                c.warn(None, &format!("pinning_services.{name}.{key}"), "not an http(s) URL".into());
+                c.warn(
+                    None,
+                    &format!("pinning_services.{name}.{key}"),
+                    "not an http(s) URL".into(),
+                );
             }
         }
     }
@@ -187,10 +201,18 @@ impl Checker {
     fn entry(&mut self, e: &Entry, roots: &mut BTreeMap<Vec<u8>, String>) {
         let id = Some(e.id.as_str());
         if e.description.trim().is_empty() {
-            self.warn(id, "description", "missing: `trove search` matches descriptions".into());
+            self.warn(
+                id,
+                "description",
+                "missing: `trove search` matches descriptions".into(),
+            );
         }
         if e.license.is_none() {
-            self.warn(id, "license", "missing: users cannot tell whether they may reuse the content".into());
+            self.warn(
+                id,
+                "license",
+                "missing: users cannot tell whether they may reuse the content".into(),
+            );
         }
         if let Some(note) = &e.note {
             if note.to_ascii_lowercase().contains("mock") {
@@ -205,8 +227,16 @@ impl Checker {
         if let Some(sum) = &e.checksum {
             match sum.split_once(':') {
                 Some(("sha256", hex)) if is_sha256_hex(hex) => {}
-                Some(("sha256", _)) => self.err(id, "checksum", "`sha256:` must be followed by 64 hex digits".into()),
-                _ => self.warn(id, "checksum", format!("`{sum}` is not `sha256:<hex>`; trove ignores it")),
+                Some(("sha256", _)) => self.err(
+                    id,
+                    "checksum",
+                    "`sha256:` must be followed by 64 hex digits".into(),
+                ),
+                _ => self.warn(
+                    id,
+                    "checksum",
+                    format!("`{sum}` is not `sha256:<hex>`; trove ignores it"),
+                ),
             }
         }
         if e.versions.is_empty() {
@@ -215,15 +245,27 @@ impl Checker {
         let mut own_roots: BTreeMap<Vec<u8>, String> = BTreeMap::new();
         for (i, v) in e.versions.iter().enumerate() {
             if e.versions[..i].iter().any(|o| o.version == v.version) {
-                self.err(id, &join(&v.field, "version"), format!("version `{}` is listed twice", v.version));
+                self.err(
+                    id,
+                    &join(&v.field, "version"),
+                    format!("version `{}` is listed twice", v.version),
+                );
             }
             let root = self.version(e, v);
             if let Some(root) = root {
                 let key = root.hash().to_bytes();
                 if let Some(other) = own_roots.insert(key.clone(), v.version.clone()) {
-                    self.warn(id, &join(&v.field, "cid"), format!("same content as version `{other}`"));
+                    self.warn(
+                        id,
+                        &join(&v.field, "cid"),
+                        format!("same content as version `{other}`"),
+                    );
                 } else if let Some(other) = roots.get(&key).filter(|o| **o != e.id) {
-                    self.err(id, &join(&v.field, "cid"), format!("duplicate CID: entry `{other}` names the same content"));
+                    self.err(
+                        id,
+                        &join(&v.field, "cid"),
+                        format!("duplicate CID: entry `{other}` names the same content"),
+                    );
                 } else {
                     roots.insert(key, e.id.clone());
                 }
@@ -234,7 +276,11 @@ impl Checker {
             if e.version(target).is_none() {
                 self.err(id, &f, format!("dangling: there is no version `{target}`"));
             } else if alias != target && e.version(alias).is_some() {
-                self.warn(id, &f, format!("`{alias}` is also a version name; `ID@{alias}` means the version"));
+                self.warn(
+                    id,
+                    &f,
+                    format!("`{alias}` is also a version name; `ID@{alias}` means the version"),
+                );
             }
         }
         let explicit = e.versions.iter().any(|v| !v.field.is_empty());
@@ -270,7 +316,14 @@ impl Checker {
                     if let Some(root) = &root {
                         let v0 = root.version() == cid::Version::V0;
                         if v0 != (profile == Profile::UnixfsV0_2015) {
-                            self.err(id, &f("cid"), format!("a CIDv{} cannot have been made with profile `{profile}`", if v0 { 0 } else { 1 }));
+                            self.err(
+                                id,
+                                &f("cid"),
+                                format!(
+                                    "a CIDv{} cannot have been made with profile `{profile}`",
+                                    if v0 { 0 } else { 1 }
+                                ),
+                            );
                         }
                     }
                 }
@@ -304,7 +357,11 @@ impl Checker {
         if let (Some(root), Some(size)) = (&root, v.size) {
             let single_block = root.codec() == RAW;
             if single_block && size > 2 * 1024 * 1024 {
-                self.err(id, &f("size"), format!("{size} bytes cannot be one raw block (at most 2 MiB)"));
+                self.err(
+                    id,
+                    &f("size"),
+                    format!("{size} bytes cannot be one raw block (at most 2 MiB)"),
+                );
             }
         }
         for (i, m) in v.mirrors.iter().enumerate() {
@@ -315,15 +372,30 @@ impl Checker {
         for a in &v.artifacts {
             let af = |name: &str| format!("{}.{name}", a.field);
             if parse_cid(&a.path).is_ok() {
-                self.warn(id, &af("cid_or_path"), "a CID here is not supported: trove reads 2.0 artifacts from repository paths".into());
+                self.warn(
+                    id,
+                    &af("cid_or_path"),
+                    "a CID here is not supported: trove reads 2.0 artifacts from repository paths"
+                        .into(),
+                );
             } else if let Err(why) = parse_link(&a.path) {
                 self.err(id, &af("cid_or_path"), why);
             } else if a.path.contains("://") {
-                self.err(id, &af("cid_or_path"), "must be a path inside the registry's repository, not a URL".into());
+                self.err(
+                    id,
+                    &af("cid_or_path"),
+                    "must be a path inside the registry's repository, not a URL".into(),
+                );
             }
             match &a.sha256 {
-                None => self.err(id, &af("sha256"), "missing: the file cannot be verified without it".into()),
-                Some(s) if !is_sha256_hex(s) => self.err(id, &af("sha256"), "not 64 hex digits".into()),
+                None => self.err(
+                    id,
+                    &af("sha256"),
+                    "missing: the file cannot be verified without it".into(),
+                ),
+                Some(s) if !is_sha256_hex(s) => {
+                    self.err(id, &af("sha256"), "not 64 hex digits".into())
+                }
                 _ => {}
             }
             if a.size.is_none() {
@@ -338,7 +410,14 @@ impl Checker {
         let cid = match parse_cid(text) {
             Ok(cid) => cid,
             Err(e) => {
-                self.err(entry, field, e.to_string());
+                let mut problem = e.to_string();
+                let body = text.trim().strip_prefix('b').unwrap_or("");
+                if text.trim().starts_with("bafy")
+                    && !body.bytes().all(|c| matches!(c, b'a'..=b'z' | b'2'..=b'7'))
+                {
+                    problem.push_str(" (a `bafy…` CID is base32: a–z and 2–7 only; this looks like a placeholder)");
+                }
+                self.err(entry, field, problem);
                 return None;
             }
         };
@@ -348,13 +427,23 @@ impl Checker {
                 self.err(entry, field, format!("multihash 0x{:x} is not one trove can verify (sha2-256, sha2-512, blake2b-256)", hash.code()));
                 return None;
             }
-            Some(HashCode::Identity) => {
-                self.warn(entry, field, "an identity CID holds its content inline; nothing is verified".into())
-            }
+            Some(HashCode::Identity) => self.warn(
+                entry,
+                field,
+                "an identity CID holds its content inline; nothing is verified".into(),
+            ),
             Some(code) => {
                 let want = if code == HashCode::Sha2_512 { 64 } else { 32 };
                 if usize::from(hash.size()) != want {
-                    self.err(entry, field, format!("a {} digest of {} bytes (expected {want})", code.name(), hash.size()));
+                    self.err(
+                        entry,
+                        field,
+                        format!(
+                            "a {} digest of {} bytes (expected {want})",
+                            code.name(),
+                            hash.size()
+                        ),
+                    );
                     return None;
                 }
             }
@@ -362,12 +451,26 @@ impl Checker {
         match cid.codec() {
             DAG_PB | RAW => Some(cid),
             DAG_CBOR | DAG_JSON if content => {
-                self.warn(entry, field, format!("a {} CID is not UnixFS: `trove get` can fetch it but not unpack it", codec_name(cid.codec())));
+                self.warn(
+                    entry,
+                    field,
+                    format!(
+                        "a {} CID is not UnixFS: `trove get` can fetch it but not unpack it",
+                        codec_name(cid.codec())
+                    ),
+                );
                 Some(cid)
             }
             DAG_CBOR | DAG_JSON => Some(cid),
             other => {
-                self.err(entry, field, format!("{} is not content trove can fetch (expected dag-pb or raw)", codec_name(other)));
+                self.err(
+                    entry,
+                    field,
+                    format!(
+                        "{} is not content trove can fetch (expected dag-pb or raw)",
+                        codec_name(other)
+                    ),
+                );
                 None
             }
         }

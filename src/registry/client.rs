@@ -11,6 +11,7 @@
 use super::model::MAX_REGISTRY_BYTES;
 use super::resolve::RepoFile;
 use super::{parse_registry, Registry, RegistryError, RegistrySet};
+use crate::fetch::{HttpClient, HttpError, HttpOptions};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use std::fmt;
@@ -70,9 +71,8 @@ impl RegistrySource {
                 _ => Err(bad("only http(s) and file URLs are supported")),
             };
         }
-        let looks_like_path = t.ends_with(".json")
-            || t.starts_with(['.', '/', '~', '\\'])
-            || Path::new(t).exists();
+        let looks_like_path =
+            t.ends_with(".json") || t.starts_with(['.', '/', '~', '\\']) || Path::new(t).exists();
         if !looks_like_path {
             if let Some(gh) = parse_github(t) {
                 return Ok(gh);
@@ -86,16 +86,22 @@ impl RegistrySource {
         match self {
             RegistrySource::Path(_) => Ok(None),
             RegistrySource::Url(u) => Ok(Some(u.clone())),
-            RegistrySource::GitHub { owner, repo, reference } => {
+            RegistrySource::GitHub {
+                owner,
+                repo,
+                reference,
+            } => {
                 let text = format!(
                     "{}/{owner}/{repo}/{}/registry.json",
                     github_base.trim_end_matches('/'),
                     reference.as_deref().unwrap_or("HEAD")
                 );
-                Url::parse(&text).map(Some).map_err(|e| RegistryError::BadSource {
-                    text: self.to_string(),
-                    reason: format!("`{text}`: {e}"),
-                })
+                Url::parse(&text)
+                    .map(Some)
+                    .map_err(|e| RegistryError::BadSource {
+                        text: self.to_string(),
+                        reason: format!("`{text}`: {e}"),
+                    })
             }
         }
     }
@@ -114,13 +120,16 @@ fn parse_github(t: &str) -> Option<RegistrySource> {
         && repo.len() <= 100
         && repo != "."
         && repo != ".."
-        && repo.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        && repo
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     let ref_ok = reference.is_none_or(|r| {
         !r.is_empty()
             && r.len() <= 255
             && !r.starts_with('/')
             && !r.split('/').any(|p| p.is_empty() || p == "." || p == "..")
-            && r.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+            && r.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
     });
     (owner_ok && repo_ok && ref_ok).then(|| RegistrySource::GitHub {
         owner: owner.to_string(),
@@ -134,8 +143,16 @@ impl fmt::Display for RegistrySource {
         match self {
             RegistrySource::Path(p) => write!(f, "{}", p.display()),
             RegistrySource::Url(u) => write!(f, "{u}"),
-            RegistrySource::GitHub { owner, repo, reference: None } => write!(f, "{owner}/{repo}"),
-            RegistrySource::GitHub { owner, repo, reference: Some(r) } => write!(f, "{owner}/{repo}@{r}"),
+            RegistrySource::GitHub {
+                owner,
+                repo,
+                reference: None,
+            } => write!(f, "{owner}/{repo}"),
+            RegistrySource::GitHub {
+                owner,
+                repo,
+                reference: Some(r),
+            } => write!(f, "{owner}/{repo}@{r}"),
         }
     }
 }
@@ -157,6 +174,10 @@ pub struct ClientOptions {
     pub max_bytes: u64,
     /// Time-out of one request (default 30 s).
     pub timeout: Duration,
+    /// Allow plain `http://` to public hosts (loopback and private networks are always
+    /// allowed). Off by default: over plain HTTP anyone on the path could change which CID an
+    /// ID names.
+    pub allow_insecure: bool,
 }
 
 impl ClientOptions {
@@ -170,6 +191,7 @@ impl ClientOptions {
             github_base: DEFAULT_GITHUB_RAW_BASE.to_string(),
             max_bytes: MAX_REGISTRY_BYTES,
             timeout: Duration::from_secs(30),
+            allow_insecure: false,
         }
     }
 }
@@ -251,29 +273,38 @@ struct Cached {
 
 enum Fetched {
     NotModified,
-    Body { bytes: Vec<u8>, etag: Option<String> },
+    Body {
+        bytes: Vec<u8>,
+        etag: Option<String>,
+    },
 }
 
 /// Loads registries (see the module docs).
 #[derive(Debug, Clone)]
 pub struct Client {
     options: ClientOptions,
-    http: reqwest::Client,
+    http: HttpClient,
 }
 
 impl Client {
     /// A client with these options (no request is made here).
     pub fn new(options: ClientOptions) -> Result<Self, RegistryError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("trove/", env!("CARGO_PKG_VERSION")))
-            .timeout(options.timeout)
-            .connect_timeout(options.timeout.min(Duration::from_secs(10)))
-            .build()
-            .map_err(|e| RegistryError::BadSource {
-                text: "(http client)".into(),
-                reason: e.to_string(),
-            })?;
+        let http = HttpClient::new(&HttpOptions {
+            allow_insecure: options.allow_insecure,
+            ..HttpOptions::default()
+        })
+        .map_err(|e| RegistryError::BadSource {
+            text: "(http client)".into(),
+            reason: e.to_string(),
+        })?;
         Ok(Client { options, http })
+    }
+
+    /// A client sharing an existing HTTP client (its connection pool and URL policy; the
+    /// policy's `allow_insecure` replaces the one in `options`).
+    pub fn with_http(mut options: ClientOptions, http: HttpClient) -> Self {
+        options.allow_insecure = http.allows_insecure();
+        Client { options, http }
     }
 
     /// The options.
@@ -303,7 +334,9 @@ impl Client {
         let cached = match read_cache(&dir, &name, &url) {
             Ok(c) => c,
             Err(why) => {
-                warnings.push(warn(format!("the cached copy is unusable and was ignored: {why}")));
+                warnings.push(warn(format!(
+                    "the cached copy is unusable and was ignored: {why}"
+                )));
                 None
             }
         };
@@ -320,13 +353,18 @@ impl Client {
             };
         }
         if let Some(c) = &cached {
-            let age = now_ms().checked_sub(c.state.checked_at).map(Duration::from_millis);
+            let age = now_ms()
+                .checked_sub(c.state.checked_at)
+                .map(Duration::from_millis);
             if !self.options.refresh && age.is_some_and(|a| a < self.options.ttl) {
                 return Ok(loaded(cached.unwrap(), Origin::Cached, warnings));
             }
         }
         let etag = cached.as_ref().and_then(|c| c.state.etag.clone());
-        let failure = match self.get(&url, etag.as_deref(), self.options.max_bytes).await {
+        let failure = match self
+            .get(&url, etag.as_deref(), self.options.max_bytes)
+            .await
+        {
             Ok(Fetched::NotModified) => match cached {
                 Some(mut c) => {
                     c.state.checked_at = now_ms();
@@ -335,7 +373,9 @@ impl Client {
                     }
                     return Ok(loaded(c, Origin::Revalidated, warnings));
                 }
-                None => "the server answered 304 Not Modified to an unconditional request".to_string(),
+                None => {
+                    "the server answered 304 Not Modified to an unconditional request".to_string()
+                }
             },
             Ok(Fetched::Body { bytes, etag }) => {
                 match parse_registry(&bytes, &name, Some(url.clone())) {
@@ -414,8 +454,13 @@ impl Client {
         let bytes = if self.options.offline {
             let dir = self.cache_dir_for(&url);
             match read_cache(&dir, &name, &url).ok().flatten() {
-                Some(c) => read_body(&dir, &c.state.sha256, self.options.max_bytes)
-                    .map_err(|_| RegistryError::NotCached { registry: name.clone() })?,
+                Some(c) => {
+                    read_body(&dir, &c.state.sha256, self.options.max_bytes).map_err(|_| {
+                        RegistryError::NotCached {
+                            registry: name.clone(),
+                        }
+                    })?
+                }
                 None => return Err(RegistryError::NotCached { registry: name }),
             }
         } else {
@@ -464,12 +509,18 @@ impl Client {
         };
         if let Some(size) = file.size {
             if bytes.len() as u64 != size {
-                return Err(mismatch(format!("{} bytes, the registry says {size}", bytes.len())));
+                return Err(mismatch(format!(
+                    "{} bytes, the registry says {size}",
+                    bytes.len()
+                )));
             }
         }
         let actual = sha256_hex(&bytes);
         if !actual.eq_ignore_ascii_case(&file.sha256) {
-            return Err(mismatch(format!("sha256 is {actual}, the registry says {}", file.sha256)));
+            return Err(mismatch(format!(
+                "sha256 is {actual}, the registry says {}",
+                file.sha256
+            )));
         }
         Ok(bytes)
     }
@@ -478,7 +529,11 @@ impl Client {
         let RegistrySource::Path(path) = source else {
             unreachable!("only paths have no URL")
         };
-        let path = if path.is_dir() { path.join("registry.json") } else { path.clone() };
+        let path = if path.is_dir() {
+            path.join("registry.json")
+        } else {
+            path.clone()
+        };
         let bytes = read_limited(&path, self.options.max_bytes).map_err(|e| match e {
             LocalError::TooLarge => RegistryError::TooLarge {
                 registry: path.display().to_string(),
@@ -505,17 +560,35 @@ impl Client {
     }
 
     /// One GET, conditional when `etag` is given; the body is cut off at `limit` bytes.
-    async fn get(&self, url: &Url, etag: Option<&str>, limit: u64) -> Result<Fetched, RegistryError> {
+    async fn get(
+        &self,
+        url: &Url,
+        etag: Option<&str>,
+        limit: u64,
+    ) -> Result<Fetched, RegistryError> {
         let http_err = |detail: String| RegistryError::Http {
             registry: url.to_string(),
             url: url.to_string(),
             detail,
         };
-        let mut request = self.http.get(url.clone());
+        self.http.check_url(url.as_str()).map_err(|e| match e {
+            HttpError::InsecureUrl { .. } => RegistryError::Insecure {
+                url: url.to_string(),
+            },
+            other => http_err(other.to_string()),
+        })?;
+        let mut request = self
+            .http
+            .reqwest()
+            .get(url.clone())
+            .timeout(self.options.timeout);
         if let Some(tag) = etag {
             request = request.header(reqwest::header::IF_NONE_MATCH, tag);
         }
-        let mut response = request.send().await.map_err(|e| http_err(error_chain(&e)))?;
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| http_err(error_chain(&e)))?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_MODIFIED && etag.is_some() {
             return Ok(Fetched::NotModified);
@@ -537,7 +610,11 @@ impl Client {
             .filter(|v| v.len() <= 1024)
             .map(str::to_string);
         let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| http_err(error_chain(&e)))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| http_err(error_chain(&e)))?
+        {
             if (bytes.len() + chunk.len()) as u64 > limit {
                 return Err(too_large());
             }
@@ -571,7 +648,9 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, LocalError> {
         return Err(LocalError::TooLarge);
     }
     let mut bytes = Vec::with_capacity(len as usize);
-    file.take(limit + 1).read_to_end(&mut bytes).map_err(LocalError::Io)?;
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(LocalError::Io)?;
     if bytes.len() as u64 > limit {
         return Err(LocalError::TooLarge);
     }
@@ -587,8 +666,8 @@ fn read_cache(dir: &Path, name: &str, url: &Url) -> Result<Option<Cached>, Strin
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("`{}`: {e}", state_path.display())),
     };
-    let state: CacheState = serde_json::from_slice(&text)
-        .map_err(|e| format!("`{}`: {e}", state_path.display()))?;
+    let state: CacheState =
+        serde_json::from_slice(&text).map_err(|e| format!("`{}`: {e}", state_path.display()))?;
     if state.url != url.as_str() || !super::model::is_sha256_hex(&state.sha256) {
         return Err(format!("`{}` is for another URL", state_path.display()));
     }
@@ -605,7 +684,10 @@ fn read_body(dir: &Path, sha256: &str, limit: u64) -> Result<Vec<u8>, String> {
         Err(LocalError::Io(e)) => return Err(format!("`{}`: {e}", path.display())),
     };
     if sha256_hex(&bytes) != sha256 {
-        return Err(format!("`{}` is damaged (its sha256 does not match)", path.display()));
+        return Err(format!(
+            "`{}` is damaged (its sha256 does not match)",
+            path.display()
+        ));
     }
     Ok(bytes)
 }
@@ -619,7 +701,12 @@ fn store(dir: &Path, state: &CacheState, bytes: &[u8]) -> Result<(), RegistryErr
         for item in list.flatten() {
             let n = item.file_name();
             let n = n.to_string_lossy();
-            if n.starts_with("body-") && n != body.as_str() {
+            // A body written in the last minute may belong to another process's update.
+            let fresh = item
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age < Duration::from_secs(60)));
+            if n.starts_with("body-") && n != body.as_str() && !fresh {
                 let _ = std::fs::remove_file(item.path());
             }
         }
@@ -688,14 +775,37 @@ mod tests {
         let gh = RegistrySource::parse("munch-group/phasic-traces@v1.0").unwrap();
         assert_eq!(gh.to_string(), "munch-group/phasic-traces@v1.0");
         assert_eq!(
-            gh.url("http://127.0.0.1:9/files/").unwrap().unwrap().as_str(),
+            gh.url("http://127.0.0.1:9/files/")
+                .unwrap()
+                .unwrap()
+                .as_str(),
             "http://127.0.0.1:9/files/munch-group/phasic-traces/v1.0/registry.json"
         );
         let head = RegistrySource::parse("o/r").unwrap();
-        assert!(head.url(DEFAULT_GITHUB_RAW_BASE).unwrap().unwrap().as_str().ends_with("/o/r/HEAD/registry.json"));
-        assert!(matches!(RegistrySource::parse("https://x.example/r.json").unwrap(), RegistrySource::Url(_)));
-        for path in ["registry/registry.json", "./o/r", "/abs/o", "o/r/x", "o/r@../x"] {
-            assert!(matches!(RegistrySource::parse(path).unwrap(), RegistrySource::Path(_)), "{path}");
+        assert!(head
+            .url(DEFAULT_GITHUB_RAW_BASE)
+            .unwrap()
+            .unwrap()
+            .as_str()
+            .ends_with("/o/r/HEAD/registry.json"));
+        assert!(matches!(
+            RegistrySource::parse("https://x.example/r.json").unwrap(),
+            RegistrySource::Url(_)
+        ));
+        for path in [
+            "registry/registry.json",
+            "./o/r",
+            "/abs/o",
+            "o/r/x",
+            "o/r@../x",
+        ] {
+            assert!(
+                matches!(
+                    RegistrySource::parse(path).unwrap(),
+                    RegistrySource::Path(_)
+                ),
+                "{path}"
+            );
         }
         assert!(RegistrySource::parse("ftp://x/y").is_err());
         assert!(RegistrySource::parse(" ").is_err());
@@ -716,8 +826,15 @@ mod tests {
         store(dir.path(), &state, body).unwrap();
         let c = read_cache(dir.path(), "r", &url).unwrap().unwrap();
         assert_eq!(c.state.etag.as_deref(), Some("\"1\""));
-        std::fs::write(dir.path().join(format!("body-{}.json", state.sha256)), b"{}").unwrap();
-        assert!(read_cache(dir.path(), "r", &url).is_err(), "a damaged body is detected");
+        std::fs::write(
+            dir.path().join(format!("body-{}.json", state.sha256)),
+            b"{}",
+        )
+        .unwrap();
+        assert!(
+            read_cache(dir.path(), "r", &url).is_err(),
+            "a damaged body is detected"
+        );
         let other = Url::parse("https://example.org/other.json").unwrap();
         assert!(read_cache(dir.path(), "r", &other).is_err());
     }

@@ -185,7 +185,12 @@ fn merge_top(v: &mut Version, top: &Version) {
 fn version_list(w: &mut Walker, id: &str, value: &Json) -> Vec<Version> {
     let e = Some(id);
     let mut out = Vec::new();
-    for (i, item) in w.array(value, e, "versions").unwrap_or(&[]).iter().enumerate() {
+    for (i, item) in w
+        .array(value, e, "versions")
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
         let field = format!("versions[{i}]");
         let Some(fields) = w.object(item, e, &field) else {
             continue;
@@ -294,7 +299,11 @@ fn artifacts(w: &mut Walker, id: &str, value: &Json) -> Vec<RepoArtifact> {
                 continue;
             }
             if out.iter().any(|a| a.name == name) {
-                w.err(e, &format!("{f}.cid_or_path"), format!("`{name}` is listed twice"));
+                w.err(
+                    e,
+                    &format!("{f}.cid_or_path"),
+                    format!("`{name}` is listed twice"),
+                );
                 continue;
             }
             out.push(RepoArtifact {
@@ -422,7 +431,10 @@ fn empty_entry(id: &str, kind: EntryKind) -> Entry {
 }
 
 fn text_extra(m: &Metadata, key: &str) -> Option<String> {
-    m.extra.get(key).and_then(|v| v.as_str()).map(str::to_string)
+    m.extra
+        .get(key)
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
 }
 
 impl Version {
@@ -461,7 +473,11 @@ impl Walker {
         self.findings.push(Finding {
             severity,
             entry: entry.map(str::to_string),
-            field: if field.is_empty() { "(entry)".into() } else { field.to_string() },
+            field: if field.is_empty() {
+                "(entry)".into()
+            } else {
+                field.to_string()
+            },
             problem,
         });
     }
@@ -471,7 +487,11 @@ impl Walker {
     }
 
     fn wrong(&mut self, v: &Json, entry: Option<&str>, field: &str, expected: &str) {
-        self.err(entry, field, format!("expected {expected}, found {}", v.kind()));
+        self.err(
+            entry,
+            field,
+            format!("expected {expected}, found {}", v.kind()),
+        );
     }
 
     /// An object's fields; duplicated keys are errors (which one would count?).
@@ -489,10 +509,18 @@ impl Walker {
         keys.sort_unstable();
         for pair in keys.windows(2).filter(|p| p[0] == p[1]) {
             let what = if field.is_empty() { "(entry)" } else { field };
-            self.err(entry, field, format!("key `{}` appears twice in {what}", pair[0]));
+            self.err(
+                entry,
+                field,
+                format!("key `{}` appears twice in {what}", pair[0]),
+            );
         }
         for (k, _) in fields.iter().filter(|(k, _)| k.len() > MAX_STRING_BYTES) {
-            self.err(entry, field, format!("a key of {} bytes is too long", k.len()));
+            self.err(
+                entry,
+                field,
+                format!("a key of {} bytes is too long", k.len()),
+            );
         }
         Some(fields)
     }
@@ -513,7 +541,10 @@ impl Walker {
                 self.err(
                     entry,
                     field,
-                    format!("a string of {} bytes is longer than the limit of {MAX_STRING_BYTES}", s.len()),
+                    format!(
+                        "a string of {} bytes is longer than the limit of {MAX_STRING_BYTES}",
+                        s.len()
+                    ),
                 );
                 None
             }
@@ -539,7 +570,11 @@ impl Walker {
             Json::Number(n) => match n.as_u64() {
                 Some(n) => Some(n),
                 None => {
-                    self.err(entry, field, format!("expected a whole number of bytes ≥ 0, found {n}"));
+                    self.err(
+                        entry,
+                        field,
+                        format!("expected a whole number of bytes ≥ 0, found {n}"),
+                    );
                     None
                 }
             },

@@ -32,7 +32,11 @@ use url::Url;
 /// [`MAX_REGISTRY_BYTES`], and on any structural error (wrong types, oversized values, unsafe
 /// names, duplicated IDs), naming the entry and field; invalid CIDs do not stop loading (they
 /// are reported by [`check_document`] and refused when the entry is resolved).
-pub fn parse_registry(bytes: &[u8], name: &str, base: Option<Url>) -> Result<Registry, RegistryError> {
+pub fn parse_registry(
+    bytes: &[u8],
+    name: &str,
+    base: Option<Url>,
+) -> Result<Registry, RegistryError> {
     if bytes.len() as u64 > MAX_REGISTRY_BYTES {
         return Err(RegistryError::TooLarge {
             registry: name.to_string(),
@@ -101,7 +105,10 @@ impl RegistrySet {
         let mut out: Vec<(&Registry, &Entry)> = Vec::new();
         for reg in &self.registries {
             for e in query::list(reg, filter) {
-                if self.find(&e.id).is_some_and(|(first, _)| std::ptr::eq(first, reg)) {
+                if self
+                    .find(&e.id)
+                    .is_some_and(|(first, _)| std::ptr::eq(first, reg))
+                {
                     out.push((reg, e));
                 }
             }
@@ -114,12 +121,19 @@ impl RegistrySet {
         let mut out = Vec::new();
         for reg in &self.registries {
             for hit in query::search(reg, text) {
-                if self.find(&hit.entry.id).is_some_and(|(first, _)| std::ptr::eq(first, reg)) {
+                if self
+                    .find(&hit.entry.id)
+                    .is_some_and(|(first, _)| std::ptr::eq(first, reg))
+                {
                     out.push((reg, hit));
                 }
             }
         }
-        out.sort_by(|a, b| b.1.score.cmp(&a.1.score).then_with(|| a.1.entry.id.cmp(&b.1.entry.id)));
+        out.sort_by(|a, b| {
+            b.1.score
+                .cmp(&a.1.score)
+                .then_with(|| a.1.entry.id.cmp(&b.1.entry.id))
+        });
         out
     }
 
@@ -194,6 +208,12 @@ pub enum RegistryError {
         url: String,
         /// What went wrong.
         detail: String,
+    },
+    /// A plain-`http://` registry on a public host.
+    #[error("refusing to read registry `{url}` over plain http: anyone on the network path could change which CID an ID names")]
+    Insecure {
+        /// The URL.
+        url: String,
     },
     /// Offline, and the registry was never downloaded.
     #[error("registry `{registry}` is not in the cache, and trove is offline")]
@@ -308,7 +328,10 @@ fn names(registries: &[String]) -> String {
         [one] => format!("registry `{one}`"),
         many => format!(
             "registries {}",
-            many.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|r| format!("`{r}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -325,6 +348,9 @@ impl RegistryError {
             }
             RegistryError::Http { .. } => {
                 "check the URL and the network; once a registry has been fetched, its last good copy is used when the server fails".into()
+            }
+            RegistryError::Insecure { .. } => {
+                "use an https:// URL (or `owner/repo` for GitHub); on a network you trust, allow plain http explicitly".into()
             }
             RegistryError::NotCached { .. } | RegistryError::Offline { .. } => {
                 "run once without --offline (and without TROVE_OFFLINE=1) to download it".into()

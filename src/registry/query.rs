@@ -61,7 +61,11 @@ pub fn search<'r>(reg: &'r Registry, text: &str) -> Vec<Hit<'r>> {
         .filter(|e| !e.retracted)
         .filter_map(|e| score(e, &query, &words).map(|score| Hit { entry: e, score }))
         .collect();
-    hits.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.entry.id.cmp(&b.entry.id)));
+    hits.sort_by(|a, b| {
+        b.score
+            .cmp(&a.score)
+            .then_with(|| a.entry.id.cmp(&b.entry.id))
+    });
     hits
 }
 

@@ -46,17 +46,23 @@ pub fn parse_selector(text: &str) -> Result<Selector, RegistryError> {
         None => (head, None),
     };
     if !is_valid_name(id) {
-        return Err(bad("an ID uses ASCII letters, digits and `._+-`, starting with a letter or digit"));
+        return Err(bad(
+            "an ID uses ASCII letters, digits and `._+-`, starting with a letter or digit",
+        ));
     }
     if let Some(v) = version {
         if !is_valid_name(v) {
-            return Err(bad("a version or alias after `@` uses ASCII letters, digits and `._+-`"));
+            return Err(bad(
+                "a version or alias after `@` uses ASCII letters, digits and `._+-`",
+            ));
         }
     }
     let mut parts = Vec::new();
     for part in path.split('/').filter(|p| !p.is_empty()) {
         if part == "." || part == ".." || part.chars().any(char::is_control) {
-            return Err(bad("the path inside an artifact must not contain `.`, `..` or control characters"));
+            return Err(bad(
+                "the path inside an artifact must not contain `.`, `..` or control characters",
+            ));
         }
         parts.push(part);
     }
@@ -141,11 +147,14 @@ pub struct RepoFile {
 
 /// Resolves a selector in one registry.
 pub fn resolve(reg: &Registry, sel: &Selector) -> Result<Resolved, RegistryError> {
-    let entry = reg.entries.get(&sel.id).ok_or_else(|| RegistryError::UnknownId {
-        id: sel.id.clone(),
-        registries: vec![reg.name.clone()],
-        suggestions: suggestions(reg.entries.keys().map(String::as_str), &sel.id),
-    })?;
+    let entry = reg
+        .entries
+        .get(&sel.id)
+        .ok_or_else(|| RegistryError::UnknownId {
+            id: sel.id.clone(),
+            registries: vec![reg.name.clone()],
+            suggestions: suggestions(reg.entries.keys().map(String::as_str), &sel.id),
+        })?;
     let (version, alias) = pick_version(reg, entry, sel.version.as_deref())?;
     let bad = |field: &str, reason: String| RegistryError::BadEntry {
         registry: reg.name.clone(),
@@ -163,7 +172,8 @@ pub fn resolve(reg: &Registry, sel: &Selector) -> Result<Resolved, RegistryError
     };
     let mut mirrors = Vec::new();
     for (i, m) in version.mirrors.iter().enumerate() {
-        mirrors.push(join_link(reg.base.as_ref(), m).map_err(|e| bad(&format!("mirrors[{i}]"), e))?);
+        mirrors
+            .push(join_link(reg.base.as_ref(), m).map_err(|e| bad(&format!("mirrors[{i}]"), e))?);
     }
     let mut repo_files = Vec::new();
     for a in &version.artifacts {
@@ -177,9 +187,13 @@ pub fn resolve(reg: &Registry, sel: &Selector) -> Result<Resolved, RegistryError
             .filter(|s| super::model::is_sha256_hex(s))
             .ok_or_else(|| bad(&field("sha256"), "missing or not 64 hex digits".into()))?;
         if a.path.contains("://") {
-            return Err(bad(&field("cid_or_path"), "must be a repository path".into()));
+            return Err(bad(
+                &field("cid_or_path"),
+                "must be a repository path".into(),
+            ));
         }
-        let url = join_link(reg.base.as_ref(), &a.path).map_err(|e| bad(&field("cid_or_path"), e))?;
+        let url =
+            join_link(reg.base.as_ref(), &a.path).map_err(|e| bad(&field("cid_or_path"), e))?;
         repo_files.push(RepoFile {
             name: a.name.clone(),
             role: a.role.clone(),
@@ -189,16 +203,18 @@ pub fn resolve(reg: &Registry, sel: &Selector) -> Result<Resolved, RegistryError
         });
     }
     if cid.is_none() && repo_files.is_empty() {
-        return Err(if entry.kind == EntryKind::Compute && !sel.path.is_empty() {
-            RegistryError::UnknownFile {
-                registry: reg.name.clone(),
-                id: entry.id.clone(),
-                path: sel.path.clone(),
-                available: version.artifacts.iter().map(|a| a.name.clone()).collect(),
-            }
-        } else {
-            bad("cid", "missing: the entry names no content".into())
-        });
+        return Err(
+            if entry.kind == EntryKind::Compute && !sel.path.is_empty() {
+                RegistryError::UnknownFile {
+                    registry: reg.name.clone(),
+                    id: entry.id.clone(),
+                    path: sel.path.clone(),
+                    available: version.artifacts.iter().map(|a| a.name.clone()).collect(),
+                }
+            } else {
+                bad("cid", "missing: the entry names no content".into())
+            },
+        );
     }
     let file = version.files.get(&sel.path);
     let (sha256, size) = if sel.path.is_empty() {
@@ -206,7 +222,10 @@ pub fn resolve(reg: &Registry, sel: &Selector) -> Result<Resolved, RegistryError
     } else if let [one] = repo_files.as_slice() {
         (Some(one.sha256.clone()), one.size)
     } else {
-        (file.and_then(|f| f.sha256.clone()), file.and_then(|f| f.size))
+        (
+            file.and_then(|f| f.sha256.clone()),
+            file.and_then(|f| f.size),
+        )
     };
     Ok(Resolved {
         registry: reg.name.clone(),
@@ -278,7 +297,11 @@ pub fn suggestions<'a>(names: impl Iterator<Item = &'a str>, wanted: &str) -> Ve
         })
         .collect();
     scored.sort();
-    scored.into_iter().take(3).map(|(_, n)| n.to_string()).collect()
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, n)| n.to_string())
+        .collect()
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -372,7 +395,10 @@ mod tests {
     #[test]
     fn selectors() {
         let s = parse_selector("abc@latest/dir//f.csv/").unwrap();
-        assert_eq!((s.id.as_str(), s.version.as_deref(), s.path.as_str()), ("abc", Some("latest"), "dir/f.csv"));
+        assert_eq!(
+            (s.id.as_str(), s.version.as_deref(), s.path.as_str()),
+            ("abc", Some("latest"), "dir/f.csv")
+        );
         assert_eq!(s.to_string(), "abc@latest/dir/f.csv");
         assert_eq!(parse_selector("abc").unwrap().version, None);
         for bad in ["", "@1", "a@", "a/../b", "a/./b", "../a", "a@x/y/..", "a b"] {
@@ -387,12 +413,28 @@ mod tests {
             join_link(Some(&base), "cars/x.car").unwrap().as_str(),
             "https://raw.example/o/r/HEAD/cars/x.car"
         );
-        assert_eq!(join_link(None, "https://m.example/x.car").unwrap().as_str(), "https://m.example/x.car");
-        for bad in ["../x", "a/../../x", "/etc/passwd", "file:///etc/passwd", "//evil/x", "a/%2e%2e/x", "C:\\x", "a//b", "ftp://x/y"] {
+        assert_eq!(
+            join_link(None, "https://m.example/x.car").unwrap().as_str(),
+            "https://m.example/x.car"
+        );
+        for bad in [
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "file:///etc/passwd",
+            "//evil/x",
+            "a/%2e%2e/x",
+            "C:\\x",
+            "a//b",
+            "ftp://x/y",
+        ] {
             assert!(join_link(Some(&base), bad).is_err(), "{bad}");
         }
         let local = Url::from_file_path(std::env::temp_dir().join("reg/registry.json")).unwrap();
-        assert!(join_link(Some(&local), "cars/x.car").unwrap().as_str().ends_with("/reg/cars/x.car"));
+        assert!(join_link(Some(&local), "cars/x.car")
+            .unwrap()
+            .as_str()
+            .ends_with("/reg/cars/x.car"));
     }
 
     #[test]

@@ -83,7 +83,11 @@ fn add_then_get_and_cat_round_trip_from_the_store() {
         .output()
         .unwrap();
     assert_eq!(part.stdout, content[262_140..262_150]);
-    let stdout = t.cmd().args(["get", "--offline", &cid, "-o", "-"]).output().unwrap();
+    let stdout = t
+        .cmd()
+        .args(["get", "--offline", &cid, "-o", "-"])
+        .output()
+        .unwrap();
     assert!(stdout.stdout == content);
     assert_eq!(t.run(&["cache", "verify"]).0, 0);
 }
@@ -135,7 +139,10 @@ fn car_import_verifies_stores_and_keeps_complete_roots() {
         std::fs::read(out.join("mars.txt")).unwrap(),
         b"Hello Mars!\n"
     );
-    assert_eq!(t.ok(&["cat", "--offline", &format!("{roots}/mars.txt")]), "Hello Mars!");
+    assert_eq!(
+        t.ok(&["cat", "--offline", &format!("{roots}/mars.txt")]),
+        "Hello Mars!"
+    );
     // A CARv2 works the same way.
     let v2 = t.ok(&[
         "car",
@@ -204,7 +211,11 @@ fn a_missing_block_is_an_error_that_names_it_and_writes_nothing() {
     );
     let cat = t
         .cmd()
-        .args(["cat", "--offline", "QmYhmPjhFjYFyaoiuNzYv8WGavpSRDwdHWe5B4M5du5Rtk"])
+        .args([
+            "cat",
+            "--offline",
+            "QmYhmPjhFjYFyaoiuNzYv8WGavpSRDwdHWe5B4M5du5Rtk",
+        ])
         .output()
         .unwrap();
     assert_eq!(cat.status.code(), Some(1));

@@ -165,7 +165,10 @@ async fn one_car_brings_the_whole_dag() {
     let (root, blocks, bytes) = content();
     let store = Arc::new(MemoryStore::new());
     let good = Scripted::new("good", &blocks, true, Fault::None);
-    let report = fetcher(&store, vec![good.clone()], options()).fetch(&root).await.unwrap();
+    let report = fetcher(&store, vec![good.clone()], options())
+        .fetch(&root)
+        .await
+        .unwrap();
     assert_eq!(read_back(&store, &root), bytes);
     assert_eq!(good.dag_calls.load(Ordering::SeqCst), 1);
     assert_eq!(good.block_calls.load(Ordering::SeqCst), 0);
@@ -194,10 +197,16 @@ async fn only_bad_sources_fail_with_what_was_tried() {
     let (root, blocks, _) = content();
     let store = Arc::new(MemoryStore::new());
     let bad = Scripted::new("gateway bad", &blocks, true, Fault::Corrupt);
-    let err = fetcher(&store, vec![bad], options()).fetch(&root).await.unwrap_err();
+    let err = fetcher(&store, vec![bad], options())
+        .fetch(&root)
+        .await
+        .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, FetchError::Incomplete { .. }), "{msg}");
-    assert!(msg.contains("gateway bad") && msg.contains("misbehaved"), "{msg}");
+    assert!(
+        msg.contains("gateway bad") && msg.contains("misbehaved"),
+        "{msg}"
+    );
     // Nothing unverified was stored: what is there is exactly the good blocks of the DAG.
     for b in &blocks {
         if let Some(stored) = store.get_block(b.cid()).unwrap() {
@@ -211,7 +220,10 @@ async fn a_truncated_car_is_completed_block_by_block() {
     let (root, blocks, bytes) = content();
     let store = Arc::new(MemoryStore::new());
     let cut = Scripted::new("cut", &blocks, true, Fault::Truncate);
-    fetcher(&store, vec![cut.clone()], options()).fetch(&root).await.unwrap();
+    fetcher(&store, vec![cut.clone()], options())
+        .fetch(&root)
+        .await
+        .unwrap();
     assert_eq!(read_back(&store, &root), bytes);
     assert!(cut.block_calls.load(Ordering::SeqCst) > 0);
 }
@@ -237,10 +249,17 @@ async fn a_resumed_fetch_asks_only_for_missing_blocks() {
     }
     let had = store.len();
     let good = Scripted::new("good", &blocks, false, Fault::None);
-    fetcher(&store, vec![good.clone()], options()).fetch(&root).await.unwrap();
+    fetcher(&store, vec![good.clone()], options())
+        .fetch(&root)
+        .await
+        .unwrap();
     assert_eq!(read_back(&store, &root), bytes);
     let served = good.served.lock().unwrap().clone();
-    assert_eq!(served.len(), blocks.len() - had, "fetched only what was missing");
+    assert_eq!(
+        served.len(),
+        blocks.len() - had,
+        "fetched only what was missing"
+    );
     let unique: std::collections::HashSet<_> = served.iter().collect();
     assert_eq!(unique.len(), served.len(), "no block fetched twice");
 }
@@ -250,7 +269,10 @@ async fn temporary_failures_are_retried() {
     let (root, blocks, bytes) = content();
     let store = Arc::new(MemoryStore::new());
     let busy = Scripted::new("busy", &blocks, true, Fault::Busy(2));
-    fetcher(&store, vec![busy.clone()], options()).fetch(&root).await.unwrap();
+    fetcher(&store, vec![busy.clone()], options())
+        .fetch(&root)
+        .await
+        .unwrap();
     assert_eq!(read_back(&store, &root), bytes);
     assert_eq!(busy.dag_calls.load(Ordering::SeqCst), 3);
 }
@@ -265,7 +287,10 @@ async fn a_silent_source_times_out_and_the_next_one_answers() {
     let mut opts = options();
     opts.retries = 0;
     opts.timeout = Some(Duration::from_secs(20));
-    fetcher(&store, vec![silent, good], opts).fetch(&root).await.unwrap();
+    fetcher(&store, vec![silent, good], opts)
+        .fetch(&root)
+        .await
+        .unwrap();
     assert_eq!(read_back(&store, &root), bytes);
     assert!(start.elapsed() < Duration::from_secs(10));
 }
@@ -277,10 +302,20 @@ async fn nobody_has_it_fails_fast() {
     let empty1 = Scripted::new("empty one", &[], true, Fault::None);
     let empty2 = Scripted::new("empty two", &[], true, Fault::None);
     let start = Instant::now();
-    let err = fetcher(&store, vec![empty1, empty2], options()).fetch(&root).await.unwrap_err();
-    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    let err = fetcher(&store, vec![empty1, empty2], options())
+        .fetch(&root)
+        .await
+        .unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
     let msg = err.to_string();
-    assert!(msg.contains(&root.to_string()) && msg.contains("empty one") && msg.contains("empty two"), "{msg}");
+    assert!(
+        msg.contains(&root.to_string()) && msg.contains("empty one") && msg.contains("empty two"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
@@ -292,7 +327,10 @@ async fn the_whole_fetch_has_a_time_limit() {
     opts.idle_timeout = Duration::from_secs(60);
     opts.timeout = Some(Duration::from_millis(300));
     let start = Instant::now();
-    let err = fetcher(&store, vec![silent], opts).fetch(&root).await.unwrap_err();
+    let err = fetcher(&store, vec![silent], opts)
+        .fetch(&root)
+        .await
+        .unwrap_err();
     assert!(matches!(err, FetchError::TimedOut { .. }), "{err}");
     assert!(start.elapsed() < Duration::from_secs(2));
 }

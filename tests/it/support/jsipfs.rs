@@ -290,11 +290,13 @@ fn watchdog(daemon: u32, remove: Option<&Path>) {
          for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 {daemon} 2>/dev/null || break; sleep 0.5; done; \
          kill -KILL {daemon} 2>/dev/null; fi; {remove}"
     );
-    Command::new("sh")
+    let mut child = Command::new("sh")
         .args(["-c", &script])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("start the watchdog");
+    // Reaped when it ends (with its daemon); a thread still waiting at exit is just dropped.
+    std::thread::spawn(move || child.wait());
 }
