@@ -37,20 +37,23 @@ pub struct Finding {
     pub problem: String,
 }
 
+impl Finding {
+    /// The finding without its severity: ``entry `id`, field `cid`: problem``.
+    pub fn describe(&self) -> String {
+        match &self.entry {
+            Some(id) => format!("entry `{id}`, field `{}`: {}", self.field, self.problem),
+            None => format!("field `{}`: {}", self.field, self.problem),
+        }
+    }
+}
+
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let level = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        match &self.entry {
-            Some(id) => write!(
-                f,
-                "{level}: entry `{id}`, field `{}`: {}",
-                self.field, self.problem
-            ),
-            None => write!(f, "{level}: field `{}`: {}", self.field, self.problem),
-        }
+        write!(f, "{level}: {}", self.describe())
     }
 }
 

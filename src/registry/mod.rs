@@ -192,7 +192,7 @@ pub enum RegistryError {
         detail: String,
     },
     /// The document has structural errors.
-    #[error("registry `{registry}` is invalid: {}{}", problems[0], more(problems.len()))]
+    #[error("registry `{registry}` is invalid: {}{}", problems.first().map(Finding::describe).unwrap_or_default(), more(problems.len()))]
     Invalid {
         /// The registry.
         registry: String,

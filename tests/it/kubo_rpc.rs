@@ -604,3 +604,27 @@ async fn start_daemon_runs_js_ipfs_and_stops_only_what_it_started() {
         .success();
     assert!(!alive, "the daemon (pid {pid}) is still running");
 }
+
+/// End to end: content added to the js-ipfs daemon is fetched by `trove get --source kubo`
+/// through its RPC API, verified, and written out; the gateway tier is never needed.
+#[test]
+fn trove_get_fetches_from_the_daemon_through_the_rpc_api() {
+    let Some(daemon) = JsIpfs::shared() else { return };
+    let car = crate::support::vectors_dir().join("car/kubo-sharness-planets.v1-raw-256k-174.car");
+    daemon.import_car(&car);
+    let t = crate::support::Trove::new();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("planets");
+    t.ok(&[
+        "get",
+        "bafybeih7e5dmkyk25up5vxug4q3hrg2fxbzf23dfrac2fns5h7z4aa7ioi",
+        "--source",
+        "kubo",
+        "--kubo-api",
+        &daemon.api,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(out.join("mars.txt")).unwrap(), b"Hello Mars!\n");
+    assert_eq!(t.run(&["cache", "verify"]).0, 0);
+}
