@@ -20,6 +20,9 @@ pub const IPFS_API: &str = "IPFS_API";
 /// The Kubo repository (default `~/.ipfs`); its `api` file names the running daemon, its
 /// `gateway` file a gateway.
 pub const IPFS_PATH: &str = "IPFS_PATH";
+/// Registries to read, comma-separated (paths, URLs or `owner/repo[@ref]`). Same as
+/// `--registry`.
+pub const TROVE_REGISTRY: &str = "TROVE_REGISTRY";
 /// Set by the test suite: makes a missing test peer a failure instead of a skip.
 pub const TROVE_REQUIRE_PEERS: &str = "TROVE_REQUIRE_PEERS";
 
@@ -56,6 +59,10 @@ pub struct ConfigFile {
     pub cache_dir: Option<PathBuf>,
     /// Never use the network.
     pub offline: Option<bool>,
+    /// Registries to read, in order (paths, URLs or `owner/repo[@ref]`).
+    pub registries: Option<Vec<String>>,
+    /// How long a downloaded registry is used before asking the server again, e.g. `"1h"`.
+    pub registry_ttl: Option<String>,
     /// Source order, e.g. `["kubo", "gateway", "mirror"]`.
     pub sources: Option<Vec<String>>,
     /// Time-out for a whole get, e.g. `"10m"`.
@@ -157,6 +164,8 @@ pub struct Env {
     pub config: Option<PathBuf>,
     /// `TROVE_OFFLINE`.
     pub offline: Option<String>,
+    /// `TROVE_REGISTRY`.
+    pub registry: Option<String>,
     /// `IPFS_GATEWAY`.
     pub ipfs_gateway: Option<String>,
     /// `IPFS_API`.
@@ -175,6 +184,7 @@ impl Env {
             cache_dir: var(TROVE_CACHE_DIR).map(PathBuf::from),
             config: var(TROVE_CONFIG).map(PathBuf::from),
             offline: var(TROVE_OFFLINE),
+            registry: var(TROVE_REGISTRY),
             ipfs_gateway: var(IPFS_GATEWAY),
             ipfs_api: var(IPFS_API),
             ipfs_path: var(IPFS_PATH).map(PathBuf::from),

@@ -37,6 +37,125 @@ pub enum Command {
     /// Inspect and maintain the local block cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// List the artifacts in the registries.
+    List(ListArgs),
+    /// Search artifacts by ID, description and tags.
+    Search(SearchArgs),
+    /// Show an artifact's metadata, versions, aliases, size, citation and where to fetch it.
+    Info(InfoArgs),
+    /// Get every artifact of a collection (or of the whole registry) into a folder.
+    Install(InstallArgs),
+    /// Check and maintain registry files.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+/// Which registries to read.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RegistryArgs {
+    /// A registry: a path, a URL, or `owner/repo[@ref]` on GitHub (repeatable; searched in
+    /// order; default: TROVE_REGISTRY, else the config file's `registries`).
+    #[arg(long = "registry", value_name = "SOURCE")]
+    pub registries: Vec<String>,
+    /// Ask the registry servers again even if the cached copy is fresh.
+    #[arg(long)]
+    pub refresh: bool,
+}
+
+/// `trove list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this domain (e.g. population-genetics).
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Only this model type (e.g. coalescent).
+    #[arg(long)]
+    pub model_type: Option<String>,
+    /// Only entries with this tag (repeatable: all must match).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Registries.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Make no network call (cached registry copies only).
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// `trove search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words to look for (all must match).
+    #[arg(required = true)]
+    pub text: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Registries.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Make no network call (cached registry copies only).
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// `trove info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The artifact: ID[@version|@alias].
+    pub id: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Registries.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Make no network call (cached registry copies only).
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// `trove install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The collection to install.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub collection: Option<String>,
+    /// Install every artifact of the registries.
+    #[arg(long)]
+    pub all: bool,
+    /// The folder to install into (one subfolder or file per artifact).
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub output: PathBuf,
+    /// Artifacts fetched at once.
+    #[arg(long, short = 'j', default_value_t = 4)]
+    pub jobs: usize,
+    /// Registries.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Sources and time-outs.
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+/// `trove registry …`.
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Check a registry file: schema, CIDs and codecs, duplicates, dangling collection members
+    /// and aliases, unsafe file names, size mismatches. Exit 1 when anything is wrong.
+    Check {
+        /// The registry (path or URL; default: the configured registries).
+        source: Option<String>,
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Make no network call.
+        #[arg(long)]
+        offline: bool,
+    },
 }
 
 /// UnixFS import parameters: a profile and Kubo's knobs on top of it.
@@ -163,7 +282,8 @@ pub struct FetchArgs {
 /// `trove get`.
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// What to get: CID, CID/path, /ipfs/CID/path or ipfs://CID/path.
+    /// What to get: a registry ID (ID[@version|@alias][/file]), CID, CID/path, /ipfs/CID/path
+    /// or ipfs://CID/path.
     pub target: String,
     /// Where to write it (`-` streams a file to standard output). Default: the last path
     /// component, or the CID.
@@ -175,6 +295,9 @@ pub struct GetArgs {
     /// Sources and time-outs.
     #[command(flatten)]
     pub fetch: FetchArgs,
+    /// Registries (for registry IDs).
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// `trove cat`.

@@ -4,6 +4,7 @@
 use super::args::{CatArgs, FetchArgs, GetArgs};
 use super::progress::CliReporter;
 use super::settings::FetchSettings;
+use super::sources::MirrorSpec;
 use super::Context;
 use crate::content::Cid;
 use crate::extract::extract;
@@ -17,17 +18,49 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
-    let target = parse_target(&args.target)?;
     let session = Session::new(ctx, &args.fetch)?;
-    let cid = session.complete(&target, &[])?;
+    let (target, extra, default_name, expected_sha) = match parse_target(&args.target) {
+        Ok(target) => {
+            let name = target.default_name();
+            (target, Extra::default(), name, None)
+        }
+        Err(cid_error) => {
+            let set = match super::registry::load(
+                ctx,
+                &args.registry,
+                session.settings.offline,
+                session.settings.quiet || session.settings.json,
+            ) {
+                Ok(set) => set,
+                Err(e) if !looks_like_id(&args.target) => {
+                    return Err(anyhow::Error::new(cid_error).context(e.to_string()))
+                }
+                Err(e) => return Err(e),
+            };
+            let resolved = set.resolve(&args.target)?;
+            let Some(target) = resolved.target() else {
+                return super::install::get_repo_files(ctx, &args, &resolved, &session);
+            };
+            let name = if resolved.path.is_empty() {
+                resolved.id.clone()
+            } else {
+                target.default_name()
+            };
+            (
+                target,
+                Extra::from_resolved(&resolved),
+                name,
+                resolved.sha256.clone(),
+            )
+        }
+    };
+    let cid = session.complete(&target, &extra)?;
     if let Some(car) = &args.car {
         session.write_car(&cid, car)?;
         session.say(&format!("wrote {} ({target})", car.display()));
         return Ok(0);
     }
-    let out = args
-        .output
-        .unwrap_or_else(|| PathBuf::from(target.default_name()));
+    let out = args.output.unwrap_or_else(|| PathBuf::from(default_name));
     let reader = Reader::new(&*session.store);
     if out.as_os_str() == "-" {
         let stdout = std::io::stdout();
@@ -38,8 +71,7 @@ pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
         lock.flush()?;
         return Ok(0);
     }
-    let summary = extract(&reader, &cid, &out)
-        .with_context(|| format!("cannot get `{target}` into `{}`", out.display()))?;
+    let summary = session.write_out(&cid, &out, expected_sha.as_deref())?;
     session.say(&format!(
         "wrote {} ({} file(s), {} bytes)",
         out.display(),
@@ -49,10 +81,47 @@ pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// Whether the text is shaped like a registry ID rather than a mistyped CID.
+fn looks_like_id(text: &str) -> bool {
+    let id = text.split(['@', '/']).next().unwrap_or("");
+    id.contains('_') || id.contains('-') || id.len() < 20
+}
+
+/// Places beyond the configured sources that one artifact can come from (its registry
+/// entry's mirrors).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Extra {
+    /// HTTP mirrors, with the profile the CID was made with.
+    pub mirrors: Vec<MirrorSpec>,
+    /// CAR files on this machine (mirrors of a local registry): imported, verified, before any
+    /// network source is asked, so a repository checkout works offline.
+    pub local_cars: Vec<PathBuf>,
+}
+
+impl Extra {
+    pub(crate) fn from_resolved(resolved: &crate::registry::Resolved) -> Self {
+        let params = resolved.profile.map(|p| p.params());
+        let mut extra = Extra::default();
+        for url in &resolved.mirrors {
+            if url.scheme() == "file" {
+                if let Ok(path) = url.to_file_path() {
+                    extra.local_cars.push(path);
+                }
+            } else {
+                extra.mirrors.push(MirrorSpec {
+                    url: url.to_string(),
+                    params,
+                });
+            }
+        }
+        extra
+    }
+}
+
 pub(crate) fn cat(ctx: &Context, args: CatArgs) -> anyhow::Result<i32> {
     let target = parse_target(&args.target)?;
     let session = Session::new(ctx, &args.fetch)?;
-    let cid = session.complete(&target, &[])?;
+    let cid = session.complete(&target, &Extra::default())?;
     let reader = Reader::new(&*session.store);
     let stdout = std::io::stdout();
     let mut lock = std::io::BufWriter::new(stdout.lock());
@@ -67,7 +136,7 @@ pub(crate) fn cat(ctx: &Context, args: CatArgs) -> anyhow::Result<i32> {
 pub(crate) struct Session<'a> {
     ctx: &'a Context,
     pub(crate) store: Arc<FsStore>,
-    settings: FetchSettings,
+    pub(crate) settings: FetchSettings,
     reporter: Arc<CliReporter>,
     runtime: tokio::runtime::Runtime,
     daemon: std::sync::Mutex<Option<crate::fetch::DaemonHandle>>,
@@ -90,6 +159,11 @@ impl<'a> Session<'a> {
         })
     }
 
+    /// Runs a future on this command's runtime.
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
     /// A line for the user on standard error (nothing with --quiet or --json).
     pub(crate) fn say(&self, line: &str) {
         if !self.settings.quiet && !self.settings.json {
@@ -101,14 +175,19 @@ impl<'a> Session<'a> {
     /// whole DAG when they are missing; returns the CID the path leads to. With everything in
     /// the cache, no source is built and nothing touches the network. `mirrors` are extra
     /// mirror URLs for this target (from a registry entry).
-    pub(crate) fn complete(&self, target: &Target, mirrors: &[String]) -> anyhow::Result<Cid> {
+    pub(crate) fn complete(&self, target: &Target, extra: &Extra) -> anyhow::Result<Cid> {
         let reader = Reader::new(&*self.store);
         let mut fetcher: Option<Fetcher> = None;
+        let mut local_cars = extra.local_cars.iter();
         let cid = loop {
             match reader.resolve(&target.cid, &target.path) {
                 Ok(cid) => break cid,
                 Err(ReadError::MissingBlock(block)) => {
-                    let f = self.fetcher(&mut fetcher, target, mirrors, &block)?;
+                    if let Some(car) = local_cars.next() {
+                        self.import_local_car(car)?;
+                        continue;
+                    }
+                    let f = self.fetcher(&mut fetcher, target, &extra.mirrors, &block)?;
                     self.runtime
                         .block_on(f.fetch_block(&block))
                         .with_context(|| format!("cannot resolve `{target}`"))?;
@@ -116,14 +195,21 @@ impl<'a> Session<'a> {
                 Err(e) => return Err(e).with_context(|| format!("cannot resolve `{target}`")),
             }
         };
-        let missing = frontier(&*self.store, &cid)?;
+        let mut missing = frontier(&*self.store, &cid)?;
+        for car in local_cars {
+            if missing.is_empty() {
+                break;
+            }
+            self.import_local_car(car)?;
+            missing = frontier(&*self.store, &cid)?;
+        }
         if missing.is_empty() {
             return Ok(cid);
         }
         self.store
             .keep_root(&cid, &target.to_string())
             .context("cannot record the root being fetched")?;
-        let f = self.fetcher(&mut fetcher, target, mirrors, &cid)?;
+        let f = self.fetcher(&mut fetcher, target, &extra.mirrors, &cid)?;
         let report = self.runtime.block_on(f.fetch(&cid));
         self.reporter.finish();
         let report = report.with_context(|| format!("cannot get `{target}`"))?;
@@ -141,7 +227,7 @@ impl<'a> Session<'a> {
         &self,
         slot: &'f mut Option<Fetcher>,
         target: &Target,
-        mirrors: &[String],
+        mirrors: &[MirrorSpec],
         missing: &Cid,
     ) -> anyhow::Result<&'f Fetcher> {
         if slot.is_none() {
@@ -176,6 +262,51 @@ impl<'a> Session<'a> {
         Ok(slot.as_ref().expect("just built"))
     }
 
+    /// Imports a CAR from this machine (a local registry's mirror): every block is verified
+    /// before it is stored. A broken file is a warning: the other sources may still have it.
+    fn import_local_car(&self, car: &std::path::Path) -> anyhow::Result<()> {
+        let result = std::fs::File::open(car)
+            .map_err(anyhow::Error::from)
+            .and_then(|f| {
+                crate::car::import_car(std::io::BufReader::new(f), &*self.store)
+                    .map_err(anyhow::Error::from)
+            });
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if self.settings.quiet => {
+                let _ = e;
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("warning: local mirror `{}`: {e:#}", car.display());
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes the content at `cid` to `out` (file or folder, atomically); when the registry
+    /// records the file's sha256, checks it too.
+    pub(crate) fn write_out(
+        &self,
+        cid: &Cid,
+        out: &std::path::Path,
+        expected_sha: Option<&str>,
+    ) -> anyhow::Result<crate::extract::ExtractSummary> {
+        let reader = Reader::new(&*self.store);
+        if let Some(expected) = expected_sha {
+            let mut hasher = Sha256Writer::default();
+            reader.read_file(cid, 0, None, &mut hasher)?;
+            let actual = hasher.hex();
+            if !actual.eq_ignore_ascii_case(expected) {
+                anyhow::bail!(
+                    "`{cid}` verifies against its CID but its sha256 is {actual}, not {expected} as the registry says\nhint: the registry entry is inconsistent; report it to its maintainers"
+                );
+            }
+        }
+        extract(&reader, cid, out)
+            .with_context(|| format!("cannot write `{cid}` into `{}`", out.display()))
+    }
+
     /// Writes the verified DAG under `cid` as a CARv1, atomically.
     pub(crate) fn write_car(&self, cid: &Cid, out: &std::path::Path) -> anyhow::Result<()> {
         if out.as_os_str() == "-" {
@@ -194,6 +325,32 @@ impl<'a> Session<'a> {
             .with_context(|| format!("cannot write `{}`", out.display()))?;
         tmp.persist(out)
             .with_context(|| format!("cannot move the CAR into `{}`", out.display()))?;
+        Ok(())
+    }
+}
+
+/// A `Write` that only hashes (sha256) what passes through it.
+#[derive(Default)]
+struct Sha256Writer(sha2::Sha256);
+
+impl Sha256Writer {
+    fn hex(self) -> String {
+        use sha2::Digest;
+        self.0
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+impl Write for Sha256Writer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
 }

@@ -5,8 +5,10 @@ pub mod args;
 mod cache;
 mod car;
 mod get;
+mod install;
 mod kubo;
 mod progress;
+mod registry;
 mod settings;
 mod sources;
 
@@ -67,6 +69,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Get(args) => get::get(&ctx, args),
         Command::Cat(args) => get::cat(&ctx, args),
         Command::Cache(cmd) => cache::run(&ctx, cmd),
+        Command::List(args) => registry::list(&ctx, args),
+        Command::Search(args) => registry::search(&ctx, args),
+        Command::Info(args) => registry::info(&ctx, args),
+        Command::Install(args) => install::run(&ctx, args),
+        Command::Registry(cmd) => registry::registry(&ctx, cmd),
     }
 }
 
@@ -78,6 +85,14 @@ pub(crate) struct Context {
 }
 
 impl Context {
+    /// The cache directory: `--cache-dir`, `TROVE_CACHE_DIR`, the config file, or the default.
+    pub(crate) fn cache_root(&self) -> anyhow::Result<PathBuf> {
+        Ok(match &self.cache_dir {
+            Some(dir) => dir.clone(),
+            None => crate::store::default_cache_dir()?,
+        })
+    }
+
     /// Opens the block store at `--cache-dir`, `TROVE_CACHE_DIR` or the default location.
     pub(crate) fn store(&self) -> anyhow::Result<crate::store::FsStore> {
         self.store_with(crate::store::FsStoreOptions::default())
@@ -88,10 +103,7 @@ impl Context {
         &self,
         options: crate::store::FsStoreOptions,
     ) -> anyhow::Result<crate::store::FsStore> {
-        let dir = match &self.cache_dir {
-            Some(dir) => dir.clone(),
-            None => crate::store::default_cache_dir()?,
-        };
+        let dir = self.cache_root()?;
         crate::store::FsStore::open_with(&dir, options)
             .with_context(|| format!("cannot open the cache at `{}`", dir.display()))
     }
@@ -135,6 +147,21 @@ fn hint_for(err: &anyhow::Error) -> Option<String> {
     use crate::unixfs::ReadError;
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<StoreError>() {
+            if let Some(h) = e.hint() {
+                return Some(h);
+            }
+        }
+        if let Some(e) = cause.downcast_ref::<crate::registry::RegistryError>() {
+            if let Some(h) = e.hint() {
+                return Some(h);
+            }
+        }
+        if let Some(e) = cause.downcast_ref::<crate::fetch::KuboError>() {
+            if let Some(h) = e.hint() {
+                return Some(h);
+            }
+        }
+        if let Some(e) = cause.downcast_ref::<crate::fetch::HttpError>() {
             if let Some(h) = e.hint() {
                 return Some(h);
             }

@@ -15,7 +15,7 @@ pub(crate) async fn build(
     ctx: &Context,
     settings: &FetchSettings,
     store: &Arc<FsStore>,
-    mirrors: &[String],
+    mirrors: &[MirrorSpec],
 ) -> anyhow::Result<Built> {
     let client = HttpClient::new(&HttpOptions {
         allow_insecure: settings.allow_insecure,
@@ -39,9 +39,13 @@ pub(crate) async fn build(
             }
             SourceKind::Mirror => {
                 let downloads = store.root().join("downloads-v1");
-                for url in settings.mirrors.iter().chain(mirrors) {
+                let configured = settings.mirrors.iter().map(|url| MirrorSpec {
+                    url: url.clone(),
+                    params: settings.mirror_params,
+                });
+                for spec in configured.chain(mirrors.iter().cloned()) {
                     let mirror =
-                        MirrorSource::new(url, &client, settings.mirror_params, downloads.clone())?
+                        MirrorSource::new(&spec.url, &client, spec.params, downloads.clone())?
                             .with_idle_timeout(settings.options.idle_timeout);
                     sources.push(Arc::new(mirror));
                 }
@@ -49,6 +53,16 @@ pub(crate) async fn build(
         }
     }
     Ok(Built { sources, daemon })
+}
+
+/// An HTTP mirror of one artifact, with the UnixFS parameters its CID was made with (needed to
+/// verify a raw-file mirror).
+#[derive(Debug, Clone)]
+pub(crate) struct MirrorSpec {
+    /// The URL.
+    pub url: String,
+    /// The import parameters, when known.
+    pub params: Option<crate::unixfs::ImportParams>,
 }
 
 /// The sources, and a daemon trove started for them (kept alive as long as this value).

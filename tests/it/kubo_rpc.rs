@@ -609,7 +609,9 @@ async fn start_daemon_runs_js_ipfs_and_stops_only_what_it_started() {
 /// through its RPC API, verified, and written out; the gateway tier is never needed.
 #[test]
 fn trove_get_fetches_from_the_daemon_through_the_rpc_api() {
-    let Some(daemon) = JsIpfs::shared() else { return };
+    let Some(daemon) = JsIpfs::shared() else {
+        return;
+    };
     let car = crate::support::vectors_dir().join("car/kubo-sharness-planets.v1-raw-256k-174.car");
     daemon.import_car(&car);
     let t = crate::support::Trove::new();
@@ -625,6 +627,9 @@ fn trove_get_fetches_from_the_daemon_through_the_rpc_api() {
         "-o",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(std::fs::read(out.join("mars.txt")).unwrap(), b"Hello Mars!\n");
+    assert_eq!(
+        std::fs::read(out.join("mars.txt")).unwrap(),
+        b"Hello Mars!\n"
+    );
     assert_eq!(t.run(&["cache", "verify"]).0, 0);
 }
