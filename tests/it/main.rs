@@ -12,6 +12,7 @@ mod kubo_interop;
 mod kubo_rpc;
 mod multiformats;
 mod registry;
+mod registry_cli;
 mod roundtrip;
 mod support;
 mod unixfs_fixtures;
