@@ -11,7 +11,8 @@ size_mib=${1:-256}
 profile=${2:-unixfs-v1-2025}
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 trove="$root/target/release/trove"
-work=$(mktemp -d)
+mkdir -p "$root/target"
+work=$(mktemp -d -p "$root/target" bench-get.XXXXXX)
 gw_pid=
 cleanup() { [ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
@@ -38,8 +39,8 @@ rm -rf "$work/c9"
 rss_kib=$( { TROVE_CACHE_DIR="$work/c9" /usr/bin/time -f '%M' "$trove" get "$cid" --source gateway --gateway "$url" -o "$work/out9" -q; } 2>&1 | tail -1)
 
 # Daemon-absent cost: a small get (one block) with the kubo tier first vs without it.
-small=$(printf 'hello trove\n' | tee "$work/files/small.txt" | TROVE_CACHE_DIR="$work/c0" "$trove" add -Q --only-hash /dev/stdin)
-TROVE_CACHE_DIR="$work/c0" "$trove" car export "$work/files/small.txt" -o "$work/small.car" > /dev/null
+printf 'hello trove\n' > "$work/files/small.txt"
+small=$(TROVE_CACHE_DIR="$work/c0" "$trove" car export "$work/files/small.txt" -o "$work/small.car")
 kill "$gw_pid"; wait "$gw_pid" 2>/dev/null || true
 python3 "$root/../shared/peers/trustless_gateway.py" --car "$work/data.car" --car "$work/small.car" \
   --port 0 --port-file "$work/port2" > "$work/gw2.log" 2>&1 &
@@ -53,6 +54,7 @@ get_small() { # $1 = source list; prints seconds (best of 5)
 }
 with_kubo=$(get_small kubo,gateway)
 without=$(get_small gateway)
+cmp "$work/s1.txt" "$work/files/small.txt"
 
 printf 'file: %d MiB, profile %s, %d cores\n' "$size_mib" "$profile" "$(nproc)"
 printf 'curl /files/:        %.3f s (%.0f MiB/s)\n' "$curl_s" "$(echo "$size_mib / $curl_s" | bc -l)"
