@@ -23,6 +23,14 @@ pub const IPFS_PATH: &str = "IPFS_PATH";
 /// Registries to read, comma-separated (paths, URLs or `owner/repo[@ref]`). Same as
 /// `--registry`.
 pub const TROVE_REGISTRY: &str = "TROVE_REGISTRY";
+/// The token for the registry's forge API (GitHub), used by `trove publish --pr` and
+/// `trove registry pr`; never printed. `GITHUB_TOKEN` is read when this is unset.
+pub const TROVE_GITHUB_TOKEN: &str = "TROVE_GITHUB_TOKEN";
+/// The conventional GitHub token variable (CI systems set it).
+pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
+/// The token for remote pinning services named with `--pin URL` (a `[pinning.NAME]` section of
+/// the config file may hold its own); never printed.
+pub const TROVE_PIN_TOKEN: &str = "TROVE_PIN_TOKEN";
 /// Set by the test suite: makes a missing test peer a failure instead of a skip.
 pub const TROVE_REQUIRE_PEERS: &str = "TROVE_REQUIRE_PEERS";
 
@@ -85,6 +93,36 @@ pub struct ConfigFile {
     /// `[mirror]`: extra HTTP mirrors.
     #[serde(default)]
     pub mirror: MirrorConfig,
+    /// `[publish]`: where `trove publish --pr` proposes registry changes.
+    #[serde(default)]
+    pub publish: PublishConfig,
+    /// `[pinning.NAME]`: remote pinning services (IPFS Pinning Service API).
+    #[serde(default)]
+    pub pinning: std::collections::BTreeMap<String, PinningConfig>,
+}
+
+/// `[publish]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishConfig {
+    /// The registry repository: `owner/repo`, a git URL, or a local path.
+    pub repository: Option<String>,
+    /// The registry file inside it (default `registry.json`).
+    pub registry_path: Option<String>,
+    /// The forge's REST API base (default `https://api.github.com`).
+    pub api_url: Option<String>,
+    /// The forge token (prefer the environment variable `TROVE_GITHUB_TOKEN`).
+    pub token: Option<String>,
+}
+
+/// `[pinning.NAME]` section.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct PinningConfig {
+    /// The service endpoint (the base of `/pins`).
+    pub endpoint: String,
+    /// Its access token.
+    pub token: Option<String>,
 }
 
 /// `[kubo]` section.
@@ -166,6 +204,10 @@ pub struct Env {
     pub offline: Option<String>,
     /// `TROVE_REGISTRY`.
     pub registry: Option<String>,
+    /// `TROVE_GITHUB_TOKEN`, else `GITHUB_TOKEN`.
+    pub forge_token: Option<String>,
+    /// `TROVE_PIN_TOKEN`.
+    pub pin_token: Option<String>,
     /// `IPFS_GATEWAY`.
     pub ipfs_gateway: Option<String>,
     /// `IPFS_API`.
@@ -185,6 +227,8 @@ impl Env {
             config: var(TROVE_CONFIG).map(PathBuf::from),
             offline: var(TROVE_OFFLINE),
             registry: var(TROVE_REGISTRY),
+            forge_token: var(TROVE_GITHUB_TOKEN).or_else(|| var(GITHUB_TOKEN)),
+            pin_token: var(TROVE_PIN_TOKEN),
             ipfs_gateway: var(IPFS_GATEWAY),
             ipfs_api: var(IPFS_API),
             ipfs_path: var(IPFS_PATH).map(PathBuf::from),

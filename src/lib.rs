@@ -11,6 +11,8 @@
 //! - [`store`]: the block store traits, an in-memory store and the on-disk cache.
 //! - [`import`]: files and directories from disk into blocks, on all cores.
 //! - [`extract`]: UnixFS content from the store to disk, atomically and safely.
+//! - [`publish`]: registry entries, registry edits, daemon import and remote pinning, pull
+//!   requests.
 //! - [`target`], [`config`], [`progress`]: what the user asks for, environment variables,
 //!   progress reporting.
 //! - [`cli`]: the `trove` command (the only place that prints).
@@ -30,6 +32,7 @@ pub mod extract;
 pub mod fetch;
 pub mod import;
 pub mod progress;
+pub mod publish;
 pub mod registry;
 pub mod store;
 pub mod target;

@@ -24,6 +24,8 @@ pub struct Cli {
 
 /// trove's commands.
 #[derive(Debug, Subcommand)]
+// Parsed once per run: the size of the largest variant (`publish`) does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Compute the CID of a file or directory (like `ipfs add`) and store its blocks.
     Add(AddArgs),
@@ -48,6 +50,114 @@ pub enum Command {
     /// Check and maintain registry files.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Publish a file or folder: import it, make it available (IPFS daemon, pinning services,
+    /// a CAR for a mirror), build its registry entry, and optionally open a registry pull request.
+    Publish(PublishArgs),
+}
+
+/// The metadata of a registry entry, from flags or a JSON file.
+#[derive(Debug, Args, Clone, Default)]
+pub struct EntryMetaArgs {
+    /// One-line description.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Scientific domain (e.g. population-genetics).
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Model type (e.g. coalescent).
+    #[arg(long)]
+    pub model_type: Option<String>,
+    /// A tag (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// SPDX license identifier (e.g. CC0-1.0).
+    #[arg(long)]
+    pub license: Option<String>,
+    /// Author(s).
+    #[arg(long)]
+    pub author: Option<String>,
+    /// A JSON file with more metadata (`description`, `metadata` {…}, `license`, …); flags win.
+    #[arg(long, value_name = "FILE.json")]
+    pub meta: Option<PathBuf>,
+}
+
+/// Where the registry to change lives, and how to reach its forge.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RegistryRepoArgs {
+    /// The registry's git repository: `owner/repo` on GitHub, an https/ssh URL, or a local path
+    /// (default: the config file's `publish.repository`).
+    #[arg(long = "repo", value_name = "REPO")]
+    pub repository: Option<String>,
+    /// The registry file inside the repository.
+    #[arg(long, value_name = "PATH", default_value = "registry.json")]
+    pub registry_path: String,
+    /// The branch to propose the change against (default: the repository's default branch).
+    #[arg(long, value_name = "BRANCH")]
+    pub base: Option<String>,
+    /// The forge's REST API (default: https://api.github.com; GitHub Enterprise: https://HOST/api/v3).
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Replace what exists: the entry (or, with --version, the version) in the registry, and the
+    /// branch `trove/publish/<id>` of an earlier pull request.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `trove publish`.
+#[derive(Debug, Args)]
+#[command(disable_version_flag = true)]
+pub struct PublishArgs {
+    /// The file or folder to publish.
+    pub path: PathBuf,
+    /// The registry ID (new, or existing with --version).
+    #[arg(long)]
+    pub id: String,
+    /// Add this version to an existing ID instead of creating a new one.
+    #[arg(long, value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Point these aliases at the new version (repeatable; e.g. latest, recommended).
+    #[arg(long = "alias", value_name = "ALIAS")]
+    pub aliases: Vec<String>,
+    /// Entry metadata.
+    #[command(flatten)]
+    pub meta: EntryMetaArgs,
+    /// Import profile (default unixfs-v1-2025; unixfs-v0-2015 for Kubo-default CIDv0).
+    #[arg(long, value_name = "PROFILE", default_value = "unixfs-v1-2025")]
+    pub profile: crate::unixfs::Profile,
+    /// Also write the content as a CAR (for an HTTP mirror).
+    #[arg(long, value_name = "OUT.car")]
+    pub car: Option<PathBuf>,
+    /// A mirror URL to record in the entry (repeatable).
+    #[arg(long = "mirror", value_name = "URL")]
+    pub mirrors: Vec<String>,
+    /// Add and pin the content on the local IPFS daemon (default: when one answers).
+    #[arg(long, overrides_with = "no_daemon")]
+    pub daemon: bool,
+    /// Do not add the content to a local IPFS daemon.
+    #[arg(long)]
+    pub no_daemon: bool,
+    /// The Kubo RPC API to add the content to (URL or multiaddr).
+    #[arg(long, value_name = "URL")]
+    pub kubo_api: Option<String>,
+    /// Pin on this remote pinning service (a name from the config file's `[pinning.NAME]`, or an
+    /// endpoint URL; repeatable). Its token comes from the config or `TROVE_PIN_TOKEN`.
+    #[arg(long = "pin", value_name = "SERVICE")]
+    pub pins: Vec<String>,
+    /// Show the entry and the registry diff; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Open a pull request against the registry repository.
+    #[arg(long)]
+    pub pr: bool,
+    /// Merge the entry into this local registry file instead (maintainers).
+    #[arg(long, value_name = "registry.json", conflicts_with = "pr")]
+    pub registry_file: Option<PathBuf>,
+    /// The registry repository (for --pr, and to check the ID is new).
+    #[command(flatten)]
+    pub repo: RegistryRepoArgs,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Which registries to read.
@@ -144,6 +254,27 @@ pub struct InstallArgs {
 /// `trove registry …`.
 #[derive(Debug, Subcommand)]
 pub enum RegistryCommand {
+    /// Merge an entry (a JSON file as `trove publish --dry-run --json` prints it) into a local
+    /// registry file, keeping its formatting, then check it.
+    Add {
+        /// The entry file.
+        entry: PathBuf,
+        /// The registry file to change.
+        #[arg(long = "file", value_name = "registry.json", default_value = "registry/registry.json")]
+        file: PathBuf,
+        /// Replace an entry or version that exists already.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Open a pull request adding an entry (a JSON file as `trove publish --dry-run --json`
+    /// prints it) to a registry repository.
+    Pr {
+        /// The entry file.
+        entry: PathBuf,
+        /// The registry repository.
+        #[command(flatten)]
+        repo: RegistryRepoArgs,
+    },
     /// Check a registry file: schema, CIDs and codecs, duplicates, dangling collection members
     /// and aliases, unsafe file names, size mismatches. Exit 1 when anything is wrong.
     Check {

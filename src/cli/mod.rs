@@ -8,6 +8,7 @@ mod get;
 mod install;
 mod kubo;
 mod progress;
+mod publish;
 mod registry;
 mod settings;
 mod sources;
@@ -74,6 +75,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Info(args) => registry::info(&ctx, args),
         Command::Install(args) => install::run(&ctx, args),
         Command::Registry(cmd) => registry::registry(&ctx, cmd),
+        Command::Publish(args) => publish::run(&ctx, args),
     }
 }
 

@@ -35,7 +35,9 @@ const VERSION_PREFIX: &str = "trove-cache-layout ";
 const BLOCKS_DIR: &str = "blocks-v1";
 const ROOTS_DIR: &str = "roots-v1";
 const TMP_DIR: &str = "tmp";
-/// What a fresh cache directory may already contain (another process may be creating it).
+/// What a fresh cache directory may already contain: the store's own entries (another process
+/// may be creating it) and the folders other parts of trove keep in the cache directory (the
+/// registry copies, publish clones, partial mirror downloads), which may come first.
 const OWN_ENTRIES: &[&str] = &[
     VERSION_FILE,
     BLOCKS_DIR,
@@ -43,6 +45,9 @@ const OWN_ENTRIES: &[&str] = &[
     TMP_DIR,
     "lock",
     "locks",
+    "registry-v1",
+    "publish-v1",
+    "downloads-v1",
 ];
 const BASE32: multibase::Base = multibase::Base::Base32Lower;
 

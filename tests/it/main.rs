@@ -16,3 +16,5 @@ mod registry_cli;
 mod roundtrip;
 mod support;
 mod unixfs_fixtures;
+mod publish;
+mod registry_pr;

@@ -350,3 +350,32 @@ fn no_registry_configured_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// A registry downloaded into a fresh cache (which creates `registry-v1/` there) and then a get
+/// into the same cache: the block store accepts the folder the registry client made first.
+#[test]
+fn a_downloaded_registry_and_the_block_store_share_a_fresh_cache() {
+    let files = tempfile::tempdir().unwrap();
+    std::fs::copy(our_registry(), files.path().join("registry.json")).unwrap();
+    let cars = files.path().join("cars");
+    std::fs::create_dir(&cars).unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("registry/cars");
+    for car in std::fs::read_dir(root).unwrap() {
+        let car = car.unwrap().path();
+        std::fs::copy(&car, cars.join(car.file_name().unwrap())).unwrap();
+    }
+    let server = Gateway::builder().files_dir(files.path()).log().start();
+    let url = format!("{}/files/registry.json", server.url);
+    let t = Trove::new();
+    assert!(t.ok(&["list", "--registry", &url]).contains(N5));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("n5");
+    t.ok(&["get", N5, "--registry", &url, "--source", "mirror", "-o", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read(out.join("sfs.csv")).unwrap(), artifact(N5, "sfs.csv"));
+    // Within the TTL the registry is not asked again; offline, nothing at all is asked.
+    let before = server.requests().len();
+    t.ok(&["list", "--registry", &url, "--offline"]);
+    assert!(t.ok(&["info", N5, "--registry", &url]).contains(N5_CID));
+    let after: Vec<_> = server.requests()[before..].to_vec();
+    assert!(after.iter().all(|r| !r["path"].as_str().unwrap().ends_with("registry.json")), "{after:?}");
+}

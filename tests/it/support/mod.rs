@@ -1,6 +1,7 @@
 //! Shared test helpers: paths to the shared vectors, the vectors' PRNG, and running the binary.
 #![allow(dead_code)]
 
+pub mod forge;
 pub mod gateway;
 pub mod jsipfs;
 

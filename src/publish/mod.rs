@@ -1,0 +1,23 @@
+//! Publishing content: `trove publish`, `trove registry add` and `trove registry pr`.
+//!
+//! The CLI imports the file or folder into the store ([`crate::import`]) and then, in an order
+//! that leaves nothing half-done (every check before the first side effect):
+//!
+//! - [`entry`]: builds the registry entry (metadata, CID, profile, sizes, per-file sha256) in the
+//!   registry's own format;
+//! - [`edit`]: merges it into a registry document deterministically (new ID, or a new version of
+//!   an existing one with aliases moved), keeping the file's formatting, and shows the diff;
+//! - [`pin`]: makes the content available: `dag/import` into a local Kubo-compatible daemon,
+//!   and remote pinning services (IPFS Pinning Service API);
+//! - [`pr`], [`git`], [`forge`]: proposes the registry change as a pull request (a branch
+//!   committed with libgit2, the PR opened through the forge's REST API).
+//!
+//! Tokens (pinning services, the forge) are sent in headers or credential callbacks only and
+//! never appear in messages.
+
+pub mod edit;
+pub mod entry;
+pub mod forge;
+pub mod git;
+pub mod pin;
+pub mod pr;
