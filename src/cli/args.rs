@@ -260,7 +260,11 @@ pub enum RegistryCommand {
         /// The entry file.
         entry: PathBuf,
         /// The registry file to change.
-        #[arg(long = "file", value_name = "registry.json", default_value = "registry/registry.json")]
+        #[arg(
+            long = "file",
+            value_name = "registry.json",
+            default_value = "registry/registry.json"
+        )]
         file: PathBuf,
         /// Replace an entry or version that exists already.
         #[arg(long)]

@@ -217,7 +217,9 @@ pub(crate) fn info(ctx: &Context, args: InfoArgs) -> anyhow::Result<i32> {
 
 pub(crate) fn registry(ctx: &Context, cmd: RegistryCommand) -> anyhow::Result<i32> {
     match cmd {
-        RegistryCommand::Add { entry, file, force } => super::publish::registry_add(ctx, &entry, &file, force),
+        RegistryCommand::Add { entry, file, force } => {
+            super::publish::registry_add(ctx, &entry, &file, force)
+        }
         RegistryCommand::Pr { entry, repo } => super::publish::registry_pr(ctx, &entry, &repo),
         RegistryCommand::Check {
             source,

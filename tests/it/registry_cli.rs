@@ -370,12 +370,29 @@ fn a_downloaded_registry_and_the_block_store_share_a_fresh_cache() {
     assert!(t.ok(&["list", "--registry", &url]).contains(N5));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("n5");
-    t.ok(&["get", N5, "--registry", &url, "--source", "mirror", "-o", out.to_str().unwrap()]);
-    assert_eq!(std::fs::read(out.join("sfs.csv")).unwrap(), artifact(N5, "sfs.csv"));
+    t.ok(&[
+        "get",
+        N5,
+        "--registry",
+        &url,
+        "--source",
+        "mirror",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(out.join("sfs.csv")).unwrap(),
+        artifact(N5, "sfs.csv")
+    );
     // Within the TTL the registry is not asked again; offline, nothing at all is asked.
     let before = server.requests().len();
     t.ok(&["list", "--registry", &url, "--offline"]);
     assert!(t.ok(&["info", N5, "--registry", &url]).contains(N5_CID));
     let after: Vec<_> = server.requests()[before..].to_vec();
-    assert!(after.iter().all(|r| !r["path"].as_str().unwrap().ends_with("registry.json")), "{after:?}");
+    assert!(
+        after
+            .iter()
+            .all(|r| !r["path"].as_str().unwrap().ends_with("registry.json")),
+        "{after:?}"
+    );
 }

@@ -523,18 +523,29 @@ fn publish_with_pr_end_to_end_from_the_command_line() {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN), "token leaked");
+    assert!(
+        !stdout.contains(TOKEN) && !stderr.contains(TOKEN),
+        "token leaked"
+    );
     let cid = stdout.lines().next().unwrap().trim().to_string();
     assert!(cid.starts_with("bafy"), "{stdout}");
     let branch = "trove/publish/cli_entry";
     let main = git(&fx.upstream, &["rev-parse", "main"]);
     assert_eq!(git(&fx.fork, &["rev-parse", &format!("{branch}^")]), main);
-    assert_eq!(git(&fx.fork, &["diff", "--name-only", &main, branch]), "registry.json");
+    assert_eq!(
+        git(&fx.fork, &["diff", "--name-only", &main, branch]),
+        "registry.json"
+    );
     let registry = git(&fx.fork, &["show", &format!("{branch}:registry.json")]);
     let parsed: serde_json::Value = serde_json::from_str(&registry).unwrap();
     assert_eq!(parsed["traces"]["cli_entry"]["cid"], cid.as_str());
-    assert_eq!(parsed["traces"]["cli_entry"]["metadata"]["domain"], "testing");
-    let pulls = fx.forge.requests_to("POST", "/repos/trove-org/registry/pulls");
+    assert_eq!(
+        parsed["traces"]["cli_entry"]["metadata"]["domain"],
+        "testing"
+    );
+    let pulls = fx
+        .forge
+        .requests_to("POST", "/repos/trove-org/registry/pulls");
     assert_eq!(pulls.len(), 1);
     let pr = pulls[0].json();
     assert_eq!(pr["base"], "main");
