@@ -11,6 +11,10 @@
 //! - [`store`]: the block store traits, an in-memory store and the on-disk cache.
 //! - [`import`]: files and directories from disk into blocks, on all cores.
 //! - [`extract`]: UnixFS content from the store to disk, atomically and safely.
+//! - [`fetch`]: the `Source` trait (Kubo RPC, trustless gateways, HTTP mirrors) and the fetcher
+//!   that verifies and stores every block.
+//! - [`registry`]: registry formats (1.0, 2.0, ours), resolution, checks, queries, the cached
+//!   HTTP client.
 //! - [`publish`]: registry entries, registry edits, daemon import and remote pinning, pull
 //!   requests.
 //! - [`target`], [`config`], [`progress`]: what the user asks for, environment variables,
