@@ -271,17 +271,12 @@ impl<'a> Session<'a> {
                 crate::car::import_car(std::io::BufReader::new(f), &*self.store)
                     .map_err(anyhow::Error::from)
             });
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if self.settings.quiet => {
-                let _ = e;
-                Ok(())
-            }
-            Err(e) => {
+        if let Err(e) = result {
+            if !self.settings.quiet {
                 eprintln!("warning: local mirror `{}`: {e:#}", car.display());
-                Ok(())
             }
         }
+        Ok(())
     }
 
     /// Writes the content at `cid` to `out` (file or folder, atomically); when the registry
