@@ -489,17 +489,7 @@ impl Fetcher {
         let counters = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let (blocks, bytes) = (counters.0.clone(), counters.1.clone());
         let result = tokio::task::spawn_blocking(move || {
-            let mut ingest = CarIngest {
-                store: &*store,
-                expected: HashSet::from([root]),
-                pending: HashMap::new(),
-                pending_bytes: 0,
-                reporter: &*reporter,
-                source: &source,
-                blocks: &blocks,
-                bytes: &bytes,
-            };
-            ingest.run(bridge)
+            CarIngest::new(store, root, &*reporter, &source, &blocks, &bytes).run(bridge)
         })
         .await
         .expect("CAR ingest panicked");
@@ -684,72 +674,341 @@ impl Fetcher {
     }
 }
 
+/// CAR sections are handed to the verifying stage in batches of about this many bytes...
+const INGEST_BATCH_BYTES: usize = 1024 * 1024;
+/// ...or this many sections...
+const INGEST_BATCH_BLOCKS: usize = 256;
+/// ...or once the oldest section of the batch has waited this long (a slow stream still shows
+/// progress and gets its blocks stored as they come).
+const INGEST_BATCH_AGE: Duration = Duration::from_millis(20);
+/// Bytes of sections being verified or stored at once, while the next ones are read.
+const INGEST_IN_FLIGHT_BYTES: usize = 8 * 1024 * 1024;
+
+/// A section that matched its CID, with the links it holds (decoded up front, on the worker
+/// that hashed it; a decoding error only matters once the DAG turns out to need the block).
+struct Checked {
+    block: Block,
+    links: Result<Vec<Cid>, String>,
+}
+
+/// What a worker hands back: the value, or the panic it died of (re-raised by the ingest).
+type WorkerResult<T> = std::thread::Result<T>;
+
+/// A verified batch: per section, the checked block or why it does not match its CID.
+type Verified = WorkerResult<Vec<Result<Checked, String>>>;
+
+/// A finished store task: the bytes it held, and per block whether it was new and its size.
+struct Stored {
+    bytes: usize,
+    result: WorkerResult<Result<Vec<(bool, u64)>, StoreError>>,
+}
+
+/// Why an ingest stops early.
+enum Stop {
+    /// The source sent a bad block.
+    Source(SourceError),
+    /// The store failed or the content is broken.
+    Fatal(FetchError),
+}
+
 /// Verifies and stores the blocks of one CAR stream.
+///
+/// The calling thread only reads and parses sections; batches of them are hashed on the rayon
+/// pool while the next ones arrive. The verified batches come back in stream order and the
+/// decisions (is the block part of the DAG? hold it back? which blocks does it bring in?) are
+/// taken here, one block after the other, exactly as if the stream were processed sequentially;
+/// the accepted blocks are then written by the pool, again in parallel. What is in flight is
+/// bounded by [`INGEST_IN_FLIGHT_BYTES`]. Nothing is stored before it is verified, and a block
+/// is only stored once a verified block of the DAG links to it.
 struct CarIngest<'a> {
-    store: &'a dyn BlockStore,
-    expected: HashSet<Cid>,
-    pending: HashMap<Cid, Block>,
+    store: Arc<dyn BlockStore>,
+    /// The blocks the DAG needs (that a verified block of it links to), each with whether it
+    /// was accepted already (a CAR may repeat a block).
+    expected: HashMap<Cid, bool>,
+    pending: HashMap<Cid, Checked>,
     pending_bytes: usize,
     reporter: &'a dyn Reporter,
     source: &'a str,
     blocks: &'a AtomicU64,
     bytes: &'a AtomicU64,
+    /// Sections read but not yet handed to the pool.
+    batch: Vec<(Cid, Vec<u8>)>,
+    batch_bytes: usize,
+    batch_started: std::time::Instant,
+    /// Batches being verified, oldest first, with their size.
+    verifying: VecDeque<(usize, std::sync::mpsc::Receiver<Verified>)>,
+    /// Store tasks running, and where they report.
+    storing: usize,
+    stored_tx: std::sync::mpsc::Sender<Stored>,
+    stored_rx: std::sync::mpsc::Receiver<Stored>,
+    /// Bytes in the verifying and storing stages.
+    in_flight: usize,
+    /// The first reason to stop, in stream order.
+    stop: Option<Stop>,
 }
 
-impl CarIngest<'_> {
+impl<'a> CarIngest<'a> {
+    fn new(
+        store: Arc<dyn BlockStore>,
+        root: Cid,
+        reporter: &'a dyn Reporter,
+        source: &'a str,
+        blocks: &'a AtomicU64,
+        bytes: &'a AtomicU64,
+    ) -> Self {
+        let (stored_tx, stored_rx) = std::sync::mpsc::channel();
+        CarIngest {
+            store,
+            expected: HashMap::from([(root, false)]),
+            pending: HashMap::new(),
+            pending_bytes: 0,
+            reporter,
+            source,
+            blocks,
+            bytes,
+            batch: Vec::new(),
+            batch_bytes: 0,
+            batch_started: std::time::Instant::now(),
+            verifying: VecDeque::new(),
+            storing: 0,
+            stored_tx,
+            stored_rx,
+            in_flight: 0,
+            stop: None,
+        }
+    }
+
     fn run(&mut self, input: impl std::io::Read) -> Result<Result<(), SourceError>, FetchError> {
         let mut reader = match CarReader::new(input) {
             Ok(r) => r,
             Err(e) => return Ok(Err(car_error(e))),
         };
-        loop {
-            let (cid, data) = match reader.next_section() {
-                Ok(Some(section)) => section,
-                Ok(None) => return Ok(Ok(())),
-                Err(e) => return Ok(Err(car_error(e))),
-            };
-            let block = match Block::verified(cid, data) {
-                Ok(b) => b,
-                Err(e) => return Ok(Err(SourceError::Misbehaved(e.to_string()))),
-            };
-            if self.expected.contains(&cid) {
-                self.accept(block)?;
-            } else if self.pending_bytes + block.data().len() <= MAX_PENDING_BYTES {
-                self.pending_bytes += block.data().len();
-                self.pending.insert(cid, block);
+        let read_end = loop {
+            match reader.next_section() {
+                Ok(Some(section)) => {
+                    self.push(section);
+                    if self.stop.is_some() {
+                        break Ok(());
+                    }
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(car_error(e)),
+            }
+        };
+        drop(reader);
+        if self.stop.is_none() {
+            self.submit();
+        }
+        while !self.verifying.is_empty() {
+            self.wait_verified();
+        }
+        while self.storing > 0 {
+            self.wait_stored();
+        }
+        match self.stop.take() {
+            Some(Stop::Fatal(e)) => Err(e),
+            Some(Stop::Source(e)) => Ok(Err(e)),
+            None => Ok(read_end),
+        }
+    }
+
+    /// Takes one section; hands the batch on when it is big or old enough, takes in whatever
+    /// the pool finished, and waits while too much is in flight.
+    fn push(&mut self, section: (Cid, Vec<u8>)) {
+        if self.batch.is_empty() {
+            self.batch_started = std::time::Instant::now();
+        }
+        self.batch_bytes += section.1.len();
+        self.batch.push(section);
+        if self.batch_bytes >= INGEST_BATCH_BYTES
+            || self.batch.len() >= INGEST_BATCH_BLOCKS
+            || self.batch_started.elapsed() >= INGEST_BATCH_AGE
+        {
+            self.submit();
+        }
+        self.poll();
+        while self.in_flight > INGEST_IN_FLIGHT_BYTES && self.stop.is_none() {
+            if !self.verifying.is_empty() {
+                self.wait_verified();
+            } else if self.storing > 0 {
+                self.wait_stored();
+            } else {
+                break;
             }
         }
     }
 
-    /// Stores a block the DAG needs and everything held back that it (transitively) links to.
-    fn accept(&mut self, first: Block) -> Result<(), FetchError> {
-        let mut work = vec![first];
-        while let Some(block) = work.pop() {
-            let links = crate::dag::links(block.cid(), block.data()).map_err(|e| {
-                FetchError::BadContent {
-                    cid: *block.cid(),
-                    detail: e.to_string(),
+    /// Sends the current batch to the pool for hashing (and link decoding).
+    fn submit(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let bytes = std::mem::take(&mut self.batch_bytes);
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rayon::spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                use rayon::prelude::*;
+                batch
+                    .into_par_iter()
+                    .map(|(cid, data)| {
+                        let block = Block::verified(cid, data).map_err(|e| e.to_string())?;
+                        let links =
+                            crate::dag::links(block.cid(), block.data()).map_err(|e| e.to_string());
+                        Ok(Checked { block, links })
+                    })
+                    .collect::<Vec<_>>()
+            }));
+            let _ = tx.send(result);
+        });
+        self.in_flight += bytes;
+        self.verifying.push_back((bytes, rx));
+    }
+
+    /// Takes in, without waiting, the batches verified (in order) and the stores finished.
+    fn poll(&mut self) {
+        while let Some((_, rx)) = self.verifying.front() {
+            match rx.try_recv() {
+                Ok(result) => {
+                    let (bytes, _) = self.verifying.pop_front().expect("front exists");
+                    self.verified(bytes, result);
                 }
-            })?;
-            if !is_inline(block.cid()) && self.store.put_block(&block)? {
-                let size = block.data().len() as u64;
-                self.blocks.fetch_add(1, Ordering::Relaxed);
-                self.bytes.fetch_add(size, Ordering::Relaxed);
-                self.reporter.report(Event::Fetched {
-                    size,
-                    source: self.source,
-                });
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    panic!("a block verification task vanished")
+                }
             }
+        }
+        while let Ok(done) = self.stored_rx.try_recv() {
+            self.stored(done);
+        }
+    }
+
+    fn wait_verified(&mut self) {
+        let (bytes, rx) = self
+            .verifying
+            .pop_front()
+            .expect("a batch is being verified");
+        let result = rx.recv().expect("a block verification task vanished");
+        self.verified(bytes, result);
+    }
+
+    fn wait_stored(&mut self) {
+        let done = self.stored_rx.recv().expect("the ingest holds a sender");
+        self.stored(done);
+    }
+
+    /// Decides, in stream order, what a verified batch brings to the DAG, and stores that.
+    fn verified(&mut self, bytes: usize, result: Verified) {
+        self.in_flight -= bytes;
+        let checked = result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        if self.stop.is_some() {
+            return; // the stream went wrong earlier: what came after it is dropped
+        }
+        let mut to_store = Vec::new();
+        for section in checked {
+            let section = match section {
+                Ok(s) => s,
+                Err(e) => {
+                    self.stop = Some(Stop::Source(SourceError::Misbehaved(e)));
+                    break;
+                }
+            };
+            let cid = *section.block.cid();
+            if self.expected.contains_key(&cid) {
+                if let Err(e) = self.accept(section, &mut to_store) {
+                    self.stop = Some(Stop::Fatal(e));
+                    break;
+                }
+            } else if self.pending_bytes + section.block.data().len() <= MAX_PENDING_BYTES {
+                self.pending_bytes += section.block.data().len();
+                if let Some(old) = self.pending.insert(cid, section) {
+                    self.pending_bytes -= old.block.data().len();
+                }
+            }
+        }
+        self.store(to_store);
+    }
+
+    /// Accepts a block the DAG needs and everything held back that it (transitively) links to;
+    /// the blocks to write go to `to_store`.
+    fn accept(&mut self, first: Checked, to_store: &mut Vec<Block>) -> Result<(), FetchError> {
+        let mut work = vec![first];
+        while let Some(Checked { block, links }) = work.pop() {
+            let accepted = self.expected.entry(*block.cid()).or_default();
+            if std::mem::replace(accepted, true) {
+                continue; // a repeated block: stored already, its links taken in already
+            }
+            let links = links.map_err(|detail| FetchError::BadContent {
+                cid: *block.cid(),
+                detail,
+            })?;
             for child in links {
-                if self.expected.insert(child) {
+                if let std::collections::hash_map::Entry::Vacant(new) = self.expected.entry(child) {
+                    new.insert(false);
                     if let Some(held) = self.pending.remove(&child) {
-                        self.pending_bytes -= held.data().len();
+                        self.pending_bytes -= held.block.data().len();
                         work.push(held);
                     }
                 }
             }
+            if !is_inline(block.cid()) {
+                to_store.push(block);
+            }
         }
         Ok(())
+    }
+
+    /// Writes accepted blocks on the pool.
+    fn store(&mut self, blocks: Vec<Block>) {
+        if blocks.is_empty() {
+            return;
+        }
+        let bytes: usize = blocks.iter().map(|b| b.data().len()).sum();
+        let store = self.store.clone();
+        let tx = self.stored_tx.clone();
+        rayon::spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                use rayon::prelude::*;
+                blocks
+                    .par_iter()
+                    .map(|b| Ok((store.put_block(b)?, b.data().len() as u64)))
+                    .collect::<Result<Vec<_>, StoreError>>()
+            }));
+            let _ = tx.send(Stored { bytes, result });
+        });
+        self.in_flight += bytes;
+        self.storing += 1;
+    }
+
+    /// Counts and reports what a store task wrote.
+    fn stored(&mut self, done: Stored) {
+        self.storing -= 1;
+        self.in_flight -= done.bytes;
+        match done
+            .result
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        {
+            Ok(written) => {
+                for (new, size) in written {
+                    if new {
+                        self.blocks.fetch_add(1, Ordering::Relaxed);
+                        self.bytes.fetch_add(size, Ordering::Relaxed);
+                        self.reporter.report(Event::Fetched {
+                            size,
+                            source: self.source,
+                        });
+                    }
+                }
+            }
+            // The block came before whatever else stopped the ingest (nothing after that point
+            // is stored): the first store error wins.
+            Err(e) => {
+                if !matches!(self.stop, Some(Stop::Fatal(FetchError::Store(_)))) {
+                    self.stop = Some(Stop::Fatal(e.into()));
+                }
+            }
+        }
     }
 }
 
@@ -779,38 +1038,79 @@ fn car_error(e: CarError) -> SourceError {
 /// The blocks the store lacks under `root`: the roots of the missing sub-DAGs, depth-first.
 /// Raw leaves are only checked for presence (they are verified when read). A corrupt stored
 /// block counts as missing (storing it again replaces it).
+///
+/// The walk is depth-first as if done one block at a time, but the next blocks on its stack
+/// (up to [`FRONTIER_AHEAD`] of them: a node's children, mostly) are read and verified in
+/// parallel on the rayon pool.
 pub fn frontier(store: &dyn BlockStore, root: &Cid) -> Result<Vec<Cid>, FetchError> {
+    use rayon::prelude::*;
     let mut missing = Vec::new();
     let mut seen = HashSet::new();
     let mut stack = vec![*root];
-    while let Some(cid) = stack.pop() {
-        if !seen.insert(cid) {
+    let mut found: HashMap<Cid, Result<Found, FetchError>> = HashMap::new();
+    while let Some(&cid) = stack.last() {
+        if seen.contains(&cid) {
+            stack.pop();
             continue;
         }
-        let data = if is_inline(&cid) {
-            cid.hash().digest().to_vec()
-        } else if cid.codec() == RAW {
-            if !store.has_block(&cid)? {
-                missing.push(cid);
-            }
-            continue;
-        } else {
-            match store.get_block(&cid) {
-                Ok(Some(block)) => block.into_data(),
-                Ok(None) | Err(StoreError::Corrupt { .. }) => {
-                    missing.push(cid);
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
-        let links = crate::dag::links(&cid, &data).map_err(|e| FetchError::BadContent {
-            cid,
-            detail: e.to_string(),
-        })?;
-        stack.extend(links.into_iter().rev());
+        if !found.contains_key(&cid) {
+            let mut next = HashSet::new();
+            let ahead: Vec<Cid> = stack
+                .iter()
+                .rev()
+                .filter(|c| !seen.contains(*c) && !found.contains_key(*c) && next.insert(**c))
+                .take(FRONTIER_AHEAD)
+                .copied()
+                .collect();
+            let results: Vec<_> = ahead
+                .into_par_iter()
+                .map(|c| (c, look_up(store, &c)))
+                .collect();
+            found.extend(results);
+        }
+        stack.pop();
+        seen.insert(cid);
+        match found.remove(&cid).expect("looked up just now")? {
+            Found::Missing => missing.push(cid),
+            Found::Present(links) => stack.extend(links.into_iter().rev()),
+        }
     }
     Ok(missing)
+}
+
+/// How many blocks the frontier walk reads ahead.
+const FRONTIER_AHEAD: usize = 64;
+
+/// What the frontier walk finds for one block.
+enum Found {
+    /// Not in the store (or corrupt there).
+    Missing,
+    /// In the store, with these links (none for raw leaves, which are not read).
+    Present(Vec<Cid>),
+}
+
+fn look_up(store: &dyn BlockStore, cid: &Cid) -> Result<Found, FetchError> {
+    let data = if is_inline(cid) {
+        cid.hash().digest().to_vec()
+    } else if cid.codec() == RAW {
+        return Ok(if store.has_block(cid)? {
+            Found::Present(Vec::new())
+        } else {
+            Found::Missing
+        });
+    } else {
+        match store.get_block(cid) {
+            Ok(Some(block)) => block.into_data(),
+            Ok(None) | Err(StoreError::Corrupt { .. }) => return Ok(Found::Missing),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    crate::dag::links(cid, &data)
+        .map(Found::Present)
+        .map_err(|e| FetchError::BadContent {
+            cid: *cid,
+            detail: e.to_string(),
+        })
 }
 
 fn list(cids: &[Cid]) -> String {
@@ -819,4 +1119,160 @@ fn list(cids: &[Cid]) -> String {
         parts.push(format!("and {} more", cids.len() - LISTED));
     }
     parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::car::CarWriter;
+    use crate::content::{cid_of, HashCode};
+    use crate::progress::Silent;
+    use crate::store::MemoryStore;
+    use crate::unixfs::{import_bytes, ImportParams};
+
+    /// A file DAG of many small blocks (several batches, several levels), root first.
+    fn dag() -> (Cid, Vec<Block>) {
+        let params = ImportParams {
+            cid_version: cid::Version::V1,
+            raw_leaves: true,
+            chunk_size: 100,
+            max_links: 7,
+            hash: HashCode::Sha2_256,
+        };
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let content: Vec<u8> = (0..70_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let (root, mut blocks) = import_bytes(&params, &content);
+        blocks.reverse(); // the importer emits children first
+        (root.cid, blocks)
+    }
+
+    fn car(sections: &[(Cid, Vec<u8>)]) -> Vec<u8> {
+        let mut w = CarWriter::new(Vec::new(), &[]).unwrap();
+        for (cid, data) in sections {
+            w.write_section(cid, data).unwrap();
+        }
+        w.finish().unwrap()
+    }
+
+    fn sections(blocks: &[Block]) -> Vec<(Cid, Vec<u8>)> {
+        blocks
+            .iter()
+            .map(|b| (*b.cid(), b.data().to_vec()))
+            .collect()
+    }
+
+    fn ingest(
+        store: &Arc<MemoryStore>,
+        root: Cid,
+        input: &[u8],
+    ) -> (Result<Result<(), SourceError>, FetchError>, u64) {
+        let (blocks, bytes) = (AtomicU64::new(0), AtomicU64::new(0));
+        let result =
+            CarIngest::new(store.clone(), root, &Silent, "test", &blocks, &bytes).run(input);
+        (result, blocks.load(Ordering::Relaxed))
+    }
+
+    /// The frontier walk done one block at a time, as a reference.
+    fn frontier_in_order(store: &dyn BlockStore, root: &Cid) -> Vec<Cid> {
+        let (mut missing, mut seen, mut stack) = (Vec::new(), HashSet::new(), vec![*root]);
+        while let Some(cid) = stack.pop() {
+            if !seen.insert(cid) {
+                continue;
+            }
+            match look_up(store, &cid).unwrap() {
+                Found::Missing => missing.push(cid),
+                Found::Present(links) => stack.extend(links.into_iter().rev()),
+            }
+        }
+        missing
+    }
+
+    #[test]
+    fn the_frontier_is_found_in_depth_first_order() {
+        let (root, blocks) = dag();
+        for keep_every in [1, 2, 3, 7, 50] {
+            let store = MemoryStore::new();
+            for (i, b) in blocks.iter().enumerate() {
+                // Always keep the root; drop leaves and inner nodes alike.
+                if i == 0 || i % keep_every != 1 {
+                    store.put_block(b).unwrap();
+                }
+            }
+            let got = frontier(&store, &root).unwrap();
+            assert_eq!(
+                got,
+                frontier_in_order(&store, &root),
+                "keep_every {keep_every}"
+            );
+            assert_eq!(got.is_empty(), keep_every == 1);
+        }
+        assert_eq!(frontier(&MemoryStore::new(), &root).unwrap(), vec![root]);
+    }
+
+    #[test]
+    fn a_car_in_any_order_brings_the_dag_and_nothing_else() {
+        let (root, blocks) = dag();
+        let stray = Block::verified(
+            cid_of(cid::Version::V1, RAW, HashCode::Sha2_256, b"stray"),
+            b"stray".to_vec(),
+        )
+        .unwrap();
+        for order in [false, true] {
+            let mut s = sections(&blocks);
+            if order {
+                s.reverse(); // children before their parents: held back, then taken in
+            }
+            s.insert(s.len() / 2, (*stray.cid(), stray.data().to_vec()));
+            s.push(s[3].clone()); // a repeated block is stored once
+            let store = Arc::new(MemoryStore::new());
+            let (result, n) = ingest(&store, root, &car(&s));
+            assert!(matches!(result, Ok(Ok(()))));
+            assert_eq!(n, blocks.len() as u64);
+            assert_eq!(store.len(), blocks.len());
+            assert!(!store.has_block(stray.cid()).unwrap());
+            assert!(frontier(&*store, &root).unwrap().is_empty());
+        }
+    }
+
+    #[test]
+    fn a_bad_block_stops_the_ingest_and_keeps_what_came_before() {
+        let (root, blocks) = dag();
+        let mut s = sections(&blocks);
+        let bad = s.len() - 30;
+        s[bad].1[0] ^= 1;
+        let store = Arc::new(MemoryStore::new());
+        let (result, n) = ingest(&store, root, &car(&s));
+        assert!(
+            matches!(result, Ok(Err(SourceError::Misbehaved(_)))),
+            "{result:?}"
+        );
+        assert_eq!(n, bad as u64);
+        for (i, b) in blocks.iter().enumerate() {
+            assert_eq!(store.has_block(b.cid()).unwrap(), i < bad, "block {i}");
+        }
+    }
+
+    #[test]
+    fn a_broken_off_stream_keeps_what_arrived() {
+        let (root, blocks) = dag();
+        let whole = car(&sections(&blocks));
+        let store = Arc::new(MemoryStore::new());
+        let (result, n) = ingest(&store, root, &whole[..whole.len() - 10]);
+        assert!(
+            matches!(result, Ok(Err(SourceError::Transient { .. }))),
+            "{result:?}"
+        );
+        assert_eq!(n, blocks.len() as u64 - 1);
+        assert_eq!(
+            frontier(&*store, &root).unwrap(),
+            vec![*blocks.last().unwrap().cid()]
+        );
+    }
 }

@@ -139,44 +139,12 @@ impl<G: BlockGetter> Reader<G> {
     }
 
     fn decode(&self, cid: &Cid) -> Result<Decoded, ReadError> {
-        let block = self.block(cid)?;
-        match cid.codec() {
-            RAW => Ok(Decoded::Raw(block)),
-            DAG_PB => {
-                let node = PbNode::decode(block.data()).map_err(|e| invalid(cid, e.to_string()))?;
-                let raw = node
-                    .data
-                    .as_deref()
-                    .ok_or_else(|| invalid(cid, "the node has no UnixFS data".into()))?;
-                let data = UnixfsData::decode(raw).map_err(|e| invalid(cid, e))?;
-                Ok(Decoded::Pb { node, data })
-            }
-            other => Ok(Decoded::Other(crate::content::codec_name(other))),
-        }
+        decode_block(cid, self.block(cid)?)
     }
 
     /// What kind of node `cid` is.
     pub fn kind(&self, cid: &Cid) -> Result<NodeKind, ReadError> {
-        Ok(match self.decode(cid)? {
-            Decoded::Raw(block) => NodeKind::File {
-                size: block.data().len() as u64,
-            },
-            Decoded::Other(codec) => NodeKind::Other { codec },
-            Decoded::Pb { data, node } => match data.kind {
-                DataType::File | DataType::Raw => NodeKind::File {
-                    size: declared_file_size(cid, &node, &data)?,
-                },
-                DataType::Directory => NodeKind::Directory,
-                DataType::HamtShard => NodeKind::ShardedDirectory,
-                DataType::Symlink => NodeKind::Symlink {
-                    target: String::from_utf8_lossy(data.data.as_deref().unwrap_or_default())
-                        .into_owned(),
-                },
-                DataType::Metadata => NodeKind::Other {
-                    codec: "unixfs-metadata".into(),
-                },
-            },
-        })
+        kind_of(cid, self.decode(cid)?)
     }
 
     /// Lists a directory (plain or HAMT-sharded; every shard must be present).
@@ -365,9 +333,13 @@ impl<G: BlockGetter> Reader<G> {
         }
         Ok(current)
     }
+}
 
+impl<G: BlockGetter> Reader<G> {
     /// Writes the file's bytes in `[offset, offset + len)` (to its end when `len` is `None`) to
-    /// `out`; returns how many bytes were written.
+    /// `out`; returns how many bytes were written. Blocks are read one after the other; see
+    /// [`Reader::read_file_parallel`] for a faster way when the getter can be shared between
+    /// threads.
     pub fn read_file(
         &self,
         cid: &Cid,
@@ -375,7 +347,19 @@ impl<G: BlockGetter> Reader<G> {
         len: Option<u64>,
         out: &mut impl Write,
     ) -> Result<u64, ReadError> {
-        let size = match self.kind(cid)? {
+        self.read_file_with(cid, offset, len, out, &InOrder)
+    }
+
+    fn read_file_with<C: Children<G>>(
+        &self,
+        cid: &Cid,
+        offset: u64,
+        len: Option<u64>,
+        out: &mut impl Write,
+        how: &C,
+    ) -> Result<u64, ReadError> {
+        let block = self.block(cid)?;
+        let size = match kind_of(cid, decode_block(cid, block.clone())?)? {
             NodeKind::File { size } => size,
             other => {
                 return Err(ReadError::NotAFile {
@@ -392,25 +376,30 @@ impl<G: BlockGetter> Reader<G> {
         if start == end {
             return Ok(0);
         }
-        self.copy_range(cid, start, end, size, 0, out)?;
+        let mut ahead = 0;
+        self.copy_range(cid, block, start, end, size, 0, out, how, &mut ahead)?;
         Ok(end - start)
     }
 
-    /// Copies `[start, end)` of the file rooted at `cid` (offsets relative to that node), and
-    /// checks the node holds exactly the `size` bytes its parent declared.
-    fn copy_range(
+    /// Copies `[start, end)` of the file rooted at `cid` (offsets relative to that node) out of
+    /// its `block`, and checks the node holds exactly the `size` bytes its parent declared.
+    #[allow(clippy::too_many_arguments)]
+    fn copy_range<C: Children<G>>(
         &self,
         cid: &Cid,
+        block: Block,
         start: u64,
         end: u64,
         size: u64,
         depth: usize,
         out: &mut impl Write,
+        how: &C,
+        ahead: &mut u64,
     ) -> Result<u64, ReadError> {
         if depth > MAX_DEPTH {
             return Err(invalid(cid, "file DAG is nested too deeply".into()));
         }
-        match self.decode(cid)? {
+        match decode_block(cid, block)? {
             Decoded::Raw(block) => {
                 if block.data().len() as u64 != size {
                     return Err(invalid(
@@ -445,29 +434,218 @@ impl<G: BlockGetter> Reader<G> {
                     }
                     pos = inline_end;
                 }
+                // The children holding part of the range.
+                let mut parts = Vec::new();
                 for (link, &size) in node.links.iter().zip(&data.blocksizes) {
                     let child_end = pos + size;
                     if child_end > start && pos < end {
-                        let from = start.saturating_sub(pos);
-                        let to = end.min(child_end) - pos;
-                        let got = self.copy_range(&link.hash, from, to, size, depth + 1, out)?;
-                        if got != to - from {
-                            return Err(invalid(
-                                cid,
-                                "a child holds fewer bytes than declared".into(),
-                            ));
-                        }
-                        written += got;
+                        parts.push(Part {
+                            cid: link.hash,
+                            from: start.saturating_sub(pos),
+                            to: end.min(child_end) - pos,
+                            size,
+                        });
                     }
                     pos = child_end;
                     if pos >= end {
                         break;
                     }
                 }
+                written += how.copy(self, cid, &parts, depth, out, ahead)?;
                 Ok(written)
             }
         }
     }
+
+    /// Copies one child's part out of its block.
+    #[allow(clippy::too_many_arguments)]
+    fn copy_part<C: Children<G>>(
+        &self,
+        parent: &Cid,
+        part: &Part,
+        block: Block,
+        depth: usize,
+        out: &mut impl Write,
+        how: &C,
+        ahead: &mut u64,
+    ) -> Result<u64, ReadError> {
+        let got = self.copy_range(
+            &part.cid,
+            block,
+            part.from,
+            part.to,
+            part.size,
+            depth + 1,
+            out,
+            how,
+            ahead,
+        )?;
+        if got != part.to - part.from {
+            return Err(invalid(
+                parent,
+                "a child holds fewer bytes than declared".into(),
+            ));
+        }
+        Ok(got)
+    }
+}
+
+impl<G: BlockGetter + Sync> Reader<G> {
+    /// Like [`Reader::read_file`], but the blocks after the one being written are read and
+    /// verified ahead, in parallel on the rayon pool (up to [`READ_AHEAD_BYTES`] of them). The
+    /// bytes still go out strictly in order, and only from verified blocks.
+    pub fn read_file_parallel(
+        &self,
+        cid: &Cid,
+        offset: u64,
+        len: Option<u64>,
+        out: &mut impl Write,
+    ) -> Result<u64, ReadError> {
+        if rayon::current_thread_index().is_some() {
+            // On a pool thread, waiting for the pool's work could starve it: read in order.
+            return self.read_file_with(cid, offset, len, out, &InOrder);
+        }
+        self.read_file_with(cid, offset, len, out, &ReadAhead)
+    }
+}
+
+/// The part `[from, to)` of a child of `size` bytes.
+struct Part {
+    cid: Cid,
+    from: u64,
+    to: u64,
+    size: u64,
+}
+
+/// How the children of a file node are read.
+trait Children<G: BlockGetter> {
+    /// Copies the `parts` of the children of `parent` in order; returns the bytes written.
+    fn copy(
+        &self,
+        reader: &Reader<G>,
+        parent: &Cid,
+        parts: &[Part],
+        depth: usize,
+        out: &mut impl Write,
+        ahead: &mut u64,
+    ) -> Result<u64, ReadError>;
+}
+
+/// One block after the other.
+struct InOrder;
+
+impl<G: BlockGetter> Children<G> for InOrder {
+    fn copy(
+        &self,
+        reader: &Reader<G>,
+        parent: &Cid,
+        parts: &[Part],
+        depth: usize,
+        out: &mut impl Write,
+        ahead: &mut u64,
+    ) -> Result<u64, ReadError> {
+        let mut written = 0;
+        for part in parts {
+            let block = reader.block(&part.cid)?;
+            written += reader.copy_part(parent, part, block, depth, out, self, ahead)?;
+        }
+        Ok(written)
+    }
+}
+
+/// The next blocks are read (and verified) on the pool while the current one is written;
+/// `ahead` counts what is read ahead at every level of the DAG, to bound it.
+struct ReadAhead;
+
+impl<G: BlockGetter + Sync> Children<G> for ReadAhead {
+    fn copy(
+        &self,
+        reader: &Reader<G>,
+        parent: &Cid,
+        parts: &[Part],
+        depth: usize,
+        out: &mut impl Write,
+        ahead: &mut u64,
+    ) -> Result<u64, ReadError> {
+        type Fetched = std::thread::Result<Result<Block, ReadError>>;
+        // What a child's block weighs in the budget: a leaf holds about its declared size; a
+        // child declaring more than a block can hold is an inner node, small (a list of links)
+        // however much its subtree holds.
+        let weight = |i: usize| match parts[i].size {
+            size if size > READ_AHEAD_BLOCK => READ_AHEAD_INNER,
+            size => size.max(1),
+        };
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Fetched)>();
+        let mut slots: Vec<Option<Fetched>> = (0..parts.len()).map(|_| None).collect();
+        let mut launched = 0;
+        let mut held = 0u64; // this level's share of `ahead`
+        let result = rayon::in_place_scope(|scope| {
+            let mut written = 0;
+            for (i, part) in parts.iter().enumerate() {
+                // Read ahead while the budget allows (and always the block needed now).
+                while launched < parts.len()
+                    && (launched <= i || *ahead + weight(launched) <= READ_AHEAD_BYTES)
+                {
+                    let (j, want, tx) = (launched, parts[launched].cid, tx.clone());
+                    scope.spawn(move |_| {
+                        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            reader.block(&want)
+                        }));
+                        let _ = tx.send((j, got));
+                    });
+                    *ahead += weight(launched);
+                    held += weight(launched);
+                    launched += 1;
+                }
+                let fetched = loop {
+                    if let Some(f) = slots[i].take() {
+                        break f;
+                    }
+                    let (j, f) = rx.recv().expect("this thread holds a sender");
+                    slots[j] = Some(f);
+                };
+                *ahead -= weight(i);
+                held -= weight(i);
+                let block = fetched.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+                written += reader.copy_part(parent, part, block, depth, out, self, ahead)?;
+            }
+            Ok(written)
+        });
+        // After an error, what was read ahead is dropped: give its budget back.
+        *ahead -= held;
+        result
+    }
+}
+
+/// Bytes of file blocks read and verified ahead of the one being written.
+const READ_AHEAD_BYTES: u64 = 8 * 1024 * 1024;
+/// The largest leaf block expected (larger declared sizes are subtrees)...
+const READ_AHEAD_BLOCK: u64 = crate::car::MAX_BLOCK_SIZE as u64;
+/// ...and what an inner node counts for in the budget.
+const READ_AHEAD_INNER: u64 = 512 * 1024;
+
+/// The kind of a decoded node.
+fn kind_of(cid: &Cid, decoded: Decoded) -> Result<NodeKind, ReadError> {
+    Ok(match decoded {
+        Decoded::Raw(block) => NodeKind::File {
+            size: block.data().len() as u64,
+        },
+        Decoded::Other(codec) => NodeKind::Other { codec },
+        Decoded::Pb { data, node } => match data.kind {
+            DataType::File | DataType::Raw => NodeKind::File {
+                size: declared_file_size(cid, &node, &data)?,
+            },
+            DataType::Directory => NodeKind::Directory,
+            DataType::HamtShard => NodeKind::ShardedDirectory,
+            DataType::Symlink => NodeKind::Symlink {
+                target: String::from_utf8_lossy(data.data.as_deref().unwrap_or_default())
+                    .into_owned(),
+            },
+            DataType::Metadata => NodeKind::Other {
+                codec: "unixfs-metadata".into(),
+            },
+        },
+    })
 }
 
 /// The size a file node declares, after checking its fields agree with each other.
@@ -546,4 +724,114 @@ fn decoded_kind(d: &Decoded) -> &'static str {
 
 fn invalid(cid: &Cid, detail: String) -> ReadError {
     ReadError::Invalid { cid: *cid, detail }
+}
+
+/// Decodes a block fetched for `cid`.
+fn decode_block(cid: &Cid, block: Block) -> Result<Decoded, ReadError> {
+    match cid.codec() {
+        RAW => Ok(Decoded::Raw(block)),
+        DAG_PB => {
+            let node = PbNode::decode(block.data()).map_err(|e| invalid(cid, e.to_string()))?;
+            let raw = node
+                .data
+                .as_deref()
+                .ok_or_else(|| invalid(cid, "the node has no UnixFS data".into()))?;
+            let data = UnixfsData::decode(raw).map_err(|e| invalid(cid, e))?;
+            Ok(Decoded::Pb { node, data })
+        }
+        other => Ok(Decoded::Other(crate::content::codec_name(other))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::HashCode;
+    use crate::store::{BlockPutter, MemoryStore};
+    use crate::unixfs::{import_bytes, ImportParams};
+
+    fn content(len: usize) -> Vec<u8> {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    fn params(raw_leaves: bool, chunk_size: usize, max_links: usize) -> ImportParams {
+        ImportParams {
+            cid_version: if raw_leaves {
+                cid::Version::V1
+            } else {
+                cid::Version::V0
+            },
+            raw_leaves,
+            chunk_size,
+            max_links,
+            hash: HashCode::Sha2_256,
+        }
+    }
+
+    #[test]
+    fn reading_ahead_gives_the_same_bytes_as_reading_in_order() {
+        let data = content(300_000);
+        for p in [
+            params(true, 1000, 3),
+            params(false, 777, 5),
+            params(true, 65536, 174),
+        ] {
+            let (root, blocks) = import_bytes(&p, &data);
+            let store = MemoryStore::new();
+            for b in &blocks {
+                store.put_block(b).unwrap();
+            }
+            let reader = Reader::new(&store);
+            let ranges = [(0, None), (1, Some(5)), (999, Some(2002)), (123_456, None)];
+            for (offset, len) in ranges
+                .into_iter()
+                .chain([(299_999, Some(10)), (400_000, None)])
+            {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                let na = reader.read_file(&root.cid, offset, len, &mut a).unwrap();
+                let nb = reader
+                    .read_file_parallel(&root.cid, offset, len, &mut b)
+                    .unwrap();
+                assert_eq!((na, &a), (nb, &b), "offset {offset}, len {len:?}");
+                // On a pool thread it reads in order (and does not wait for its own pool).
+                let mut c = Vec::new();
+                rayon::scope(|_| reader.read_file_parallel(&root.cid, offset, len, &mut c))
+                    .unwrap();
+                assert_eq!(a, c);
+                let s = (offset as usize).min(data.len());
+                let e = len.map_or(data.len(), |l| (s + l as usize).min(data.len()));
+                assert_eq!(a, data[s..e]);
+            }
+        }
+    }
+
+    #[test]
+    fn reading_ahead_stops_at_the_first_missing_block() {
+        let data = content(50_000);
+        let (root, blocks) = import_bytes(&params(true, 1000, 4), &data);
+        let leaves: Vec<&Block> = blocks.iter().filter(|b| b.cid().codec() == RAW).collect();
+        let gone = *leaves[20].cid();
+        let store = MemoryStore::new();
+        for b in blocks.iter().filter(|b| *b.cid() != gone) {
+            store.put_block(b).unwrap();
+        }
+        let reader = Reader::new(&store);
+        let mut out = Vec::new();
+        let err = reader
+            .read_file_parallel(&root.cid, 0, None, &mut out)
+            .unwrap_err();
+        assert!(
+            matches!(err, ReadError::MissingBlock(c) if c == gone),
+            "{err}"
+        );
+        assert_eq!(out, data[..20_000]);
+    }
 }
