@@ -31,6 +31,15 @@ pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
 /// The token for remote pinning services named with `--pin URL` (a `[pinning.NAME]` section of
 /// the config file may hold its own); never printed.
 pub const TROVE_PIN_TOKEN: &str = "TROVE_PIN_TOKEN";
+/// DHT bootstrap peers for the p2p node, comma-separated multiaddrs (`none` or empty: no DHT).
+pub const TROVE_P2P_BOOTSTRAP: &str = "TROVE_P2P_BOOTSTRAP";
+/// Delegated routing endpoints, comma-separated URLs (`none` or empty: none).
+pub const TROVE_P2P_ROUTERS: &str = "TROVE_P2P_ROUTERS";
+/// The p2p identity key file used by `trove serve` and `get --seed` (default:
+/// `p2p-identity.key` in the user config dir).
+pub const TROVE_P2P_IDENTITY: &str = "TROVE_P2P_IDENTITY";
+/// `1`/`0`: discover LAN peers with mDNS (default 1).
+pub const TROVE_P2P_MDNS: &str = "TROVE_P2P_MDNS";
 /// Set by the test suite: makes a missing test peer a failure instead of a skip.
 pub const TROVE_REQUIRE_PEERS: &str = "TROVE_REQUIRE_PEERS";
 
@@ -50,6 +59,22 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "a trustless gateway URL, used instead of the default list",
     ),
     (IPFS_API, "the Kubo RPC API (URL or multiaddr)"),
+    (
+        TROVE_P2P_BOOTSTRAP,
+        "p2p DHT bootstrap peers, comma-separated multiaddrs (`none`: no DHT)",
+    ),
+    (
+        TROVE_P2P_ROUTERS,
+        "p2p delegated routing URLs, comma-separated (`none`: none)",
+    ),
+    (
+        TROVE_P2P_MDNS,
+        "1 or 0: find LAN peers with mDNS (default 1)",
+    ),
+    (
+        TROVE_P2P_IDENTITY,
+        "the key file giving `trove serve` its peer ID (default: in the user config dir)",
+    ),
     (
         IPFS_PATH,
         "the Kubo repository whose `api` file names the daemon (default ~/.ipfs)",
@@ -96,6 +121,9 @@ pub struct ConfigFile {
     /// `[publish]`: where `trove publish --pr` proposes registry changes.
     #[serde(default)]
     pub publish: PublishConfig,
+    /// `[p2p]`: the embedded libp2p node.
+    #[serde(default)]
+    pub p2p: P2pSection,
     /// `[pinning.NAME]`: remote pinning services (IPFS Pinning Service API).
     #[serde(default)]
     pub pinning: std::collections::BTreeMap<String, PinningConfig>,
@@ -153,6 +181,26 @@ pub struct GatewayConfig {
     pub allow_insecure: Option<bool>,
     /// Ask the next gateway when one has not answered a block request after this long.
     pub hedge_after: Option<String>,
+}
+
+/// `[p2p]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2pSection {
+    /// Peers to dial for every fetch (multiaddrs ending in `/p2p/<peer id>`).
+    pub peers: Option<Vec<String>>,
+    /// DHT bootstrap peers (default: the public IPFS bootstrappers; `[]` for none).
+    pub bootstrap: Option<Vec<String>>,
+    /// Delegated routing endpoints (default: `https://delegated-ipfs.dev`; `[]` for none).
+    pub routers: Option<Vec<String>>,
+    /// Find LAN peers with mDNS (default true).
+    pub mdns: Option<bool>,
+    /// Addresses `trove serve --p2p` and `get --seed` listen on.
+    pub listen: Option<Vec<String>>,
+    /// The node's key file (default: `p2p-identity.key` in the user config dir).
+    pub identity: Option<PathBuf>,
+    /// How long provider discovery may take for one block, e.g. `"5s"`.
+    pub find_timeout: Option<String>,
 }
 
 /// `[mirror]` section.
@@ -216,6 +264,14 @@ pub struct Env {
     pub ipfs_path: Option<PathBuf>,
     /// The home directory.
     pub home: Option<PathBuf>,
+    /// `TROVE_P2P_BOOTSTRAP` (kept even when empty: empty means none).
+    pub p2p_bootstrap: Option<String>,
+    /// `TROVE_P2P_ROUTERS` (kept even when empty).
+    pub p2p_routers: Option<String>,
+    /// `TROVE_P2P_MDNS`.
+    pub p2p_mdns: Option<String>,
+    /// `TROVE_P2P_IDENTITY`.
+    pub p2p_identity: Option<PathBuf>,
 }
 
 impl Env {
@@ -233,6 +289,10 @@ impl Env {
             ipfs_api: var(IPFS_API),
             ipfs_path: var(IPFS_PATH).map(PathBuf::from),
             home: directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf()),
+            p2p_bootstrap: std::env::var(TROVE_P2P_BOOTSTRAP).ok(),
+            p2p_routers: std::env::var(TROVE_P2P_ROUTERS).ok(),
+            p2p_mdns: var(TROVE_P2P_MDNS),
+            p2p_identity: var(TROVE_P2P_IDENTITY).map(PathBuf::from),
         }
     }
 
@@ -255,6 +315,23 @@ impl Env {
 /// The default config file location (`~/.config/trove/config.toml` on Linux).
 pub fn default_config_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "trove").map(|d| d.config_dir().join("config.toml"))
+}
+
+/// The default p2p identity key file (`~/.config/trove/p2p-identity.key` on Linux).
+pub fn default_identity_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "trove").map(|d| d.config_dir().join("p2p-identity.key"))
+}
+
+/// Splits a comma-separated list from the environment; `none` (or nothing) is the empty list.
+pub fn env_list(text: &str) -> Vec<String> {
+    if text.trim().eq_ignore_ascii_case("none") {
+        return Vec::new();
+    }
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// Reads a config file; a missing default file is an empty config, a missing file that was asked

@@ -36,6 +36,8 @@ pub enum Command {
     Get(GetArgs),
     /// Write a file's bytes (CID[/path]) to standard output.
     Cat(CatArgs),
+    /// Serve the local cache to other peers (`--p2p`: bitswap over libp2p) until interrupted.
+    Serve(ServeArgs),
     /// Inspect and maintain the local block cache.
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -400,6 +402,10 @@ pub struct FetchArgs {
     /// Allow plain http:// to public addresses (loopback and private ones are always allowed).
     #[arg(long)]
     pub allow_insecure: bool,
+    /// A libp2p peer to fetch from over bitswap, e.g. /ip4/10.0.0.5/tcp/4001/p2p/12D3Koo…
+    /// (repeatable; added to the configured peers).
+    #[arg(long = "peer", value_name = "MULTIADDR")]
+    pub peers: Vec<String>,
     /// Give up after this long (e.g. 90s, 10m).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
@@ -427,12 +433,36 @@ pub struct GetArgs {
     /// Write the verified DAG as a CARv1 file instead of unpacking it.
     #[arg(long, value_name = "OUT.car", conflicts_with = "output")]
     pub car: Option<PathBuf>,
+    /// After the get, keep serving the content to other peers over bitswap (like
+    /// `trove serve --p2p`) until interrupted.
+    #[arg(long)]
+    pub seed: bool,
+    /// Addresses to listen on while seeding (repeatable; default: the config's `p2p.listen`,
+    /// else /ip4/0.0.0.0/tcp/0 and /ip4/0.0.0.0/udp/0/quic-v1).
+    #[arg(long = "listen", value_name = "MULTIADDR", requires = "seed")]
+    pub listen: Vec<String>,
     /// Sources and time-outs.
     #[command(flatten)]
     pub fetch: FetchArgs,
     /// Registries (for registry IDs).
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// `trove serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serve the local cache over bitswap with the embedded libp2p node (the only server so
+    /// far; required).
+    #[arg(long, required = true)]
+    pub p2p: bool,
+    /// An address to listen on (repeatable; default: the config's `p2p.listen`, else
+    /// /ip4/0.0.0.0/tcp/0 and /ip4/0.0.0.0/udp/0/quic-v1).
+    #[arg(long = "listen", value_name = "MULTIADDR")]
+    pub listen: Vec<String>,
+    /// A peer to connect to at start (repeatable).
+    #[arg(long = "peer", value_name = "MULTIADDR")]
+    pub peers: Vec<String>,
 }
 
 /// `trove cat`.

@@ -78,6 +78,9 @@ pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
         summary.files,
         summary.bytes
     ));
+    if args.seed {
+        session.seed(&cid, &target.to_string(), &args.fetch.peers, &args.listen)?;
+    }
     Ok(0)
 }
 
@@ -148,7 +151,10 @@ impl<'a> Session<'a> {
         let reporter = Arc::new(CliReporter::new(settings.json, settings.quiet));
         Ok(Session {
             ctx,
-            store: Arc::new(ctx.store()?),
+            store: Arc::new(ctx.store_with(crate::store::FsStoreOptions {
+                trust_own_writes: true,
+                ..Default::default()
+            })?),
             settings,
             reporter,
             runtime: tokio::runtime::Builder::new_multi_thread()
@@ -300,6 +306,26 @@ impl<'a> Session<'a> {
         }
         extract(&reader, cid, out)
             .with_context(|| format!("cannot write `{cid}` into `{}`", out.display()))
+    }
+
+    /// Serves the store over bitswap (announcing `cid`) until interrupted: `get --seed`.
+    pub(crate) fn seed(
+        &self,
+        cid: &Cid,
+        label: &str,
+        peers: &[String],
+        listen: &[String],
+    ) -> anyhow::Result<()> {
+        self.store
+            .keep_root(cid, label)
+            .context("cannot keep the root being seeded")?;
+        let config = super::serve::serving_config(self.ctx, peers, listen)?;
+        self.runtime.block_on(super::serve::serve_until_interrupted(
+            self.store.clone(),
+            config,
+            vec![*cid],
+            self.settings.quiet || self.settings.json,
+        ))
     }
 
     /// Writes the verified DAG under `cid` as a CARv1, atomically.

@@ -10,6 +10,7 @@ mod kubo;
 mod progress;
 mod publish;
 mod registry;
+mod serve;
 mod settings;
 mod sources;
 
@@ -69,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Car(cmd) => car::run(&ctx, cmd),
         Command::Get(args) => get::get(&ctx, args),
         Command::Cat(args) => get::cat(&ctx, args),
+        Command::Serve(args) => serve::run(&ctx, args),
         Command::Cache(cmd) => cache::run(&ctx, cmd),
         Command::List(args) => registry::list(&ctx, args),
         Command::Search(args) => registry::search(&ctx, args),

@@ -2,7 +2,7 @@
 
 use super::args::FetchArgs;
 use crate::config::{self, ConfigFile, Env};
-use crate::fetch::{FetchOptions, SourceKind};
+use crate::fetch::{FetchOptions, P2pConfig, SourceKind};
 use crate::unixfs::ImportParams;
 use std::path::PathBuf;
 
@@ -27,6 +27,8 @@ pub(crate) struct FetchSettings {
     pub daemon_auto_start: bool,
     /// The command that starts it.
     pub daemon_command: Vec<String>,
+    /// The p2p node (peers, discovery).
+    pub p2p: P2pConfig,
     /// Fetcher tunables.
     pub options: FetchOptions,
     /// Progress as JSON lines.
@@ -103,6 +105,7 @@ impl FetchSettings {
                 .command
                 .clone()
                 .unwrap_or_else(|| vec!["ipfs".into(), "daemon".into()]),
+            p2p: p2p_config(&args.peers, env, cfg)?,
             options,
             json: args.json,
             quiet: args.quiet,
@@ -116,4 +119,80 @@ fn ipfs_repo_gateway(env: &Env) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     let url = text.trim();
     (!url.is_empty()).then(|| url.to_string())
+}
+
+/// The p2p node's settings: `peers` (from `--peer`) plus the config's, bootstrap peers and
+/// routers from the environment, the config file or the public defaults, mDNS, listen
+/// addresses and the discovery time-out. The identity is left unset (a fresh key per run);
+/// commands that serve set it with [`identity_path`].
+pub(crate) fn p2p_config(
+    peers: &[String],
+    env: &Env,
+    cfg: &ConfigFile,
+) -> anyhow::Result<P2pConfig> {
+    use crate::fetch::p2p::{DEFAULT_BOOTSTRAP, DEFAULT_ROUTERS};
+    let section = &cfg.p2p;
+    let mut all_peers = peers.to_vec();
+    all_peers.extend(section.peers.clone().unwrap_or_default());
+    let bootstrap = match (&env.p2p_bootstrap, &section.bootstrap) {
+        (Some(text), _) => config::env_list(text),
+        (None, Some(list)) => list.clone(),
+        (None, None) => DEFAULT_BOOTSTRAP.iter().map(|s| s.to_string()).collect(),
+    };
+    let routers = match (&env.p2p_routers, &section.routers) {
+        (Some(text), _) => config::env_list(text),
+        (None, Some(list)) => list.clone(),
+        (None, None) => DEFAULT_ROUTERS.iter().map(|s| s.to_string()).collect(),
+    };
+    let mdns = match &env.p2p_mdns {
+        Some(v) => config::parse_bool(config::TROVE_P2P_MDNS, v)?,
+        None => section.mdns.unwrap_or(true),
+    };
+    let mut p2p = P2pConfig {
+        peers: multiaddrs("--peer / p2p.peers", &all_peers)?,
+        bootstrap: multiaddrs("p2p.bootstrap", &bootstrap)?,
+        routers: routers
+            .iter()
+            .map(|r| {
+                url::Url::parse(r).map_err(|e| {
+                    anyhow::anyhow!("invalid delegated routing URL `{r}` in p2p.routers: {e}")
+                })
+            })
+            .collect::<anyhow::Result<_>>()?,
+        mdns,
+        listen: multiaddrs("p2p.listen", &section.listen.clone().unwrap_or_default())?,
+        ..P2pConfig::default()
+    };
+    if let Some(t) = &section.find_timeout {
+        p2p.find_timeout = config::parse_duration("p2p.find_timeout", t)?;
+    }
+    Ok(p2p)
+}
+
+/// The identity key file for a node that serves: `TROVE_P2P_IDENTITY`, the config's
+/// `p2p.identity`, else the default in the user config dir.
+pub(crate) fn identity_path(env: &Env, cfg: &ConfigFile) -> anyhow::Result<PathBuf> {
+    env.p2p_identity
+        .clone()
+        .or_else(|| cfg.p2p.identity.clone())
+        .or_else(config::default_identity_path)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no config directory for the p2p identity key; set `identity` in the [p2p] section of the config file"
+            )
+        })
+}
+
+/// Parses multiaddrs, naming the setting and the bad value in the error.
+pub(crate) fn multiaddrs(key: &str, items: &[String]) -> anyhow::Result<Vec<libp2p::Multiaddr>> {
+    items
+        .iter()
+        .map(|a| {
+            a.trim().parse::<libp2p::Multiaddr>().map_err(|e| {
+                anyhow::anyhow!(
+                    "invalid multiaddr `{a}` in {key}: {e}\nhint: write it like /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW…"
+                )
+            })
+        })
+        .collect()
 }

@@ -3,7 +3,8 @@
 use super::settings::FetchSettings;
 use super::Context;
 use crate::fetch::{
-    DaemonHandle, GatewaySource, HttpClient, HttpOptions, MirrorSource, Source, SourceKind,
+    DaemonHandle, GatewaySource, HttpClient, HttpOptions, MirrorSource, P2pSource, Source,
+    SourceKind,
 };
 use crate::store::FsStore;
 use std::sync::Arc;
@@ -30,8 +31,14 @@ pub(crate) async fn build(
                 sources.extend(kubo);
                 daemon = handle;
             }
-            // The embedded libp2p node is not part of this build yet.
-            SourceKind::P2p => {}
+            SourceKind::P2p => {
+                // Without any way to find a peer the tier could only say "not found".
+                if settings.p2p.can_discover() {
+                    let provider: Arc<dyn crate::fetch::p2p::BlockProvider> = store.clone();
+                    let p2p = P2pSource::new(settings.p2p.clone(), &client, Some(provider));
+                    sources.push(Arc::new(p2p));
+                }
+            }
             SourceKind::Gateway => {
                 for url in &settings.gateways {
                     sources.push(Arc::new(GatewaySource::new(url, &client)?));

@@ -27,6 +27,16 @@ impl Block {
         Block { cid, data }
     }
 
+    /// Wraps bytes read back from a store that verified them against `cid` when it wrote them
+    /// earlier in this process (see `FsStore`). Not for bytes from anywhere else.
+    pub(crate) fn reread(cid: Cid, data: Vec<u8>) -> Self {
+        debug_assert!(
+            verify(&cid, &data).is_ok(),
+            "Block::reread of changed bytes"
+        );
+        Block { cid, data }
+    }
+
     /// The block's CID.
     pub fn cid(&self) -> &Cid {
         &self.cid

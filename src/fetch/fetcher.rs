@@ -343,6 +343,9 @@ impl Fetcher {
                 first: list(&missing),
             });
         }
+        for source in &self.sources {
+            source.prepare();
+        }
         let mut tiers: Vec<SourceKind> = self.sources.iter().map(|s| s.kind()).collect();
         tiers.dedup();
         for tier in tiers {
@@ -569,6 +572,7 @@ impl Fetcher {
     ) -> Option<(usize, Block)> {
         let order = self.ordered(members, state);
         let mut next = 0;
+        let mut retried = HashMap::new();
         let mut attempts = FuturesUnordered::new();
         let launch = |i: usize| {
             let source = self.sources[i].clone();
@@ -599,15 +603,34 @@ impl Fetcher {
             tokio::select! {
                 finished = attempts.next() => {
                     let (i, result) = finished?;
+                    let mut ask_again = false;
                     match result.and_then(|data| {
-                        Block::verified(cid, data).map_err(|e| SourceError::Misbehaved(e.to_string()))
+                        Block::verified(cid, data).map_err(|e| {
+                            // A multi-peer source drops the peer and is asked once more.
+                            let n = retried.entry(i).or_insert(0u32);
+                            *n += 1;
+                            ask_again = *n <= 3 && self.sources[i].reject(&cid);
+                            SourceError::Misbehaved(e.to_string())
+                        })
                     }) {
                         Ok(block) => {
                             state.success(i);
+                            self.report_notes(i);
                             return Some((i, block));
                         }
                         Err(SourceError::Unsupported) => {}
-                        Err(e) => self.note_failure(i, &e, state),
+                        Err(e) if ask_again => {
+                            self.report_notes(i);
+                            let source = self.sources[i].describe();
+                            let reason = e.to_string();
+                            self.reporter.report(Event::SourceFailed { source: &source, reason: &reason });
+                            attempts.push(launch(i));
+                            continue;
+                        }
+                        Err(e) => {
+                            self.report_notes(i);
+                            self.note_failure(i, &e, state)
+                        }
                     }
                     while next < order.len() && state.is_banned(order[next]) {
                         next += 1;
@@ -654,6 +677,21 @@ impl Fetcher {
                 },
                 other => return other,
             }
+        }
+    }
+
+    /// Passes on what source `i` had to say (dropped peers and the like).
+    fn report_notes(&self, i: usize) {
+        let notes = self.sources[i].take_notes();
+        if notes.is_empty() {
+            return;
+        }
+        let source = self.sources[i].describe();
+        for note in notes {
+            self.reporter.report(Event::SourceFailed {
+                source: &source,
+                reason: &note,
+            });
         }
     }
 

@@ -7,6 +7,7 @@ pub mod gateway;
 pub mod http;
 mod idle;
 pub mod mirror;
+pub mod p2p;
 mod source;
 
 pub use fetcher::{frontier, BlockStore, FetchError, FetchOptions, FetchReport, Fetcher};
@@ -14,6 +15,7 @@ pub use gateway::GatewaySource;
 pub use http::{HttpClient, HttpError, HttpOptions};
 pub use idle::IdleTimeout;
 pub use mirror::MirrorSource;
+pub use p2p::{P2pConfig, P2pSource};
 pub use source::{ByteStream, Source, SourceError, SourceKind};
 pub mod kubo_rpc;
 pub use kubo_rpc::{

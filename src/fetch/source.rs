@@ -116,4 +116,21 @@ pub trait Source: Send + Sync {
     /// One block's bytes (at most 2 MiB; larger answers are [`SourceError::Misbehaved`]).
     /// Sources that cannot serve single blocks return [`SourceError::Unsupported`].
     async fn block(&self, cid: &Cid) -> Result<Vec<u8>, SourceError>;
+
+    /// Called when a fetch that may need this source begins, so a source with a slow start
+    /// (the p2p node) can get ready in the background. Must not block.
+    fn prepare(&self) {}
+
+    /// Told that the block this source just delivered for `cid` failed verification. A source
+    /// that speaks for many peers drops the peer that sent it and returns `true` (ask me
+    /// again); the default `false` rules the whole source out for the run.
+    fn reject(&self, _cid: &Cid) -> bool {
+        false
+    }
+
+    /// Warnings worth showing the user (a peer dropped, a configured peer unreachable),
+    /// collected since the last call.
+    fn take_notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

@@ -23,9 +23,11 @@ use super::lock::{unique_suffix, LockMode, Locker};
 use super::{BlockGetter, BlockPutter, StoreError};
 use crate::content::{is_inline, multihash_key, verify, Block, Cid, Multihash, RAW};
 use rayon::prelude::*;
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 /// The layout version this code reads and writes.
@@ -78,6 +80,10 @@ pub struct FsStoreOptions {
     /// survives the process); after a power loss a torn block is caught by the hash check every
     /// read does, reported as corrupt, and fetched again.
     pub sync_writes: bool,
+    /// Skip the re-hash when reading back a block this process verified and wrote itself
+    /// (a get writes every block and then reads it again to assemble the output). Blocks from
+    /// earlier runs or other processes are always re-hashed. Default: false.
+    pub trust_own_writes: bool,
 }
 
 impl Default for FsStoreOptions {
@@ -88,6 +94,7 @@ impl Default for FsStoreOptions {
             lock_timeout: Duration::from_secs(10 * 60),
             file_locks_only: false,
             sync_writes: false,
+            trust_own_writes: false,
         }
     }
 }
@@ -101,7 +108,13 @@ pub struct FsStore {
     pub(super) tmp: PathBuf,
     pub(super) options: FsStoreOptions,
     pub(super) locker: Locker,
+    /// Blocks this process verified and wrote (multihash key → size): reading them back skips
+    /// the re-hash (verify-on-read protects against damage at rest, not within one run).
+    pub(super) written: Mutex<HashMap<Vec<u8>, usize>>,
 }
+
+/// At most this many blocks are remembered as written by this process.
+const WRITTEN_MEMORY: usize = 1 << 20;
 
 /// A block found on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +198,7 @@ impl FsStore {
             tmp: root.join(TMP_DIR),
             locker: Locker::new(root, options.file_locks_only, options.lock_timeout),
             options,
+            written: Mutex::default(),
         };
         for dir in [&store.blocks, &store.roots, &store.tmp] {
             fs::create_dir_all(dir)
@@ -399,6 +413,12 @@ impl BlockGetter for FsStore {
                 Err(e) => return Err(StoreError::io("failed to read block", path, e)),
             }
         };
+        let key = multihash_key(cid);
+        if self.options.trust_own_writes
+            && self.written.lock().expect("lock").get(&key) == Some(&data.len())
+        {
+            return Ok(Some(Block::reread(*cid, data)));
+        }
         Block::verified(*cid, data)
             .map(Some)
             .map_err(|e| StoreError::Corrupt {
@@ -436,6 +456,7 @@ impl BlockPutter for FsStore {
                     .open(&path)
                     .and_then(|f| f.set_modified(SystemTime::now()))
                     .map_err(|e| StoreError::io("failed to touch block", &path, e))?;
+                self.remember_written(block);
                 return Ok(false);
             }
             Ok(_) => {} // a damaged copy: overwrite it
@@ -443,7 +464,20 @@ impl BlockPutter for FsStore {
             Err(e) => return Err(StoreError::io("failed to read block", path, e)),
         }
         self.write_atomic(&path, block.data())?;
+        self.remember_written(block);
         Ok(true)
+    }
+}
+
+impl FsStore {
+    fn remember_written(&self, block: &Block) {
+        if !self.options.trust_own_writes {
+            return;
+        }
+        let mut written = self.written.lock().expect("lock");
+        if written.len() < WRITTEN_MEMORY {
+            written.insert(multihash_key(block.cid()), block.data().len());
+        }
     }
 }
 

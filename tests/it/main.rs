@@ -11,6 +11,7 @@ mod golden;
 mod kubo_interop;
 mod kubo_rpc;
 mod multiformats;
+mod p2p;
 mod publish;
 mod registry;
 mod registry_cli;

@@ -20,6 +20,7 @@ pub struct GatewayBuilder {
     fault_after: Option<u32>,
     stall_seconds: Option<f64>,
     log: bool,
+    providers: Option<PathBuf>,
 }
 
 impl GatewayBuilder {
@@ -66,6 +67,13 @@ impl GatewayBuilder {
         self
     }
 
+    /// Answers `/routing/v1/providers/{cid}` from this JSON file
+    /// (`{"<cid>": [{"ID": "<peer id>", "Addrs": ["<multiaddr>"]}]}`).
+    pub fn providers(mut self, file: impl AsRef<Path>) -> Self {
+        self.providers = Some(file.as_ref().to_path_buf());
+        self
+    }
+
     /// Logs every request (see [`Gateway::requests`]).
     pub fn log(mut self) -> Self {
         self.log = true;
@@ -99,6 +107,9 @@ impl GatewayBuilder {
         }
         if let Some(log) = &log {
             cmd.arg("--log").arg(log);
+        }
+        if let Some(file) = &self.providers {
+            cmd.arg("--providers").arg(file);
         }
         // stderr to a file: the server prints tracebacks when a client hangs up on purpose.
         let stderr_path = dir.path().join("stderr.txt");

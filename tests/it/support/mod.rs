@@ -4,6 +4,7 @@
 pub mod forge;
 pub mod gateway;
 pub mod jsipfs;
+pub mod kubo;
 
 use std::path::PathBuf;
 
@@ -104,6 +105,8 @@ pub fn kubo_hash(python: &std::path::Path, path: &std::path::Path) -> String {
 pub struct Trove {
     /// The cache directory (deleted on drop).
     pub cache: tempfile::TempDir,
+    /// Holds the p2p identity key (deleted on drop).
+    pub home: tempfile::TempDir,
 }
 
 impl Trove {
@@ -111,13 +114,23 @@ impl Trove {
     pub fn new() -> Self {
         Trove {
             cache: tempfile::tempdir().unwrap(),
+            home: tempfile::tempdir().unwrap(),
         }
     }
 
-    /// `trove ARGS…` with `TROVE_CACHE_DIR` pointing at this cache.
+    /// `trove ARGS…` with `TROVE_CACHE_DIR` pointing at this cache, and the p2p tier kept
+    /// off the public network (no bootstrap peers, no delegated routers, no mDNS, an identity
+    /// key inside the cache directory): tests name their peers.
     pub fn cmd(&self) -> std::process::Command {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trove"));
-        cmd.env("TROVE_CACHE_DIR", self.cache.path());
+        cmd.env("TROVE_CACHE_DIR", self.cache.path())
+            .env("TROVE_P2P_BOOTSTRAP", "none")
+            .env("TROVE_P2P_ROUTERS", "none")
+            .env("TROVE_P2P_MDNS", "0")
+            .env(
+                "TROVE_P2P_IDENTITY",
+                self.home.path().join("p2p-identity.key"),
+            );
         cmd
     }
 

@@ -1,0 +1,158 @@
+//! `trove serve --p2p` and `trove get --seed`: the local cache served over bitswap until the
+//! process is interrupted.
+//!
+//! Once listening, one line per address goes to standard output,
+//! `LISTENING <multiaddr>/p2p/<peer id>`, so scripts can dial the node. Kept roots (or the root
+//! just fetched) are announced as provider records in the DHTs as soon as a DHT peer is
+//! connected.
+
+use super::args::ServeArgs;
+use super::settings::{identity_path, multiaddrs, p2p_config};
+use super::Context;
+use crate::content::Cid;
+use crate::fetch::p2p::{self, BlockProvider, NodeEvent, P2pConfig};
+use crate::store::FsStore;
+use anyhow::Context as _;
+use std::collections::HashSet;
+use std::io::Write;
+use std::sync::Arc;
+
+/// Listen addresses when neither `--listen` nor `p2p.listen` says otherwise.
+pub(crate) const DEFAULT_LISTEN: &[&str] = &["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"];
+
+/// How long after a new connection the roots are announced again.
+const ANNOUNCE_DELAY: std::time::Duration = std::time::Duration::from_secs(3);
+/// How often the roots are announced while serving.
+const REANNOUNCE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+pub(crate) fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<i32> {
+    debug_assert!(args.p2p, "clap requires --p2p");
+    let store = Arc::new(ctx.store()?);
+    let config = serving_config(ctx, &args.peers, &args.listen)?;
+    let roots: Vec<Cid> = store
+        .kept_roots()
+        .context("cannot list the kept roots")?
+        .into_iter()
+        .map(|r| r.cid)
+        .collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve_until_interrupted(store, config, roots, false))?;
+    Ok(0)
+}
+
+/// The p2p settings of a serving node: `peers` and `listen` from the command line (else the
+/// config file, else [`DEFAULT_LISTEN`]) and the persistent identity.
+pub(crate) fn serving_config(
+    ctx: &Context,
+    peers: &[String],
+    listen: &[String],
+) -> anyhow::Result<P2pConfig> {
+    let mut config = p2p_config(peers, &ctx.env, &ctx.config)?;
+    if !listen.is_empty() {
+        config.listen = multiaddrs("--listen", listen)?;
+    } else if config.listen.is_empty() {
+        let defaults: Vec<String> = DEFAULT_LISTEN.iter().map(|s| s.to_string()).collect();
+        config.listen = multiaddrs("the default listen addresses", &defaults)?;
+    }
+    config.identity = Some(identity_path(&ctx.env, &ctx.config)?);
+    Ok(config)
+}
+
+/// Serves `store` until SIGINT or SIGTERM, announcing `roots`.
+pub(crate) async fn serve_until_interrupted(
+    store: Arc<FsStore>,
+    config: P2pConfig,
+    roots: Vec<Cid>,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let provider: Arc<dyn BlockProvider> = store.clone();
+    let started = p2p::start(&config, Some(provider)).await?;
+    let node = started.node.clone();
+    for (addr, why) in &started.unreachable {
+        eprintln!("warning: cannot reach peer `{addr}`: {why}");
+    }
+    let mut events = node.subscribe();
+    let peer_id = node.peer_id();
+    let mut printed = HashSet::new();
+    let print = |addr: &libp2p::Multiaddr, printed: &mut HashSet<String>| {
+        let line = format!("LISTENING {addr}/p2p/{peer_id}");
+        if printed.insert(line.clone()) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+    };
+    for addr in node.listen_addrs() {
+        print(&addr, &mut printed);
+    }
+    if !quiet {
+        eprintln!(
+            "serving {} over bitswap as {peer_id} ({} kept root(s)); press Ctrl-C to stop",
+            store.root().display(),
+            roots.len()
+        );
+    }
+    let announce = |node: &p2p::Node| {
+        let node = node.clone();
+        let roots = roots.clone();
+        async move {
+            for root in roots {
+                let _ = node.provide(root.hash().to_bytes()).await;
+            }
+        }
+    };
+    announce(&node).await;
+    // Provider records need DHT peers: announce again shortly after connections come up
+    // (identify has then told the DHT about them), and periodically after that.
+    let mut announce_at = tokio::time::Instant::now() + REANNOUNCE;
+    let mut announcements_after_connect = 0;
+    let mut terminate = terminate_signal()?;
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(NodeEvent::Listening(addr)) => print(&addr, &mut printed),
+                Ok(NodeEvent::Connected(_)) if announcements_after_connect < 3 => {
+                    announcements_after_connect += 1;
+                    announce_at = announce_at.min(tokio::time::Instant::now() + ANNOUNCE_DELAY);
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => break,
+            },
+            () = tokio::time::sleep_until(announce_at) => {
+                announce(&node).await;
+                announce_at = tokio::time::Instant::now() + REANNOUNCE;
+            }
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+        }
+    }
+    if !quiet {
+        let stats = started.bitswap.stats();
+        eprintln!("stopped; sent {} block(s)", stats.blocks_sent);
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn terminate_signal() -> anyhow::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot watch for SIGTERM")
+}
+
+#[cfg(not(unix))]
+fn terminate_signal() -> anyhow::Result<NeverSignal> {
+    Ok(NeverSignal)
+}
+
+#[cfg(not(unix))]
+struct NeverSignal;
+
+#[cfg(not(unix))]
+impl NeverSignal {
+    async fn recv(&mut self) -> Option<()> {
+        std::future::pending().await
+    }
+}

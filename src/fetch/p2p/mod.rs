@@ -1,0 +1,545 @@
+//! Tier 2: the embedded libp2p node, fetching over bitswap and serving the local store.
+//!
+//! - [`node`]: the swarm actor (TCP/QUIC, noise, yamux, identify, ping, Kademlia WAN + LAN in
+//!   client mode, optional mDNS) behind a cloneable [`Node`] handle.
+//! - [`bitswap`]: bitswap 1.2.0/1.1.0 client and server on `libp2p-stream`.
+//! - [`message`]: the bitswap wire format (no IO).
+//! - [`routing`]: delegated routing over HTTP (`/routing/v1/providers/{cid}`).
+//! - [`identity`]: the persistent node key.
+//!
+//! [`P2pSource`] is the fetcher's view: the node starts on first use (or when the fetcher calls
+//! [`Source::prepare`]), so a get that an earlier tier answers never pays for it. A block is
+//! asked of the peers that already delivered in this session first, then of every connected
+//! peer (want-have), then of providers found through the DHTs and delegated routers; when none
+//! has it within the discovery time-out, the answer is "not found".
+
+pub mod bitswap;
+pub mod identity;
+pub mod message;
+pub mod node;
+pub mod routing;
+pub mod streams;
+
+pub use bitswap::{Bitswap, BitswapStats, BlockProvider, WantEvent};
+pub use node::{Node, NodeEvent, NodeOptions};
+
+use super::http::HttpClient;
+use super::{Source, SourceError, SourceKind};
+use crate::content::Cid;
+use libp2p::{Multiaddr, PeerId};
+use message::WantType;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, OnceCell};
+use tokio::time::Instant;
+
+/// The public IPFS bootstrap peers (the DHT's entry points).
+pub const DEFAULT_BOOTSTRAP: &[&str] = &[
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN",
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmQCU2EcMqAqQPR2i9bChDtGNJchTbq5TbXJJ16u19uLTa",
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmbLHAnMoJPWSCR5Zhtx6BHJX9KiKNN6tpvbUcqanj75Nb",
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmcZf59bWwK5XFi76CZX8cbJ4BhTzzA3gU1ZjYZcYW3dwt",
+    "/ip4/104.131.131.82/tcp/4001/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ",
+];
+
+/// The public delegated routing endpoint (IPIP-337).
+pub const DEFAULT_ROUTERS: &[&str] = &["https://delegated-ipfs.dev"];
+
+/// How long a block request waits on the peers already asked before asking every connected
+/// peer as well.
+const HEDGE_AFTER: Duration = Duration::from_secs(2);
+/// How long dialing one configured peer may take.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Which peer delivered which block, kept for this many recent blocks (see [`Source::reject`]).
+const DELIVERY_MEMORY: usize = 4096;
+
+/// Errors setting up the node.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum P2pError {
+    /// The transport or behaviours could not be built.
+    #[error("cannot set up the p2p node: {0}")]
+    Setup(String),
+    /// A listen address was refused.
+    #[error("cannot listen on `{addr}`: {detail}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        detail: String,
+    },
+    /// The identity key could not be read or written.
+    #[error("cannot use the p2p identity key `{path}`: {detail}")]
+    Identity {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+}
+
+/// Everything the p2p tier can be told.
+#[derive(Debug, Clone)]
+pub struct P2pConfig {
+    /// Peers to dial at start (`--peer`, config `p2p.peers`).
+    pub peers: Vec<Multiaddr>,
+    /// DHT bootstrap peers.
+    pub bootstrap: Vec<Multiaddr>,
+    /// Delegated routing endpoints.
+    pub routers: Vec<url::Url>,
+    /// Discover LAN peers with mDNS.
+    pub mdns: bool,
+    /// Addresses to listen on (empty for a get that does not seed).
+    pub listen: Vec<Multiaddr>,
+    /// The identity key file; `None` uses a fresh key for this run.
+    pub identity: Option<PathBuf>,
+    /// How long provider discovery may take before a block counts as not found.
+    pub find_timeout: Duration,
+    /// How long an idle connection is kept.
+    pub idle_connection_timeout: Duration,
+}
+
+impl Default for P2pConfig {
+    fn default() -> Self {
+        P2pConfig {
+            peers: Vec::new(),
+            bootstrap: Vec::new(),
+            routers: Vec::new(),
+            mdns: false,
+            listen: Vec::new(),
+            identity: None,
+            find_timeout: Duration::from_secs(10),
+            idle_connection_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl P2pConfig {
+    /// Whether the node has any way to find a peer.
+    pub fn can_discover(&self) -> bool {
+        !self.peers.is_empty()
+            || !self.bootstrap.is_empty()
+            || !self.routers.is_empty()
+            || self.mdns
+    }
+}
+
+/// The running node with bitswap, as used by the source and by `trove serve`.
+#[derive(Clone)]
+pub struct Started {
+    /// The node.
+    pub node: Node,
+    /// Its bitswap engine.
+    pub bitswap: Bitswap,
+    /// Configured peers that could not be dialed, with the reason.
+    pub unreachable: Vec<(Multiaddr, String)>,
+}
+
+/// Starts a node with bitswap serving `provider` (if any) and dials the configured peers
+/// (waiting for those dials, at most [`DIAL_TIMEOUT`] each, in parallel).
+pub async fn start(
+    config: &P2pConfig,
+    provider: Option<Arc<dyn BlockProvider>>,
+) -> Result<Started, P2pError> {
+    let keypair = match &config.identity {
+        Some(path) => identity::load_or_create(path)?,
+        None => libp2p::identity::Keypair::generate_ed25519(),
+    };
+    let (node, incoming) = Node::start(NodeOptions {
+        keypair,
+        listen: config.listen.clone(),
+        bootstrap: config.bootstrap.clone(),
+        mdns: config.mdns,
+        idle_connection_timeout: config.idle_connection_timeout,
+        protocols: bitswap::PROTOCOLS.to_vec(),
+    })?;
+    let bitswap = Bitswap::start(node.clone(), incoming, provider);
+    let dials = config.peers.iter().map(|addr| {
+        let node = node.clone();
+        let addr = addr.clone();
+        async move {
+            let result = match tokio::time::timeout(DIAL_TIMEOUT, node.dial(addr.clone())).await {
+                Ok(r) => r,
+                Err(_) => Err(format!("no connection within {DIAL_TIMEOUT:?}")),
+            };
+            (addr, result)
+        }
+    });
+    let unreachable = futures_util::future::join_all(dials)
+        .await
+        .into_iter()
+        .filter_map(|(addr, r)| r.err().map(|e| (addr, e)))
+        .collect();
+    Ok(Started {
+        node,
+        bitswap,
+        unreachable,
+    })
+}
+
+/// The p2p tier as a fetcher [`Source`].
+#[derive(Clone)]
+pub struct P2pSource {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: P2pConfig,
+    client: HttpClient,
+    provider: Option<Arc<dyn BlockProvider>>,
+    started: OnceCell<Result<Started, String>>,
+    session: Mutex<Session>,
+}
+
+#[derive(Default)]
+struct Session {
+    delivered: HashMap<PeerId, u64>,
+    outstanding: HashMap<PeerId, usize>,
+    delivered_by: HashMap<Cid, PeerId>,
+    delivery_order: VecDeque<Cid>,
+}
+
+impl Session {
+    fn record(&mut self, cid: Cid, peer: PeerId) {
+        *self.delivered.entry(peer).or_default() += 1;
+        if self.delivered_by.insert(cid, peer).is_none() {
+            self.delivery_order.push_back(cid);
+            if self.delivery_order.len() > DELIVERY_MEMORY {
+                if let Some(old) = self.delivery_order.pop_front() {
+                    self.delivered_by.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+impl P2pSource {
+    /// A source using `config`; `provider` is served to peers while the node runs (pass the
+    /// local store so a fetching node also shares what it has).
+    pub fn new(
+        config: P2pConfig,
+        client: &HttpClient,
+        provider: Option<Arc<dyn BlockProvider>>,
+    ) -> Self {
+        P2pSource {
+            inner: Arc::new(Inner {
+                config,
+                client: client.clone(),
+                provider,
+                started: OnceCell::new(),
+                session: Mutex::default(),
+            }),
+        }
+    }
+
+    /// The running node, if it was started (for `get --seed`).
+    pub fn started_node(&self) -> Option<Started> {
+        self.inner
+            .started
+            .get()
+            .and_then(|r| r.as_ref().ok())
+            .cloned()
+    }
+
+    /// Starts the node now if it is not running yet.
+    pub async fn start(&self) -> Result<Started, SourceError> {
+        self.inner.start().await
+    }
+}
+
+impl Inner {
+    async fn start(&self) -> Result<Started, SourceError> {
+        let result = self
+            .started
+            .get_or_init(|| async {
+                let started = start(&self.config, self.provider.clone())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !self.config.peers.is_empty()
+                    && started.unreachable.len() == self.config.peers.len()
+                    && self.config.bootstrap.is_empty()
+                    && self.config.routers.is_empty()
+                    && !self.config.mdns
+                {
+                    let (addr, why) = &started.unreachable[0];
+                    return Err(format!("cannot reach peer `{addr}`: {why}"));
+                }
+                Ok(started)
+            })
+            .await;
+        result.clone().map_err(SourceError::Unavailable)
+    }
+
+    /// The best peer of this session for the next want-block: connected, not banned, has
+    /// delivered before, fewest requests in flight.
+    fn session_peer(&self, started: &Started) -> Option<PeerId> {
+        let session = self.session.lock().expect("lock");
+        session
+            .delivered
+            .iter()
+            .filter(|(p, _)| started.node.is_connected(p) && !started.bitswap.is_banned(p))
+            .min_by_key(|(p, n)| {
+                (
+                    session.outstanding.get(*p).copied().unwrap_or(0),
+                    u64::MAX - **n,
+                )
+            })
+            .map(|(p, _)| *p)
+    }
+
+    fn outstanding(&self, peer: PeerId, delta: isize) {
+        let mut session = self.session.lock().expect("lock");
+        let n = session.outstanding.entry(peer).or_default();
+        *n = n.saturating_add_signed(delta);
+    }
+
+    /// Starts provider discovery for `cid`: both DHTs and every delegated router. Providers
+    /// arrive connected on the returned channel, which closes when every lookup has ended.
+    fn discover(
+        &self,
+        started: &Started,
+        cid: &Cid,
+        tasks: &mut tokio::task::JoinSet<()>,
+    ) -> mpsc::Receiver<PeerId> {
+        let (tx, rx) = mpsc::channel(64);
+        let key = cid.hash().to_bytes();
+        {
+            let node = started.node.clone();
+            let tx = tx.clone();
+            let settle = self.config.find_timeout;
+            tasks.spawn(async move {
+                // A DHT lookup before the bootstrap peers are known finds nothing.
+                node.bootstrap_settled(settle).await;
+                if let Ok(mut found) = node.find_providers(key).await {
+                    while let Some(peer) = found.recv().await {
+                        if tx.send(peer).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+        for router in &self.config.routers {
+            let node = started.node.clone();
+            let tx = tx.clone();
+            let client = self.client.clone();
+            let router = router.clone();
+            let cid = *cid;
+            tasks.spawn(async move {
+                let Ok(providers) = routing::find_providers(&client, &router, &cid).await else {
+                    return;
+                };
+                let mut dials = tokio::task::JoinSet::new();
+                for provider in providers {
+                    if provider.peer == node.peer_id() {
+                        continue;
+                    }
+                    let node = node.clone();
+                    dials.spawn(async move {
+                        tokio::time::timeout(
+                            DIAL_TIMEOUT,
+                            node.dial_peer(provider.peer, provider.addrs),
+                        )
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                    });
+                }
+                while let Some(done) = dials.join_next().await {
+                    if let Ok(Some(peer)) = done {
+                        if tx.send(peer).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+        rx
+    }
+
+    async fn block(&self, cid: Cid) -> Result<Vec<u8>, SourceError> {
+        let started = self.start().await?;
+        let bitswap = &started.bitswap;
+        let mut want = bitswap.want(cid);
+        let mut asked: HashSet<PeerId> = HashSet::new();
+        let mut refused: HashSet<PeerId> = HashSet::new();
+        let mut haves: VecDeque<PeerId> = VecDeque::new();
+        let mut block_from: Vec<PeerId> = Vec::new();
+        let mut slow = false;
+        let mut discovery: Option<mpsc::Receiver<PeerId>> = None;
+        let mut discovery_over = false;
+        let mut tasks = tokio::task::JoinSet::new();
+        let far = Instant::now() + Duration::from_secs(86400 * 365);
+        let mut hedge_at = far;
+        let mut discovery_deadline = far;
+
+        let result = 'outer: {
+            match self.session_peer(&started) {
+                Some(peer) => {
+                    self.ask_block(&mut want, peer, &mut asked, &mut block_from)
+                        .await;
+                    hedge_at = Instant::now() + HEDGE_AFTER;
+                }
+                None => {
+                    for peer in started.node.connected_peers() {
+                        if !bitswap.is_banned(&peer) && asked.insert(peer) {
+                            want.ask(peer, WantType::Have).await;
+                        }
+                    }
+                }
+            }
+            loop {
+                let waiting_block = block_from.iter().any(|p| !refused.contains(p));
+                if !waiting_block || slow {
+                    if let Some(peer) = haves.pop_front() {
+                        self.ask_block(&mut want, peer, &mut asked, &mut block_from)
+                            .await;
+                        continue;
+                    }
+                }
+                let waiting = asked.iter().any(|p| !refused.contains(p));
+                if !waiting {
+                    if discovery.is_none() && !discovery_over {
+                        discovery = Some(self.discover(&started, &cid, &mut tasks));
+                        discovery_deadline = Instant::now() + self.config.find_timeout;
+                    } else if discovery_over {
+                        break 'outer Err(SourceError::NotFound);
+                    }
+                }
+                tokio::select! {
+                    event = want.next() => match event {
+                        Some(WantEvent::Block(peer, data)) => {
+                            self.session.lock().expect("lock").record(cid, peer);
+                            break 'outer Ok(data);
+                        }
+                        Some(WantEvent::Have(peer)) => {
+                            if !block_from.contains(&peer) {
+                                haves.push_back(peer);
+                            }
+                        }
+                        Some(WantEvent::DontHave(peer)) | Some(WantEvent::PeerGone(peer)) => {
+                            if asked.contains(&peer) {
+                                refused.insert(peer);
+                                haves.retain(|p| *p != peer);
+                            }
+                        }
+                        None => break 'outer Err(SourceError::Unavailable("the p2p node stopped".into())),
+                    },
+                    () = tokio::time::sleep_until(hedge_at), if hedge_at < far => {
+                        hedge_at = far;
+                        slow = true;
+                        for peer in started.node.connected_peers() {
+                            if !bitswap.is_banned(&peer) && asked.insert(peer) {
+                                want.ask(peer, WantType::Have).await;
+                            }
+                        }
+                    }
+                    found = async { discovery.as_mut().expect("guarded").recv().await },
+                        if discovery.is_some() && !discovery_over =>
+                    {
+                        match found {
+                            Some(peer) if !asked.contains(&peer) && !bitswap.is_banned(&peer) => {
+                                if block_from.iter().all(|p| refused.contains(p)) {
+                                    self.ask_block(&mut want, peer, &mut asked, &mut block_from).await;
+                                } else {
+                                    asked.insert(peer);
+                                    want.ask(peer, WantType::Have).await;
+                                }
+                            }
+                            Some(_) => {}
+                            None => discovery_over = true,
+                        }
+                    }
+                    () = tokio::time::sleep_until(discovery_deadline), if discovery.is_some() && !discovery_over => {
+                        discovery_over = true;
+                    }
+                }
+            }
+        };
+        for peer in &block_from {
+            self.outstanding(*peer, -1);
+        }
+        result
+    }
+
+    async fn ask_block(
+        &self,
+        want: &mut bitswap::Want,
+        peer: PeerId,
+        asked: &mut HashSet<PeerId>,
+        block_from: &mut Vec<PeerId>,
+    ) {
+        asked.insert(peer);
+        block_from.push(peer);
+        self.outstanding(peer, 1);
+        want.ask(peer, WantType::Block).await;
+    }
+}
+
+#[async_trait::async_trait]
+impl Source for P2pSource {
+    fn describe(&self) -> String {
+        "p2p (bitswap)".into()
+    }
+
+    fn kind(&self) -> SourceKind {
+        SourceKind::P2p
+    }
+
+    fn prepare(&self) {
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            let _ = inner.start().await;
+        });
+    }
+
+    fn reject(&self, cid: &Cid) -> bool {
+        let peer = self
+            .inner
+            .session
+            .lock()
+            .expect("lock")
+            .delivered_by
+            .remove(cid);
+        match (peer, self.inner.started.get()) {
+            (Some(peer), Some(Ok(started))) => {
+                started.bitswap.ban(
+                    peer,
+                    &format!("sent a block that failed verification as `{cid}`"),
+                );
+                self.inner
+                    .session
+                    .lock()
+                    .expect("lock")
+                    .delivered
+                    .remove(&peer);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn take_notes(&self) -> Vec<String> {
+        match self.inner.started.get() {
+            Some(Ok(started)) => {
+                let mut notes: Vec<String> = started
+                    .unreachable
+                    .iter()
+                    .map(|(addr, why)| format!("cannot reach peer `{addr}`: {why}"))
+                    .collect();
+                notes.extend(started.bitswap.take_notes());
+                notes
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    async fn dag(&self, _cid: &Cid) -> Result<super::ByteStream, SourceError> {
+        Err(SourceError::Unsupported)
+    }
+
+    async fn block(&self, cid: &Cid) -> Result<Vec<u8>, SourceError> {
+        self.inner.block(*cid).await
+    }
+}

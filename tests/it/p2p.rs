@@ -1,0 +1,360 @@
+//! The embedded libp2p node against real peers on loopback: Kubo v0.22 (`kubo_peer.py`) serving
+//! to trove and fetching from `trove serve --p2p`, provider discovery through a Kubo DHT and
+//! through delegated routing (`trustless_gateway.py --providers`), and a lying peer.
+
+use crate::support::gateway::Gateway;
+use crate::support::kubo::{kubo_fetch, kubo_python, KuboPeer, TroveServer};
+use crate::support::{splitmix64_bytes, Trove};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn write(dir: &Path, name: &str, data: &[u8]) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, data).unwrap();
+    path
+}
+
+/// `trove get TARGET -o OUT --source p2p ARGS…`; asserts success.
+fn p2p_get(trove: &Trove, target: &str, out: &Path, args: &[&str]) {
+    let mut all = vec![
+        "get",
+        target,
+        "-o",
+        out.to_str().unwrap(),
+        "--source",
+        "p2p",
+    ];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--timeout", "60s"]);
+    trove.ok(&all);
+}
+
+fn assert_cache_clean(trove: &Trove) {
+    let (code, out, err) = trove.run(&["cache", "verify"]);
+    assert_eq!(code, 0, "cache verify failed:\n{out}\n{err}");
+}
+
+#[test]
+fn trove_fetches_files_directories_and_a_deep_dag_from_kubo() {
+    let Some(python) = kubo_python() else { return };
+    let src = tempfile::tempdir().unwrap();
+    let small = write(src.path(), "small.bin", &splitmix64_bytes(1, 1_000_000));
+    // 201 leaves of 256 KiB: more than Kubo's 174 links per node, so the DAG has two levels.
+    let deep = write(
+        src.path(),
+        "deep.bin",
+        &splitmix64_bytes(2, 201 * 262_144 - 5),
+    );
+    let dir = src.path().join("tree");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    write(&dir, "a.txt", b"alpha\n");
+    write(&dir.join("sub"), "b.bin", &splitmix64_bytes(3, 700_000));
+    let kubo = KuboPeer::serve(&python, &[&small, &deep, &dir], "none", &[]);
+    let peer = kubo.tcp_addr();
+
+    let trove = Trove::new();
+    let out = tempfile::tempdir().unwrap();
+    for (path, name) in [(&small, "small.bin"), (&deep, "deep.bin")] {
+        let cid = kubo.cid_of(path);
+        assert!(cid.starts_with("Qm"), "Kubo's default is CIDv0: {cid}");
+        let target = out.path().join(name);
+        p2p_get(&trove, &cid, &target, &["--peer", peer]);
+        assert_eq!(
+            std::fs::read(&target).unwrap(),
+            std::fs::read(path).unwrap()
+        );
+    }
+    let blocks = trove.ok(&["cache", "ls", "--blocks"]).lines().count();
+    assert!(
+        blocks >= 205,
+        "expected the deep DAG's 200+ blocks, found {blocks}"
+    );
+
+    let tree = out.path().join("tree");
+    p2p_get(&trove, &kubo.cid_of(&dir), &tree, &["--peer", peer]);
+    crate::support::assert_same_tree(&dir, &tree);
+    // A path inside the directory, over the same session.
+    let b = out.path().join("b.bin");
+    let target = format!("{}/sub/b.bin", kubo.cid_of(&dir));
+    p2p_get(&Trove::new(), &target, &b, &["--peer", peer]);
+    assert_eq!(std::fs::read(&b).unwrap(), splitmix64_bytes(3, 700_000));
+    assert_cache_clean(&trove);
+}
+
+#[test]
+fn kubo_fetches_cidv0_and_cidv1_raw_leaf_content_from_trove_serve() {
+    let Some(python) = kubo_python() else { return };
+    let src = tempfile::tempdir().unwrap();
+    let data = splitmix64_bytes(4, 3_000_000);
+    let file = write(src.path(), "data.bin", &data);
+    let trove = Trove::new();
+    let v0 = trove.ok(&["add", "-Q", file.to_str().unwrap()]);
+    let v1 = trove.ok(&[
+        "add",
+        "-Q",
+        "--cid-version",
+        "1",
+        "--raw-leaves=true",
+        file.to_str().unwrap(),
+    ]);
+    assert!(v0.starts_with("Qm") && v1.starts_with("bafy"), "{v0} {v1}");
+    let mut cmd = trove.cmd();
+    cmd.args(["serve", "--p2p", "--listen", "/ip4/127.0.0.1/tcp/0"]);
+    let server = TroveServer::start(cmd);
+    assert!(
+        server.addrs[0].contains("/p2p/12D3KooW"),
+        "{:?}",
+        server.addrs
+    );
+    for cid in [&v0, &v1] {
+        let out = src.path().join(format!("kubo-{cid}"));
+        let report = kubo_fetch(&python, server.tcp_addr(), cid, &out);
+        assert_eq!(report["ok"], true, "Kubo could not fetch {cid}: {report}");
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            data,
+            "Kubo got other bytes for {cid}"
+        );
+    }
+    // The same peer ID on the next start: the identity key is kept.
+    let first_id = server.addrs[0].rsplit('/').next().unwrap().to_string();
+    assert_eq!(server.stop(), Some(0));
+    let mut cmd = trove.cmd();
+    cmd.args(["serve", "--p2p", "--listen", "/ip4/127.0.0.1/tcp/0"]);
+    let again = TroveServer::start(cmd);
+    assert!(again.addrs[0].ends_with(&first_id), "{:?}", again.addrs);
+}
+
+#[test]
+fn get_seed_keeps_serving_what_it_fetched() {
+    let Some(python) = kubo_python() else { return };
+    let src = tempfile::tempdir().unwrap();
+    let file = write(src.path(), "f.bin", &splitmix64_bytes(5, 600_000));
+    let kubo = KuboPeer::serve(&python, &[&file], "none", &[]);
+    let cid = kubo.cid_of(&file);
+    let trove = Trove::new();
+    let out = src.path().join("out.bin");
+    let mut cmd = trove.cmd();
+    cmd.args(["get", &cid, "-o", out.to_str().unwrap(), "--source", "p2p"])
+        .args([
+            "--peer",
+            kubo.tcp_addr(),
+            "--seed",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+        ]);
+    let seeder = TroveServer::start(cmd);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&file).unwrap());
+    drop(kubo); // only the seeder has it now
+    let again = src.path().join("again.bin");
+    let report = kubo_fetch(&python, seeder.tcp_addr(), &cid, &again);
+    assert_eq!(report["ok"], true, "{report}\n{}", seeder.stderr());
+    assert_eq!(
+        std::fs::read(&again).unwrap(),
+        std::fs::read(&file).unwrap()
+    );
+}
+
+#[test]
+fn providers_are_found_through_a_kubo_dht() {
+    let Some(python) = kubo_python() else { return };
+    let src = tempfile::tempdir().unwrap();
+    let file = write(src.path(), "dht.bin", &splitmix64_bytes(6, 1_500_000));
+    let router = KuboPeer::serve(&python, &[], "dhtserver", &[]);
+    let holder = KuboPeer::serve(&python, &[&file], "dhtserver", &[router.tcp_addr()]);
+    let cid = holder.cid_of(&file);
+    let trove = Trove::new();
+    let out = src.path().join("out.bin");
+    // Only the DHT peer is configured (as the bootstrap peer): the holder must come from a
+    // provider lookup. The holder announces in the background: allow it some time.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let output = trove
+            .cmd()
+            .env("TROVE_P2P_BOOTSTRAP", router.tcp_addr())
+            .args(["get", &cid, "-o", out.to_str().unwrap(), "--source", "p2p"])
+            .args(["--timeout", "30s"])
+            .output()
+            .unwrap();
+        if output.status.success() {
+            break;
+        }
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            Instant::now() < deadline,
+            "never found through the DHT: {err}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&file).unwrap());
+}
+
+#[test]
+fn providers_are_found_through_delegated_routing() {
+    let Some(python) = kubo_python() else { return };
+    let src = tempfile::tempdir().unwrap();
+    let file = write(src.path(), "routed.bin", &splitmix64_bytes(7, 900_000));
+    let kubo = KuboPeer::serve(&python, &[&file], "none", &[]);
+    let cid = kubo.cid_of(&file);
+    let table = serde_json::json!({ &cid: [{ "ID": kubo.peer_id, "Addrs": [kubo.tcp_addr().split("/p2p/").next().unwrap()] }] });
+    let table_file = write(src.path(), "providers.json", table.to_string().as_bytes());
+    let routing = Gateway::builder().providers(&table_file).log().start();
+    let trove = Trove::new();
+    let out = src.path().join("out.bin");
+    let mut cmd = trove.cmd();
+    let output = cmd
+        .env("TROVE_P2P_ROUTERS", &routing.url)
+        .args([
+            "get",
+            &cid,
+            "-o",
+            out.to_str().unwrap(),
+            "--source",
+            "p2p",
+            "--timeout",
+            "60s",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&file).unwrap());
+    let asked: Vec<String> = routing
+        .requests()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        asked
+            .iter()
+            .any(|p| p == &format!("/routing/v1/providers/{cid}")),
+        "{asked:?}"
+    );
+}
+
+/// Serves every block with one bit flipped.
+struct LyingStore(trove::store::MemoryStore);
+
+impl trove::fetch::p2p::BlockProvider for LyingStore {
+    fn block_data(&self, cid: &trove::content::Cid) -> Option<Vec<u8>> {
+        use trove::store::BlockGetter;
+        let mut data = self.0.get_block(cid).ok()??.into_data();
+        data[0] ^= 1;
+        Some(data)
+    }
+
+    fn has(&self, cid: &trove::content::Cid) -> bool {
+        use trove::store::BlockGetter;
+        self.0.has_block(cid).unwrap_or(false)
+    }
+}
+
+#[test]
+fn a_peer_sending_wrong_blocks_is_dropped_and_the_get_completes_from_another() {
+    let Some(python) = kubo_python() else { return };
+    let src = tempfile::tempdir().unwrap();
+    let data = splitmix64_bytes(8, 2_000_000);
+    let file = write(src.path(), "honest.bin", &data);
+    let kubo = KuboPeer::serve(&python, &[&file], "none", &[]);
+    let cid = kubo.cid_of(&file);
+
+    // The liar holds the same DAG (imported the way Kubo does) and corrupts all of it.
+    let store = trove::store::MemoryStore::default();
+    let params = trove::unixfs::Profile::UnixfsV0_2015.params();
+    let root = trove::import::import_path(&file, &params, &store, &trove::progress::Silent)
+        .unwrap()
+        .cid;
+    assert_eq!(root.to_string(), cid);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let liar = runtime.block_on(async {
+        let config = trove::fetch::P2pConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+            ..Default::default()
+        };
+        let started = trove::fetch::p2p::start(&config, Some(Arc::new(LyingStore(store))))
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while started.node.listen_addrs().is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        started
+    });
+    let liar_addr = format!(
+        "{}/p2p/{}",
+        liar.node.listen_addrs()[0],
+        liar.node.peer_id()
+    );
+    // The liar is the only peer given; the honest one is found by delegated routing once the
+    // liar is dropped.
+    let table = serde_json::json!({ &cid: [{ "ID": kubo.peer_id, "Addrs": [kubo.tcp_addr().split("/p2p/").next().unwrap()] }] });
+    let table_file = write(src.path(), "providers.json", table.to_string().as_bytes());
+    let routing = Gateway::builder().providers(&table_file).start();
+    let trove = Trove::new();
+    let out = src.path().join("out.bin");
+    let output = trove
+        .cmd()
+        .env("TROVE_P2P_ROUTERS", &routing.url)
+        .args(["get", &cid, "-o", out.to_str().unwrap(), "--source", "p2p"])
+        .args(["--peer", &liar_addr, "--timeout", "60s"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), data);
+    assert!(
+        err.contains(&format!("dropped peer {}", liar.node.peer_id())),
+        "the liar should be reported: {err}"
+    );
+    assert_cache_clean(&trove);
+    drop(liar);
+}
+
+#[test]
+fn content_no_peer_has_fails_clearly_and_quickly() {
+    let Some(python) = kubo_python() else { return };
+    let kubo = KuboPeer::serve(&python, &[], "none", &[]);
+    let trove = Trove::new();
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("never");
+    // A CID nobody has (the sha2-256 of "trove: nobody has this").
+    let cid = "bafkreiexxe3oglrr3hr4cxkydkempei57i5qufii7pcvwxubp3x4y3im7e";
+    let started = Instant::now();
+    let (code, _, err) = trove.run(&[
+        "get",
+        cid,
+        "-o",
+        target.to_str().unwrap(),
+        "--source",
+        "p2p",
+        "--peer",
+        kubo.tcp_addr(),
+        "--timeout",
+        "20s",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(err.contains(cid) && err.contains("p2p"), "{err}");
+    assert!(!target.exists());
+    // An unreachable peer is named too.
+    let (code, _, err) = trove.run(&[
+        "get",
+        cid,
+        "--source",
+        "p2p",
+        "--peer",
+        "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN",
+        "--timeout",
+        "20s",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot reach peer"), "{err}");
+}
