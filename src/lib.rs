@@ -11,7 +11,7 @@
 //! - [`store`]: the block store traits, an in-memory store and the on-disk cache.
 //! - [`import`]: files and directories from disk into blocks, on all cores.
 //! - [`extract`]: UnixFS content from the store to disk, atomically and safely.
-//! - [`fetch`]: the `Source` trait (Kubo RPC, trustless gateways, HTTP mirrors) and the fetcher
+//! - [`fetch`]: the `Source` trait (Kubo RPC, the embedded libp2p node with bitswap, trustless gateways, HTTP mirrors) and the fetcher
 //!   that verifies and stores every block.
 //! - [`registry`]: registry formats (1.0, 2.0, ours), resolution, checks, queries, the cached
 //!   HTTP client.

@@ -55,33 +55,56 @@ pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
         }
     };
     let cid = session.complete(&target, &extra)?;
-    if let Some(car) = &args.car {
-        session.write_car(&cid, car)?;
-        session.say(&format!("wrote {} ({target})", car.display()));
-        return Ok(0);
+    write_output(
+        &session,
+        &cid,
+        &target,
+        &args,
+        default_name,
+        expected_sha.as_deref(),
+    )?;
+    if args.seed {
+        session.seed(&cid, &target.to_string(), &args.fetch.peers, &args.listen)?;
     }
-    let out = args.output.unwrap_or_else(|| PathBuf::from(default_name));
-    let reader = Reader::new(&*session.store);
+    Ok(0)
+}
+
+/// Writes the fetched content where `args` says: a CAR, standard output, or a file or folder.
+fn write_output(
+    session: &Session,
+    cid: &Cid,
+    target: &Target,
+    args: &GetArgs,
+    default_name: String,
+    expected_sha: Option<&str>,
+) -> anyhow::Result<()> {
+    if let Some(car) = &args.car {
+        session.write_car(cid, car)?;
+        session.say(&format!("wrote {} ({target})", car.display()));
+        return Ok(());
+    }
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(default_name));
     if out.as_os_str() == "-" {
+        let reader = Reader::new(&*session.store);
         let stdout = std::io::stdout();
         let mut lock = std::io::BufWriter::new(stdout.lock());
         reader
-            .read_file(&cid, 0, None, &mut lock)
+            .read_file(cid, 0, None, &mut lock)
             .with_context(|| format!("cannot write `{target}` to standard output"))?;
         lock.flush()?;
-        return Ok(0);
+        return Ok(());
     }
-    let summary = session.write_out(&cid, &out, expected_sha.as_deref())?;
+    let summary = session.write_out(cid, &out, expected_sha)?;
     session.say(&format!(
         "wrote {} ({} file(s), {} bytes)",
         out.display(),
         summary.files,
         summary.bytes
     ));
-    if args.seed {
-        session.seed(&cid, &target.to_string(), &args.fetch.peers, &args.listen)?;
-    }
-    Ok(0)
+    Ok(())
 }
 
 /// Whether the text is shaped like a registry ID rather than a mistyped CID.

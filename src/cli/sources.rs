@@ -59,6 +59,14 @@ pub(crate) async fn build(
             }
         }
     }
+    if sources.is_empty()
+        && settings.sources.contains(&SourceKind::P2p)
+        && !settings.p2p.can_discover()
+    {
+        anyhow::bail!(
+            "the p2p tier has no way to find peers (no --peer, no bootstrap peers, no delegated routers, mDNS off)\nhint: give a peer with --peer /ip4/…/tcp/4001/p2p/…, or set `bootstrap`, `routers` or `mdns` in the [p2p] section of the config file (or TROVE_P2P_BOOTSTRAP / TROVE_P2P_ROUTERS / TROVE_P2P_MDNS)"
+        );
+    }
     Ok(Built { sources, daemon })
 }
 

@@ -12,6 +12,7 @@
 use super::message::{Message, Payload, Presence, WantEntry, WantType, MAX_MESSAGE_SIZE};
 use super::node::{Node, NodeEvent};
 use super::streams::{Inbound, OpenError, StreamControl};
+use crate::car::MAX_BLOCK_SIZE;
 use crate::content::Cid;
 use crate::store::BlockGetter;
 use futures_util::io::{AsyncReadExt, AsyncWriteExt, BufReader};
@@ -373,6 +374,13 @@ impl Shared {
             .await
             .expect("hashing task panicked");
             for (cid, data) in hashed {
+                if data.len() > MAX_BLOCK_SIZE {
+                    self.ban(
+                        peer,
+                        &format!("sent a {}-byte block (limit {MAX_BLOCK_SIZE})", data.len()),
+                    );
+                    return;
+                }
                 let Ok(cid) = cid else {
                     self.ban(peer, "sent a block with an unusable CID prefix");
                     return;

@@ -137,7 +137,7 @@ pub struct Started {
 }
 
 /// Starts a node with bitswap serving `provider` (if any) and dials the configured peers
-/// (waiting for those dials, at most [`DIAL_TIMEOUT`] each, in parallel).
+/// (waiting for those dials, at most 10 s each, in parallel).
 pub async fn start(
     config: &P2pConfig,
     provider: Option<Arc<dyn BlockProvider>>,
