@@ -406,6 +406,14 @@ pub struct FetchArgs {
     /// (repeatable; added to the configured peers).
     #[arg(long = "peer", value_name = "MULTIADDR")]
     pub peers: Vec<String>,
+    /// A DHT bootstrap peer for the p2p tier (repeatable; replaces the configured and public
+    /// ones).
+    #[arg(long = "bootstrap", value_name = "MULTIADDR")]
+    pub bootstrap: Vec<String>,
+    /// A delegated routing endpoint for the p2p tier, e.g. https://delegated-ipfs.dev
+    /// (repeatable; replaces the configured ones).
+    #[arg(long = "router", value_name = "URL")]
+    pub routers: Vec<String>,
     /// Give up after this long (e.g. 90s, 10m).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,

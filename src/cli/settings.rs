@@ -105,7 +105,16 @@ impl FetchSettings {
                 .command
                 .clone()
                 .unwrap_or_else(|| vec!["ipfs".into(), "daemon".into()]),
-            p2p: p2p_config(&args.peers, env, cfg)?,
+            p2p: {
+                let mut p2p = p2p_config(&args.peers, env, cfg)?;
+                if !args.bootstrap.is_empty() {
+                    p2p.bootstrap = multiaddrs("--bootstrap", &args.bootstrap)?;
+                }
+                if !args.routers.is_empty() {
+                    p2p.routers = urls("--router", &args.routers)?;
+                }
+                p2p
+            },
             options,
             json: args.json,
             quiet: args.quiet,
@@ -151,14 +160,7 @@ pub(crate) fn p2p_config(
     let mut p2p = P2pConfig {
         peers: multiaddrs("--peer / p2p.peers", &all_peers)?,
         bootstrap: multiaddrs("p2p.bootstrap", &bootstrap)?,
-        routers: routers
-            .iter()
-            .map(|r| {
-                url::Url::parse(r).map_err(|e| {
-                    anyhow::anyhow!("invalid delegated routing URL `{r}` in p2p.routers: {e}")
-                })
-            })
-            .collect::<anyhow::Result<_>>()?,
+        routers: urls("p2p.routers", &routers)?,
         mdns,
         listen: multiaddrs("p2p.listen", &section.listen.clone().unwrap_or_default())?,
         ..P2pConfig::default()
@@ -181,6 +183,24 @@ pub(crate) fn identity_path(env: &Env, cfg: &ConfigFile) -> anyhow::Result<PathB
                 "no config directory for the p2p identity key; set `identity` in the [p2p] section of the config file"
             )
         })
+}
+
+/// Parses delegated routing URLs, naming the setting and the bad value in the error.
+fn urls(key: &str, items: &[String]) -> anyhow::Result<Vec<url::Url>> {
+    items
+        .iter()
+        .map(|r| {
+            let url = url::Url::parse(r.trim()).map_err(|e| {
+                anyhow::anyhow!("invalid delegated routing URL `{r}` in {key}: {e}")
+            })?;
+            if !matches!(url.scheme(), "http" | "https") {
+                anyhow::bail!(
+                    "invalid delegated routing URL `{r}` in {key}: use http:// or https://"
+                );
+            }
+            Ok(url)
+        })
+        .collect()
 }
 
 /// Parses multiaddrs, naming the setting and the bad value in the error.

@@ -34,6 +34,9 @@ pub(crate) async fn build(
             SourceKind::P2p => {
                 // Without any way to find a peer the tier could only say "not found".
                 if settings.p2p.can_discover() {
+                    for router in &settings.p2p.routers {
+                        client.check_url(router.as_str())?;
+                    }
                     let provider: Arc<dyn crate::fetch::p2p::BlockProvider> = store.clone();
                     let p2p = P2pSource::new(settings.p2p.clone(), &client, Some(provider));
                     sources.push(Arc::new(p2p));

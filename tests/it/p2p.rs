@@ -83,7 +83,7 @@ fn trove_fetches_files_directories_and_a_deep_dag_from_kubo() {
 }
 
 #[test]
-fn kubo_fetches_cidv0_and_cidv1_raw_leaf_content_from_trove_serve() {
+fn kubo_fetches_cidv0_and_cidv1_raw_leaf_content_from_trove_serve_over_tcp_and_quic() {
     let Some(python) = kubo_python() else { return };
     let src = tempfile::tempdir().unwrap();
     let data = splitmix64_bytes(4, 3_000_000);
@@ -100,16 +100,24 @@ fn kubo_fetches_cidv0_and_cidv1_raw_leaf_content_from_trove_serve() {
     ]);
     assert!(v0.starts_with("Qm") && v1.starts_with("bafy"), "{v0} {v1}");
     let mut cmd = trove.cmd();
-    cmd.args(["serve", "--p2p", "--listen", "/ip4/127.0.0.1/tcp/0"]);
+    cmd.args(["serve", "--p2p", "--listen", "/ip4/127.0.0.1/tcp/0"])
+        .args(["--listen", "/ip4/127.0.0.1/udp/0/quic-v1"]);
     let server = TroveServer::start(cmd);
     assert!(
         server.addrs[0].contains("/p2p/12D3KooW"),
         "{:?}",
         server.addrs
     );
-    for cid in [&v0, &v1] {
+    let quic = server
+        .addrs
+        .iter()
+        .find(|a| a.contains("/quic-v1/"))
+        .expect("a QUIC address")
+        .clone();
+    // Over TCP, and over QUIC (which trove accepts but does not dial).
+    for (cid, addr) in [(&v0, server.tcp_addr()), (&v1, quic.as_str())] {
         let out = src.path().join(format!("kubo-{cid}"));
-        let report = kubo_fetch(&python, server.tcp_addr(), cid, &out);
+        let report = kubo_fetch(&python, addr, cid, &out);
         assert_eq!(report["ok"], true, "Kubo could not fetch {cid}: {report}");
         assert_eq!(
             std::fs::read(&out).unwrap(),
@@ -298,9 +306,15 @@ fn a_peer_sending_wrong_blocks_is_dropped_and_the_get_completes_from_another() {
     let out = src.path().join("out.bin");
     let output = trove
         .cmd()
-        .env("TROVE_P2P_ROUTERS", &routing.url)
         .args(["get", &cid, "-o", out.to_str().unwrap(), "--source", "p2p"])
-        .args(["--peer", &liar_addr, "--timeout", "60s"])
+        .args([
+            "--peer",
+            &liar_addr,
+            "--router",
+            &routing.url,
+            "--timeout",
+            "60s",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&output.stderr);

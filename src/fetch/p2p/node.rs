@@ -2,12 +2,14 @@
 //! talk to it through a bounded command channel, each command carrying a `oneshot` (or bounded
 //! `mpsc`) reply. Dropping a reply receiver cancels nothing in the swarm but is always safe.
 //!
-//! Transports: TCP and QUIC (v1), noise, yamux, DNS (`/dns*`, `/dnsaddr`). Behaviours: identify,
+//! Transports (see [`super::transport`]): TCP with noise and yamux, QUIC (v1) for inbound
+//! connections, DNS (`/dns*`, `/dnsaddr`). Behaviours: identify,
 //! ping, Kademlia on `/ipfs/kad/1.0.0` (public DHT) and `/ipfs/lan/kad/1.0.0` (LAN DHT, the one
 //! Kubo speaks without public addresses), both in client mode; optional mDNS; and
 //! [`super::streams`], which hands bitswap its raw streams.
 
 use super::streams::{self, Inbound, StreamControl};
+use super::transport;
 use super::P2pError;
 use futures_util::StreamExt;
 use libp2p::identity::Keypair;
@@ -16,7 +18,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
-use libp2p::{identify, mdns, noise, ping, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
+use libp2p::{identify, mdns, noise, ping, Multiaddr, PeerId, StreamProtocol, Swarm};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -267,8 +269,9 @@ fn build_swarm(
     let noise = noise::Config::new(&options.keypair).map_err(|e| setup(&e))?;
     let swarm = libp2p::SwarmBuilder::with_existing_identity(options.keypair.clone())
         .with_tokio()
-        .with_quic()
-        .with_other_transport(|_| buffered_tcp(noise))
+        .with_other_transport(|_| transport::buffered_tcp(noise))
+        .map_err(|e| setup(&e))?
+        .with_other_transport(transport::inbound_quic)
         .map_err(|e| setup(&e))?
         .with_dns()
         .map_err(|e| setup(&e))?
@@ -303,27 +306,6 @@ fn build_swarm(
         .with_swarm_config(|c| c.with_idle_connection_timeout(options.idle_connection_timeout))
         .build();
     Ok(swarm)
-}
-
-/// Bytes read from a TCP socket at once. The noise layer above asks for 8 KiB at a time; a
-/// larger buffer turns a 256 KiB bitswap block into a few system calls instead of thirty.
-const TCP_READ_BUFFER: usize = 256 * 1024;
-
-/// TCP with a read buffer under noise and yamux (what `SwarmBuilder::with_tcp` builds, plus
-/// the buffer).
-fn buffered_tcp(
-    noise: noise::Config,
-) -> libp2p::core::transport::Boxed<(PeerId, libp2p::core::muxing::StreamMuxerBox)> {
-    use libp2p::core::muxing::StreamMuxerBox;
-    use libp2p::core::upgrade::Version;
-    use libp2p::Transport as _;
-    tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
-        .map(|stream, _| futures_util::io::BufReader::with_capacity(TCP_READ_BUFFER, stream))
-        .upgrade(Version::V1Lazy)
-        .authenticate(noise)
-        .multiplex(yamux::Config::default())
-        .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
-        .boxed()
 }
 
 struct Search {
