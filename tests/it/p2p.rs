@@ -244,14 +244,16 @@ fn providers_are_found_through_delegated_routing() {
     );
 }
 
-/// Serves every block with one bit flipped.
-struct LyingStore(trove::store::MemoryStore);
+/// Serves blocks of at least `from` bytes with one bit flipped (smaller ones intact).
+struct LyingStore(trove::store::MemoryStore, usize);
 
 impl trove::fetch::p2p::BlockProvider for LyingStore {
     fn block_data(&self, cid: &trove::content::Cid) -> Option<Vec<u8>> {
         use trove::store::BlockGetter;
         let mut data = self.0.get_block(cid).ok()??.into_data();
-        data[0] ^= 1;
+        if data.len() >= self.1 {
+            data[0] ^= 1;
+        }
         Some(data)
     }
 
@@ -259,6 +261,38 @@ impl trove::fetch::p2p::BlockProvider for LyingStore {
         use trove::store::BlockGetter;
         self.0.has_block(cid).unwrap_or(false)
     }
+}
+
+/// A peer in this process holding `file` (imported as Kubo does) that corrupts every block of
+/// at least `from` bytes; returns it (keep the runtime alive) and its address.
+fn start_liar(
+    runtime: &tokio::runtime::Runtime,
+    file: &Path,
+    from: usize,
+) -> (trove::fetch::p2p::Started, String) {
+    let store = trove::store::MemoryStore::default();
+    let params = trove::unixfs::Profile::UnixfsV0_2015.params();
+    trove::import::import_path(file, &params, &store, &trove::progress::Silent).unwrap();
+    let liar = runtime.block_on(async {
+        let config = trove::fetch::P2pConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+            ..Default::default()
+        };
+        let started = trove::fetch::p2p::start(&config, Some(Arc::new(LyingStore(store, from))))
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while started.node.listen_addrs().is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        started
+    });
+    let addr = format!(
+        "{}/p2p/{}",
+        liar.node.listen_addrs()[0],
+        liar.node.peer_id()
+    );
+    (liar, addr)
 }
 
 #[test]
@@ -269,34 +303,9 @@ fn a_peer_sending_wrong_blocks_is_dropped_and_the_get_completes_from_another() {
     let file = write(src.path(), "honest.bin", &data);
     let kubo = KuboPeer::serve(&python, &[&file], "none", &[]);
     let cid = kubo.cid_of(&file);
-
-    // The liar holds the same DAG (imported the way Kubo does) and corrupts all of it.
-    let store = trove::store::MemoryStore::default();
-    let params = trove::unixfs::Profile::UnixfsV0_2015.params();
-    let root = trove::import::import_path(&file, &params, &store, &trove::progress::Silent)
-        .unwrap()
-        .cid;
-    assert_eq!(root.to_string(), cid);
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let liar = runtime.block_on(async {
-        let config = trove::fetch::P2pConfig {
-            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-            ..Default::default()
-        };
-        let started = trove::fetch::p2p::start(&config, Some(Arc::new(LyingStore(store))))
-            .await
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while started.node.listen_addrs().is_empty() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        started
-    });
-    let liar_addr = format!(
-        "{}/p2p/{}",
-        liar.node.listen_addrs()[0],
-        liar.node.peer_id()
-    );
+    // The liar corrupts every block.
+    let (liar, liar_addr) = start_liar(&runtime, &file, 0);
     // The liar is the only peer given; the honest one is found by delegated routing once the
     // liar is dropped.
     let table = serde_json::json!({ &cid: [{ "ID": kubo.peer_id, "Addrs": [kubo.tcp_addr().split("/p2p/").next().unwrap()] }] });
@@ -371,4 +380,49 @@ fn content_no_peer_has_fails_clearly_and_quickly() {
     ]);
     assert_eq!(code, 1);
     assert!(err.contains("cannot reach peer"), "{err}");
+}
+
+#[test]
+fn a_session_peer_that_starts_lying_is_dropped_and_the_other_connected_peer_finishes() {
+    use trove::fetch::Source;
+    let Some(python) = kubo_python() else { return };
+    let src = tempfile::tempdir().unwrap();
+    let data = splitmix64_bytes(9, 3_000_000);
+    let file = write(src.path(), "mixed.bin", &data);
+    let kubo = KuboPeer::serve(&python, &[&file], "none", &[]);
+    let root: trove::content::Cid = kubo.cid_of(&file).parse().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // The liar sends the small root intact and corrupts the leaves.
+    let (liar, liar_addr) = start_liar(&runtime, &file, 1024);
+    runtime.block_on(async {
+        let client = trove::fetch::HttpClient::new(&Default::default()).unwrap();
+        let config = trove::fetch::P2pConfig {
+            peers: vec![liar_addr.parse().unwrap()],
+            ..Default::default()
+        };
+        let source = trove::fetch::P2pSource::new(config, &client, None);
+        // The root comes from the liar, which becomes the session's peer...
+        let root_bytes = source.block(&root).await.unwrap();
+        let leaves = trove::dag::links(&root, &root_bytes).unwrap();
+        // ...then an honest peer connects, and the liar's first bad leaf gets it dropped.
+        let started = source.start().await.unwrap();
+        started
+            .node
+            .dial(kubo.tcp_addr().parse().unwrap())
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for leaf in &leaves {
+            let bytes = tokio::time::timeout(Duration::from_secs(30), source.block(leaf))
+                .await
+                .expect("a leaf within 30 s")
+                .unwrap_or_else(|e| panic!("leaf {leaf}: {e}"));
+            trove::content::verify(leaf, &bytes).unwrap();
+            out.push(bytes);
+        }
+        assert!(started.bitswap.is_banned(&liar.node.peer_id()));
+        let notes = source.take_notes().join("\n");
+        assert!(notes.contains("dropped peer"), "{notes}");
+    });
+    drop(liar);
 }

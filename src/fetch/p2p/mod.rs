@@ -408,6 +408,21 @@ impl Inner {
                 }
                 let waiting = asked.iter().any(|p| !refused.contains(p));
                 if !waiting {
+                    // Everyone asked said no (or went away): connected peers not asked yet
+                    // first (a session peer may have failed), then provider discovery.
+                    let fresh: Vec<PeerId> = started
+                        .node
+                        .connected_peers()
+                        .into_iter()
+                        .filter(|p| !asked.contains(p) && !bitswap.is_banned(p))
+                        .collect();
+                    if !fresh.is_empty() {
+                        for peer in fresh {
+                            asked.insert(peer);
+                            want.ask(peer, WantType::Have).await;
+                        }
+                        continue;
+                    }
                     if discovery.is_none() && !discovery_over {
                         discovery = Some(self.discover(&started, &cid, &mut tasks));
                         discovery_deadline = Instant::now() + self.config.find_timeout;
