@@ -190,8 +190,10 @@ pub struct P2pSection {
     /// Peers to dial for every fetch (multiaddrs ending in `/p2p/<peer id>`).
     pub peers: Option<Vec<String>>,
     /// DHT bootstrap peers (default: the public IPFS bootstrappers; `[]` for none).
+    #[serde(alias = "bootstrap_peers")]
     pub bootstrap: Option<Vec<String>>,
     /// Delegated routing endpoints (default: `https://delegated-ipfs.dev`; `[]` for none).
+    #[serde(alias = "delegated_routing")]
     pub routers: Option<Vec<String>>,
     /// Find LAN peers with mDNS (default true).
     pub mdns: Option<bool>,

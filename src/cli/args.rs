@@ -408,11 +408,11 @@ pub struct FetchArgs {
     pub peers: Vec<String>,
     /// A DHT bootstrap peer for the p2p tier (repeatable; replaces the configured and public
     /// ones).
-    #[arg(long = "bootstrap", value_name = "MULTIADDR")]
+    #[arg(long = "bootstrap", value_name = "MULTIADDR", alias = "bootstrap-peer")]
     pub bootstrap: Vec<String>,
     /// A delegated routing endpoint for the p2p tier, e.g. https://delegated-ipfs.dev
     /// (repeatable; replaces the configured ones).
-    #[arg(long = "router", value_name = "URL")]
+    #[arg(long = "router", value_name = "URL", aliases = ["routing", "delegated-routing"])]
     pub routers: Vec<String>,
     /// Give up after this long (e.g. 90s, 10m).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
