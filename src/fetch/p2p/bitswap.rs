@@ -36,6 +36,8 @@ pub const PROTOCOLS: &[StreamProtocol] = &[BITSWAP_1_2, BITSWAP_1_1, BITSWAP_1_0
 
 /// Blocks at most this big are sent in answer to a want-have (as Kubo does).
 const SEND_BLOCK_FOR_HAVE_LIMIT: usize = 1024;
+/// Wantlist entries answered per received message; the rest are ignored.
+const MAX_WANTS_PER_MESSAGE: usize = 1024;
 /// Messages queued per peer before senders wait.
 const PEER_QUEUE: usize = 32;
 /// How long opening a stream or writing one message may take.
@@ -410,7 +412,13 @@ impl Shared {
                 Presence::DontHave => self.notify(cid, || WantEvent::DontHave(peer)),
             };
         }
-        let wants: Vec<WantEntry> = message.wants.into_iter().filter(|w| !w.cancel).collect();
+        // A bounded amount of work per message, whatever a peer asks for.
+        let wants: Vec<WantEntry> = message
+            .wants
+            .into_iter()
+            .filter(|w| !w.cancel)
+            .take(MAX_WANTS_PER_MESSAGE)
+            .collect();
         if !wants.is_empty() {
             self.serve(peer, wants).await;
         }

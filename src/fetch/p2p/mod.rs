@@ -387,7 +387,6 @@ impl Inner {
                 Some(peer) => {
                     self.ask_block(&mut want, peer, &mut asked, &mut block_from)
                         .await;
-                    hedge_at = Instant::now() + HEDGE_AFTER;
                 }
                 None => {
                     for peer in started.node.connected_peers() {
@@ -405,6 +404,11 @@ impl Inner {
                             .await;
                         continue;
                     }
+                }
+                // A peer asked for the block that stays silent: after a while, ask every
+                // connected peer too and take the block from whoever has it.
+                if waiting_block && !slow && hedge_at == far {
+                    hedge_at = Instant::now() + HEDGE_AFTER;
                 }
                 let waiting = asked.iter().any(|p| !refused.contains(p));
                 if !waiting {

@@ -2,9 +2,8 @@
 //! spec, serving CARs and a folder of plain files on 127.0.0.1, optionally misbehaving
 //! (`--fault`) and logging every request (`--log`). Killed (by PID) on drop.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 /// How long the gateway may take to print its `LISTENING` line.
@@ -113,23 +112,8 @@ impl GatewayBuilder {
         }
         // stderr to a file: the server prints tracebacks when a client hangs up on purpose.
         let stderr_path = dir.path().join("stderr.txt");
-        let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start python3 trustless_gateway.py");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(url) = line.strip_prefix("LISTENING ") {
-                    let _ = tx.send(url.trim().to_string());
-                }
-            }
-        });
+        let (child, rx) =
+            super::spawn_listening(&mut cmd, &stderr_path, "python3 trustless_gateway.py");
         let mut gateway = Gateway {
             child,
             url: String::new(),

@@ -181,23 +181,7 @@ impl TroveServer {
     pub fn start(mut cmd: Command) -> TroveServer {
         let dir = tempfile::tempdir().unwrap();
         let stderr_path = dir.path().join("stderr.txt");
-        let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start trove");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("LISTENING ") {
-                    let _ = tx.send(addr.trim().to_string());
-                }
-            }
-        });
+        let (child, rx) = super::spawn_listening(&mut cmd, &stderr_path, "trove");
         let mut server = TroveServer {
             child,
             addrs: Vec::new(),

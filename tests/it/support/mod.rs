@@ -101,6 +101,34 @@ pub fn kubo_hash(python: &std::path::Path, path: &std::path::Path) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+/// Spawns `cmd` with stdin closed, stderr into `stderr_path`, and a thread that sends every
+/// stdout line starting with `LISTENING ` (the rest of the line) on the returned channel.
+pub fn spawn_listening(
+    cmd: &mut std::process::Command,
+    stderr_path: &std::path::Path,
+    what: &str,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let stderr = std::fs::File::create(stderr_path).unwrap();
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.strip_prefix("LISTENING ") {
+                let _ = tx.send(rest.trim().to_string());
+            }
+        }
+    });
+    (child, rx)
+}
+
 /// A `trove` command using its own fresh cache directory.
 pub struct Trove {
     /// The cache directory (deleted on drop).
