@@ -38,6 +38,8 @@ pub const PROTOCOLS: &[StreamProtocol] = &[BITSWAP_1_2, BITSWAP_1_1, BITSWAP_1_0
 const SEND_BLOCK_FOR_HAVE_LIMIT: usize = 1024;
 /// Wantlist entries answered per received message; the rest are ignored.
 const MAX_WANTS_PER_MESSAGE: usize = 1024;
+/// Wants looked up together by the server (at most this many blocks in memory per message).
+const SERVE_CHUNK: usize = 8;
 /// Messages queued per peer before senders wait.
 const PEER_QUEUE: usize = 32;
 /// How long opening a stream or writing one message may take.
@@ -426,58 +428,63 @@ impl Shared {
 
     /// Answers a peer's wants: blocks, HAVE, or DONT_HAVE when asked for it.
     async fn serve(self: &Arc<Self>, peer: PeerId, wants: Vec<WantEntry>) {
-        let provider = self.provider.clone();
-        let answers = tokio::task::spawn_blocking(move || {
-            let mut out = Vec::with_capacity(wants.len());
-            for want in wants {
-                let answer = match (&provider, want.want_type) {
-                    (Some(p), WantType::Block) => p.block_data(&want.cid).map(Answer::Block),
-                    (Some(p), WantType::Have) => match p.block_data(&want.cid) {
-                        Some(data) if data.len() <= SEND_BLOCK_FOR_HAVE_LIMIT => {
-                            Some(Answer::Block(data))
-                        }
-                        Some(_) => Some(Answer::Have),
-                        None => None,
-                    },
-                    (None, _) => None,
-                };
-                match answer {
-                    Some(a) => out.push((want.cid, a)),
-                    None if want.send_dont_have => out.push((want.cid, Answer::DontHave)),
-                    None => {}
-                }
-            }
-            out
-        })
-        .await
-        .expect("store task panicked");
         let mut message = Message::default();
         let mut size = 0;
-        for (cid, answer) in answers {
-            match answer {
-                Answer::Block(data) => {
-                    if size + data.len() > TARGET_MESSAGE_SIZE && !message.is_empty() {
-                        let full = std::mem::take(&mut message);
-                        if !self.send(peer, full).await {
-                            return;
+        // A few blocks are read at a time, so memory stays bounded whatever is asked.
+        for chunk in wants.chunks(SERVE_CHUNK) {
+            let provider = self.provider.clone();
+            let chunk = chunk.to_vec();
+            let answers = tokio::task::spawn_blocking(move || look_up(provider.as_deref(), chunk))
+                .await
+                .expect("store task panicked");
+            for (cid, answer) in answers {
+                match answer {
+                    Answer::Block(data) => {
+                        if size + data.len() > TARGET_MESSAGE_SIZE && !message.is_empty() {
+                            let full = std::mem::take(&mut message);
+                            if !self.send(peer, full).await {
+                                return;
+                            }
+                            size = 0;
                         }
-                        size = 0;
+                        size += data.len();
+                        self.stats.lock().expect("lock").blocks_sent += 1;
+                        message.payload.push(Payload {
+                            prefix: Payload::prefix_of(&cid),
+                            data,
+                        });
                     }
-                    size += data.len();
-                    self.stats.lock().expect("lock").blocks_sent += 1;
-                    message.payload.push(Payload {
-                        prefix: Payload::prefix_of(&cid),
-                        data,
-                    });
+                    Answer::Have => message.presences.push((cid, Presence::Have)),
+                    Answer::DontHave => message.presences.push((cid, Presence::DontHave)),
                 }
-                Answer::Have => message.presences.push((cid, Presence::Have)),
-                Answer::DontHave => message.presences.push((cid, Presence::DontHave)),
             }
         }
         if !message.is_empty() {
             self.send(peer, message).await;
         }
     }
+}
+
+/// The answers to some wants: blocks, HAVE, or DONT_HAVE when asked for it.
+fn look_up(provider: Option<&dyn BlockProvider>, wants: Vec<WantEntry>) -> Vec<(Cid, Answer)> {
+    let mut out = Vec::with_capacity(wants.len());
+    for want in wants {
+        let answer = match (provider, want.want_type) {
+            (Some(p), WantType::Block) => p.block_data(&want.cid).map(Answer::Block),
+            (Some(p), WantType::Have) => match p.block_data(&want.cid) {
+                Some(data) if data.len() <= SEND_BLOCK_FOR_HAVE_LIMIT => Some(Answer::Block(data)),
+                Some(_) => Some(Answer::Have),
+                None => None,
+            },
+            (None, _) => None,
+        };
+        match answer {
+            Some(a) => out.push((want.cid, a)),
+            None if want.send_dont_have => out.push((want.cid, Answer::DontHave)),
+            None => {}
+        }
+    }
+    out
 }
 
 enum Answer {
