@@ -60,7 +60,7 @@ pub enum ExtractError {
 }
 
 impl ExtractError {
-    fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
         ExtractError::Io {
             action,
             path: path.to_path_buf(),

@@ -54,15 +54,29 @@ pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
             )
         }
     };
-    let cid = session.complete(&target, &extra)?;
-    write_output(
-        &session,
-        &cid,
-        &target,
-        &args,
-        default_name,
-        expected_sha.as_deref(),
-    )?;
+    // A file or folder without a recorded sha256 is written while the blocks arrive.
+    let overlapped_out = match (&args.car, &args.output, &expected_sha) {
+        (None, Some(out), None) if out.as_os_str() != "-" => Some(out.clone()),
+        (None, None, None) => Some(PathBuf::from(&default_name)),
+        _ => None,
+    };
+    let (cid, written) = session.complete_into(&target, &extra, overlapped_out.as_deref())?;
+    match (written, &overlapped_out) {
+        (Some(summary), Some(out)) => session.say(&format!(
+            "wrote {} ({} file(s), {} bytes)",
+            out.display(),
+            summary.files,
+            summary.bytes
+        )),
+        _ => write_output(
+            &session,
+            &cid,
+            &target,
+            &args,
+            default_name,
+            expected_sha.as_deref(),
+        )?,
+    }
     if args.seed {
         session.seed(&cid, &target.to_string(), &args.fetch.peers, &args.listen)?;
     }
@@ -166,6 +180,8 @@ pub(crate) struct Session<'a> {
     reporter: Arc<CliReporter>,
     runtime: tokio::runtime::Runtime,
     daemon: std::sync::Mutex<Option<crate::fetch::DaemonHandle>>,
+    /// Blocks the fetcher stores, for an extraction running at the same time.
+    arrivals: Arc<crate::store::Arrivals>,
 }
 
 impl<'a> Session<'a> {
@@ -185,6 +201,7 @@ impl<'a> Session<'a> {
                 .build()
                 .context("cannot start the async runtime")?,
             daemon: std::sync::Mutex::new(None),
+            arrivals: Arc::default(),
         })
     }
 
@@ -205,6 +222,18 @@ impl<'a> Session<'a> {
     /// the cache, no source is built and nothing touches the network. `mirrors` are extra
     /// mirror URLs for this target (from a registry entry).
     pub(crate) fn complete(&self, target: &Target, extra: &Extra) -> anyhow::Result<Cid> {
+        self.complete_into(target, extra, None).map(|(cid, _)| cid)
+    }
+
+    /// [`Session::complete`], and when `out` is given and blocks must be fetched, the content
+    /// is extracted into `out` at the same time, reading each block as soon as it is stored
+    /// (the summary is returned then; otherwise the caller writes the output itself).
+    pub(crate) fn complete_into(
+        &self,
+        target: &Target,
+        extra: &Extra,
+        out: Option<&std::path::Path>,
+    ) -> anyhow::Result<(Cid, Option<crate::extract::ExtractSummary>)> {
         let reader = Reader::new(&*self.store);
         let mut fetcher: Option<Fetcher> = None;
         let mut local_cars = extra.local_cars.iter();
@@ -233,22 +262,72 @@ impl<'a> Session<'a> {
             missing = frontier(&*self.store, &cid)?;
         }
         if missing.is_empty() {
-            return Ok(cid);
+            return Ok((cid, None));
         }
         self.store
             .keep_root(&cid, &target.to_string())
             .context("cannot record the root being fetched")?;
         let f = self.fetcher(&mut fetcher, target, &extra.mirrors, &cid)?;
-        let report = self.runtime.block_on(f.fetch(&cid));
+        let (report, written) = match out {
+            None => (self.runtime.block_on(f.fetch(&cid)), None),
+            Some(out) => {
+                let (report, written) = self.fetch_and_extract(f, &cid, out);
+                (report, Some((out, written)))
+            }
+        };
         self.reporter.finish();
-        let report = report.with_context(|| format!("cannot get `{target}`"))?;
+        let report = match (report, written) {
+            (Ok(_), Some((out, Err(e)))) => {
+                return Err(e)
+                    .with_context(|| format!("cannot write `{cid}` into `{}`", out.display()))
+            }
+            // Everything was read and written, so the DAG is complete after all (a time-out
+            // that fired at the very end, say).
+            (Err(_), Some((_, Ok(summary)))) => return Ok((cid, Some(summary))),
+            (Err(e), _) => return Err(e).with_context(|| format!("cannot get `{target}`")),
+            (Ok(report), written) => (report, written.and_then(|(_, w)| w.ok())),
+        };
+        let (report, summary) = report;
         self.reporter.json(serde_json::json!({
             "event": "done",
             "cid": cid.to_string(),
             "blocks": report.blocks,
             "bytes": report.bytes,
         }));
-        Ok(cid)
+        Ok((cid, summary))
+    }
+
+    /// Runs the fetch and, on another thread, the extraction into `out`, which waits for each
+    /// block until it arrives (or until the fetch is over).
+    fn fetch_and_extract(
+        &self,
+        fetcher: &Fetcher,
+        cid: &Cid,
+        out: &std::path::Path,
+    ) -> (
+        Result<crate::fetch::FetchReport, FetchError>,
+        Result<crate::extract::ExtractSummary, crate::extract::ExtractError>,
+    ) {
+        let arrivals = &*self.arrivals;
+        std::thread::scope(|scope| {
+            let writer = scope.spawn(|| {
+                let getter = crate::store::WaitingGetter::new(&*self.store, arrivals);
+                // Its own thread pool: waiting for a block must never occupy the shared rayon
+                // pool, on which the fetcher verifies the very blocks being waited for.
+                match rayon::ThreadPoolBuilder::new().num_threads(2).build() {
+                    Ok(pool) => pool.install(|| extract(&Reader::new(&getter), cid, out)),
+                    Err(e) => Err(crate::extract::ExtractError::io(
+                        "start a thread pool for",
+                        out,
+                        std::io::Error::other(e),
+                    )),
+                }
+            });
+            let report = self.runtime.block_on(fetcher.fetch(cid));
+            arrivals.finish();
+            let written = writer.join().expect("the extracting thread panicked");
+            (report, written)
+        })
     }
 
     /// The fetcher, built on first use (sources are probed only when something is missing).
@@ -281,8 +360,10 @@ impl<'a> Session<'a> {
                 mirrors,
             ))?;
             *self.daemon.lock().expect("daemon lock") = built.daemon;
+            let store =
+                crate::store::NotifyingStore::new(self.store.clone(), self.arrivals.clone());
             *slot = Some(Fetcher::new(
-                self.store.clone(),
+                Arc::new(store),
                 built.sources,
                 self.settings.options.clone(),
                 self.reporter.clone(),

@@ -5,12 +5,14 @@ mod fs;
 mod lock;
 mod memory;
 mod roots;
+mod waiting;
 
 pub use fs::{
     default_cache_dir, BadBlock, FsStore, FsStoreOptions, StoreStats, StoredBlock, VerifyReport,
 };
 pub use memory::MemoryStore;
 pub use roots::{GcReport, KeptRoot, WalkError};
+pub use waiting::{Arrivals, NotifyingStore, WaitingGetter};
 
 use crate::content::{Block, Cid};
 use std::path::PathBuf;
@@ -38,6 +40,21 @@ impl<T: BlockGetter + ?Sized> BlockGetter for &T {
     }
     fn has_block(&self, cid: &Cid) -> Result<bool, StoreError> {
         (**self).has_block(cid)
+    }
+}
+
+impl<T: BlockGetter + ?Sized> BlockGetter for std::sync::Arc<T> {
+    fn get_block(&self, cid: &Cid) -> Result<Option<Block>, StoreError> {
+        (**self).get_block(cid)
+    }
+    fn has_block(&self, cid: &Cid) -> Result<bool, StoreError> {
+        (**self).has_block(cid)
+    }
+}
+
+impl<T: BlockPutter + ?Sized> BlockPutter for std::sync::Arc<T> {
+    fn put_block(&self, block: &Block) -> Result<bool, StoreError> {
+        (**self).put_block(block)
     }
 }
 
