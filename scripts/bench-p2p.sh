@@ -4,6 +4,7 @@
 # Kubo node) from the same peer, in the same run. Prints both throughputs, the ratio
 # trove/Kubo (goal >= 4) and trove's peak RSS (goal <= 100 MiB).
 #   scripts/bench-p2p.sh [SIZE_MIB] [RUNS]     defaults: 64 5
+# TROVE_BENCH_DIR picks the folder the caches and outputs go to (default: target/).
 # Needs the Kubo venv (scripts/setup-peers installs it; TROVE_TEST_KUBO_PYTHON overrides).
 # Kubo's time is the download alone (its node start excluded, as kubo_peer.py reports it);
 # trove's is the whole command: process start, node start, dial, fetch, verify, write the file.
@@ -16,7 +17,7 @@ python=${TROVE_TEST_KUBO_PYTHON:-$root/.peers/kubo-venv/bin/python}
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 trove="$root/target/release/trove"
 mkdir -p "$root/target"
-work=$(mktemp -d -p "$root/target" bench-p2p.XXXXXX)
+work=$(mktemp -d -p "${TROVE_BENCH_DIR:-$root/target}" bench-p2p.XXXXXX)
 kubo_pid=
 cleanup() { [ -n "$kubo_pid" ] && kill "$kubo_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
