@@ -53,6 +53,8 @@ impl FetchSettings {
             ]
         };
         let offline = args.offline || env.offline()?.or(cfg.offline).unwrap_or(false);
+        let p2p_chosen = (!args.sources.is_empty() || cfg.sources.is_some())
+            && sources.contains(&SourceKind::P2p);
         let gateways = if !args.gateways.is_empty() {
             args.gateways.clone()
         } else if let Some(gw) = &env.ipfs_gateway {
@@ -107,6 +109,11 @@ impl FetchSettings {
                 .unwrap_or_else(|| vec!["ipfs".into(), "daemon".into()]),
             p2p: {
                 let mut p2p = p2p_config(&args.peers, env, cfg)?;
+                // Asked for by name (or given peers), the p2p tier may search longer; as one
+                // tier of the default order it must not hold up the gateways for long.
+                if !p2p_chosen && args.peers.is_empty() && cfg.p2p.find_timeout.is_none() {
+                    p2p.find_timeout = DEFAULT_TIER_FIND_TIMEOUT;
+                }
                 if !args.bootstrap.is_empty() {
                     p2p.bootstrap = multiaddrs("--bootstrap", &args.bootstrap)?;
                 }
@@ -129,6 +136,11 @@ fn ipfs_repo_gateway(env: &Env) -> Option<String> {
     let url = text.trim();
     (!url.is_empty()).then(|| url.to_string())
 }
+
+/// How long the p2p tier looks for providers when it runs only as part of the default source
+/// order (when asked for with `--source p2p`, or given `--peer`s, it is
+/// [`P2pConfig::default`]'s 10 s).
+const DEFAULT_TIER_FIND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The p2p node's settings: `peers` (from `--peer`) plus the config's, bootstrap peers and
 /// routers from the environment, the config file or the public defaults, mDNS, listen
