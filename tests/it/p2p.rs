@@ -172,30 +172,40 @@ fn providers_are_found_through_a_kubo_dht() {
     let router = KuboPeer::serve(&python, &[], "dhtserver", &[]);
     let holder = KuboPeer::serve(&python, &[&file], "dhtserver", &[router.tcp_addr()]);
     let cid = holder.cid_of(&file);
-    let trove = Trove::new();
-    let out = src.path().join("out.bin");
-    // Only the DHT peer is configured (as the bootstrap peer): the holder must come from a
-    // provider lookup. The holder announces in the background: allow it some time.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let output = trove
-            .cmd()
-            .env("TROVE_P2P_BOOTSTRAP", router.tcp_addr())
-            .args(["get", &cid, "-o", out.to_str().unwrap(), "--source", "p2p"])
-            .args(["--timeout", "30s"])
-            .output()
-            .unwrap();
-        if output.status.success() {
-            break;
+    // Only the DHT node is known, as the bootstrap peer or as a peer given with --peer: the
+    // holder must come from a provider lookup. It announces in the background: allow it time.
+    let ways: [(&str, &str); 2] = [
+        ("TROVE_P2P_BOOTSTRAP", router.tcp_addr()),
+        ("--peer", router.tcp_addr()),
+    ];
+    for (how, addr) in ways {
+        let trove = Trove::new();
+        let out = src
+            .path()
+            .join(format!("out-{}.bin", how.trim_start_matches('-')));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut cmd = trove.cmd();
+            cmd.args(["get", &cid, "-o", out.to_str().unwrap(), "--source", "p2p"])
+                .args(["--timeout", "30s"]);
+            if how == "--peer" {
+                cmd.args(["--peer", addr]);
+            } else {
+                cmd.env(how, addr);
+            }
+            let output = cmd.output().unwrap();
+            if output.status.success() {
+                break;
+            }
+            let err = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                Instant::now() < deadline,
+                "never found through the DHT ({how}): {err}"
+            );
+            std::thread::sleep(Duration::from_secs(2));
         }
-        let err = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            Instant::now() < deadline,
-            "never found through the DHT: {err}"
-        );
-        std::thread::sleep(Duration::from_secs(2));
+        assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&file).unwrap());
     }
-    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&file).unwrap());
 }
 
 #[test]

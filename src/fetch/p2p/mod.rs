@@ -51,6 +51,8 @@ pub const DEFAULT_ROUTERS: &[&str] = &["https://delegated-ipfs.dev"];
 /// How long a block request waits on the peers already asked before asking every connected
 /// peer as well.
 const HEDGE_AFTER: Duration = Duration::from_secs(2);
+/// How long a provider lookup waits for connected peers to be identified.
+const IDENTIFY_WAIT: Duration = Duration::from_secs(3);
 /// How long dialing one configured peer may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Which peer delivered which block, kept for this many recent blocks (see [`Source::reject`]).
@@ -317,8 +319,10 @@ impl Inner {
             let tx = tx.clone();
             let settle = self.config.find_timeout;
             tasks.spawn(async move {
-                // A DHT lookup before the bootstrap peers are known finds nothing.
+                // A DHT lookup before the bootstrap peers (or the peers given) are known to
+                // the DHTs finds nothing.
                 node.bootstrap_settled(settle).await;
+                node.peers_identified(IDENTIFY_WAIT.min(settle)).await;
                 if let Ok(mut found) = node.find_providers(key).await {
                     while let Some(peer) = found.recv().await {
                         if tx.send(peer).await.is_err() {

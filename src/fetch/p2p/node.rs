@@ -99,6 +99,8 @@ pub struct Node {
     listening: Arc<Mutex<Vec<Multiaddr>>>,
     events: broadcast::Sender<NodeEvent>,
     settled: watch::Receiver<bool>,
+    identified: Arc<Mutex<HashSet<PeerId>>>,
+    identify_seen: Arc<tokio::sync::Notify>,
 }
 
 impl Node {
@@ -138,6 +140,8 @@ impl Node {
             commands,
             control,
             settled,
+            identified: Arc::default(),
+            identify_seen: Arc::default(),
             connected: Arc::default(),
             listening: Arc::default(),
             events: events.clone(),
@@ -154,6 +158,8 @@ impl Node {
             bootstrapped: options.bootstrap.is_empty(),
             bootstrap_pending,
             settled: settled_tx,
+            identified: node.identified.clone(),
+            identify_seen: node.identify_seen.clone(),
         };
         tokio::spawn(actor.run());
         Ok((node, incoming))
@@ -194,6 +200,30 @@ impl Node {
     pub async fn bootstrap_settled(&self, limit: Duration) {
         let mut settled = self.settled.clone();
         let _ = tokio::time::timeout(limit, settled.wait_for(|s| *s)).await;
+    }
+
+    /// Waits (at most `limit`) until every connected peer has been identified, so that the
+    /// DHTs know the ones that speak them (a peer given with `--peer` may be the only way into
+    /// the DHT).
+    pub async fn peers_identified(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let seen = self.identify_seen.notified();
+            let pending = {
+                let identified = self.identified.lock().expect("lock");
+                self.connected
+                    .lock()
+                    .expect("lock")
+                    .iter()
+                    .any(|p| !identified.contains(p))
+            };
+            if !pending {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, seen).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Node events from now on.
@@ -327,6 +357,8 @@ struct Actor {
     bootstrapped: bool,
     bootstrap_pending: HashSet<PeerId>,
     settled: watch::Sender<bool>,
+    identified: Arc<Mutex<HashSet<PeerId>>>,
+    identify_seen: Arc<tokio::sync::Notify>,
 }
 
 /// Which search a DHT query belongs to, by DHT (query IDs are per DHT).
@@ -454,6 +486,8 @@ impl Actor {
                 ..
             } => {
                 self.connected.lock().expect("lock").remove(&peer_id);
+                self.identified.lock().expect("lock").remove(&peer_id);
+                self.identify_seen.notify_waiters();
                 let _ = self.events.send(NodeEvent::Disconnected(peer_id));
             }
             SwarmEvent::OutgoingConnectionError {
@@ -491,6 +525,8 @@ impl Actor {
                         }
                     }
                 }
+                self.identified.lock().expect("lock").insert(peer_id);
+                self.identify_seen.notify_waiters();
                 self.bootstrap_done(&peer_id);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
