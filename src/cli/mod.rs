@@ -175,6 +175,9 @@ fn hint_for(err: &anyhow::Error) -> Option<String> {
                 return Some(h);
             }
         }
+        if let Some(e) = cause.downcast_ref::<crate::fetch::p2p::P2pError>() {
+            return Some(e.hint());
+        }
         if let Some(e) = cause.downcast_ref::<crate::import::ImportError>() {
             if let Some(h) = e.hint() {
                 return Some(h);

@@ -221,8 +221,13 @@ pub(crate) fn multiaddrs(key: &str, items: &[String]) -> anyhow::Result<Vec<libp
         .iter()
         .map(|a| {
             a.trim().parse::<libp2p::Multiaddr>().map_err(|e| {
+                let example = if key.contains("listen") {
+                    "/ip4/0.0.0.0/tcp/4001 or /ip4/0.0.0.0/udp/4001/quic-v1"
+                } else {
+                    "/ip4/192.0.2.1/tcp/4001/p2p/12D3KooW…"
+                };
                 anyhow::anyhow!(
-                    "invalid multiaddr `{a}` in {key}: {e}\nhint: write it like /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW…"
+                    "invalid multiaddr `{a}` in {key}: {e}\nhint: write it like {example}"
                 )
             })
         })

@@ -116,7 +116,10 @@ impl Node {
                 .listen_on(addr.clone())
                 .map_err(|e| P2pError::Listen {
                     addr: addr.to_string(),
-                    detail: e.to_string(),
+                    detail: match crate::fetch::http::error_chain(&e).trim_matches([':', ' ']) {
+                        "" => format!("{e:?}"),
+                        text => text.to_string(),
+                    },
                 })?;
         }
         let mut bootstrap_pending = HashSet::new();
