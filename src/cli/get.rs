@@ -161,7 +161,11 @@ impl Extra {
 pub(crate) fn cat(ctx: &Context, args: CatArgs) -> anyhow::Result<i32> {
     let target = parse_target(&args.target)?;
     let session = Session::new(ctx, &args.fetch)?;
-    let cid = session.complete(&target, &Extra::default())?;
+    let cid = if args.offset > 0 || args.length.is_some() {
+        session.complete_range(&target, args.offset, args.length)?
+    } else {
+        session.complete(&target, &Extra::default())?
+    };
     let reader = Reader::new(&*session.store);
     let stdout = std::io::stdout();
     let mut lock = std::io::BufWriter::new(stdout.lock());
@@ -223,6 +227,55 @@ impl<'a> Session<'a> {
     /// mirror URLs for this target (from a registry entry).
     pub(crate) fn complete(&self, target: &Target, extra: &Extra) -> anyhow::Result<Cid> {
         self.complete_into(target, extra, None).map(|(cid, _)| cid)
+    }
+
+    /// Makes bytes `offset..offset+length` of the file `target` readable from the store,
+    /// fetching only the blocks they need: a range request (`entity-bytes`) to the sources
+    /// that serve them, then block by block whatever is still missing. Returns the file's CID.
+    pub(crate) fn complete_range(
+        &self,
+        target: &Target,
+        offset: u64,
+        length: Option<u64>,
+    ) -> anyhow::Result<Cid> {
+        let reader = Reader::new(&*self.store);
+        let mut fetcher: Option<Fetcher> = None;
+        let cid = loop {
+            match reader.resolve(&target.cid, &target.path) {
+                Ok(cid) => break cid,
+                Err(ReadError::MissingBlock(block)) => {
+                    let f = self.fetcher(&mut fetcher, target, &[], &block)?;
+                    self.runtime
+                        .block_on(f.fetch_block(&block))
+                        .with_context(|| format!("cannot resolve `{target}`"))?;
+                }
+                Err(e) => return Err(e).with_context(|| format!("cannot resolve `{target}`")),
+            }
+        };
+        let to = match length {
+            Some(0) => return Ok(cid),
+            Some(n) => Some(offset.saturating_add(n - 1)),
+            None => None,
+        };
+        let mut asked_range = false;
+        loop {
+            match reader.read_file(&cid, offset, length, &mut std::io::sink()) {
+                Ok(_) => break,
+                Err(ReadError::MissingBlock(block)) => {
+                    let f = self.fetcher(&mut fetcher, target, &[], &block)?;
+                    let step = if asked_range {
+                        self.runtime.block_on(f.fetch_block(&block))
+                    } else {
+                        asked_range = true;
+                        self.runtime.block_on(f.fetch_range(&cid, offset, to))
+                    };
+                    step.with_context(|| format!("cannot get bytes of `{target}`"))?;
+                }
+                Err(e) => return Err(e).with_context(|| format!("cannot read `{target}`")),
+            }
+        }
+        self.reporter.finish();
+        Ok(cid)
     }
 
     /// [`Session::complete`], and when `out` is given and blocks must be fetched, the content

@@ -298,6 +298,45 @@ impl Fetcher {
         }
     }
 
+    /// Fetches the blocks needed to read bytes `from..=to` (`to: None`: to the end) of the
+    /// UnixFS file `root`, from the first source that serves byte ranges as CARs (trustless
+    /// gateways); every block is verified as in [`Fetcher::fetch`]. The range may still lack
+    /// blocks afterwards (no such source, a cut-short answer): the caller fetches those with
+    /// [`Fetcher::fetch_block`].
+    pub async fn fetch_range(
+        &self,
+        root: &Cid,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<(), FetchError> {
+        let state = RunState::new(self.sources.len());
+        for (i, source) in self.sources.iter().enumerate() {
+            let request = || async {
+                tokio::time::timeout(self.options.idle_timeout, source.dag_range(root, from, to))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(SourceError::TimedOut(format!(
+                            "no answer for a range of `{root}` within {:?}",
+                            self.options.idle_timeout
+                        )))
+                    })
+            };
+            let stream = match self.with_retries(i, request).await {
+                Ok(stream) => stream,
+                Err(SourceError::Unsupported) => continue,
+                Err(e) => {
+                    self.note_failure(i, &e, &state);
+                    continue;
+                }
+            };
+            match self.ingest_car(i, stream, *root, &state).await? {
+                Ok(()) => return Ok(()),
+                Err(e) => self.note_failure(i, &e, &state),
+            }
+        }
+        Ok(())
+    }
+
     /// Makes the DAG under `root` complete in the store; returns what was fetched.
     pub async fn fetch(&self, root: &Cid) -> Result<FetchReport, FetchError> {
         let state = RunState::new(self.sources.len());

@@ -113,6 +113,15 @@ impl Source for GatewaySource {
         self.car(cid, "format=car&dag-scope=all&dups=n").await
     }
 
+    async fn dag_range(
+        &self,
+        cid: &Cid,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<ByteStream, SourceError> {
+        self.entity_bytes(cid, from, to).await
+    }
+
     async fn block(&self, cid: &Cid) -> Result<Vec<u8>, SourceError> {
         let url = self.url_for(cid, "format=raw");
         let request = self.client.reqwest().get(url).header(ACCEPT, RAW_ACCEPT);

@@ -117,6 +117,18 @@ pub trait Source: Send + Sync {
     /// Sources that cannot serve single blocks return [`SourceError::Unsupported`].
     async fn block(&self, cid: &Cid) -> Result<Vec<u8>, SourceError>;
 
+    /// The blocks needed to read bytes `from..=to` of the UnixFS file `cid` (`to: None`: to the
+    /// end) as a CARv1 stream (trustless gateways: `dag-scope=entity&entity-bytes=from:to`).
+    /// Sources that cannot serve ranges return [`SourceError::Unsupported`].
+    async fn dag_range(
+        &self,
+        _cid: &Cid,
+        _from: u64,
+        _to: Option<u64>,
+    ) -> Result<ByteStream, SourceError> {
+        Err(SourceError::Unsupported)
+    }
+
     /// Called when a fetch that may need this source begins, so a source with a slow start
     /// (the p2p node) can get ready in the background. Must not block.
     fn prepare(&self) {}

@@ -373,3 +373,70 @@ fn a_car_can_be_written_instead_of_files() {
             == std::fs::read(vectors_dir().join("car").join(DIR_CAR)).unwrap()
     );
 }
+
+#[test]
+fn cat_of_a_range_on_a_cold_cache_fetches_only_the_blocks_it_needs() {
+    // 8 MiB in 64 KiB raw leaves: 128 leaves under one root.
+    let work = tempfile::tempdir().unwrap();
+    let content = splitmix64_bytes(11, 8 * 1024 * 1024);
+    let src = work.path().join("big");
+    std::fs::write(&src, &content).unwrap();
+    let car = work.path().join("big.car");
+    let cid = Trove::new().ok(&[
+        "car",
+        "export",
+        src.to_str().unwrap(),
+        "-o",
+        car.to_str().unwrap(),
+        "--chunker",
+        "size-65536",
+        "--raw-leaves",
+    ]);
+    let gw = Gateway::builder().car(&car).log().start();
+    let t = Trove::new();
+    let (offset, length) = (5 * 1024 * 1024 + 1000, 100_000usize);
+    let out = t
+        .cmd()
+        .args(["cat", &cid, "--source", "gateway", "--gateway", &gw.url])
+        .args([
+            "--offset",
+            &offset.to_string(),
+            "--length",
+            &length.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout == content[offset..offset + length]);
+    let requests = gw.requests();
+    assert!(
+        requests.iter().any(|r| {
+            let path = r["path"].as_str().unwrap();
+            path.contains("dag-scope=entity") && path.contains(&format!("entity-bytes={offset}:"))
+        }),
+        "no entity-bytes request: {requests:?}"
+    );
+    // The root and the three leaves the range covers, not the 128 of the whole file.
+    let stored = t.ok(&["cache", "ls", "--blocks"]).lines().count();
+    assert!(stored <= 6, "{stored} blocks stored for a 100 kB range");
+    assert_eq!(t.run(&["cache", "verify"]).0, 0);
+    // A range at the very end, then the whole file, on the same cache.
+    let tail = t
+        .cmd()
+        .args(["cat", &cid, "--source", "gateway", "--gateway", &gw.url])
+        .args(["--offset", &(content.len() - 10).to_string()])
+        .output()
+        .unwrap();
+    assert!(tail.status.success());
+    assert!(tail.stdout == content[content.len() - 10..]);
+    let all = t
+        .cmd()
+        .args(["cat", &cid, "--source", "gateway", "--gateway", &gw.url])
+        .output()
+        .unwrap();
+    assert!(all.stdout == content);
+}
