@@ -31,6 +31,7 @@ use libp2p::{Multiaddr, PeerId};
 use message::WantType;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, OnceCell};
@@ -211,6 +212,7 @@ struct Inner {
     provider: Option<Arc<dyn BlockProvider>>,
     started: OnceCell<Result<Started, String>>,
     session: Mutex<Session>,
+    told_unreachable: AtomicBool,
 }
 
 #[derive(Default)]
@@ -250,6 +252,7 @@ impl P2pSource {
                 provider,
                 started: OnceCell::new(),
                 session: Mutex::default(),
+                told_unreachable: AtomicBool::new(false),
             }),
         }
     }
@@ -565,11 +568,16 @@ impl Source for P2pSource {
     fn take_notes(&self) -> Vec<String> {
         match self.inner.started.get() {
             Some(Ok(started)) => {
-                let mut notes: Vec<String> = started
-                    .unreachable
-                    .iter()
-                    .map(|(addr, why)| format!("cannot reach peer `{addr}`: {why}"))
-                    .collect();
+                let mut notes = Vec::new();
+                // Unreachable configured peers are said once per run.
+                if !self.inner.told_unreachable.swap(true, Ordering::Relaxed) {
+                    notes.extend(
+                        started
+                            .unreachable
+                            .iter()
+                            .map(|(addr, why)| format!("cannot reach peer `{addr}`: {why}")),
+                    );
+                }
                 notes.extend(started.bitswap.take_notes());
                 notes
             }

@@ -285,6 +285,28 @@ impl Node {
     }
 }
 
+/// A dial error in one line: the innermost cause for each address tried (libp2p's own text
+/// nests every layer).
+fn describe_dial_error(error: &libp2p::swarm::DialError) -> String {
+    use libp2p::swarm::DialError;
+    let innermost = |e: &(dyn std::error::Error + 'static)| {
+        let mut last = e;
+        while let Some(next) = last.source() {
+            last = next;
+        }
+        last.to_string()
+    };
+    match error {
+        DialError::Transport(attempts) if attempts.len() == 1 => innermost(&attempts[0].1),
+        DialError::Transport(attempts) if !attempts.is_empty() => attempts
+            .iter()
+            .map(|(addr, e)| format!("{addr}: {}", innermost(e)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => innermost(other),
+    }
+}
+
 /// The `/p2p/<peer id>` at the end of `addr`, if any.
 pub fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
     addr.iter().find_map(|p| match p {
@@ -500,7 +522,7 @@ impl Actor {
                 ..
             } => {
                 if let Some(reply) = self.dials.remove(&connection_id) {
-                    let _ = reply.send(Err(error.to_string()));
+                    let _ = reply.send(Err(describe_dial_error(&error)));
                 }
                 if let Some(peer) = peer_id {
                     self.bootstrap_done(&peer);
