@@ -154,6 +154,10 @@ impl FetchError {
     /// A line of advice for the user, where there is one.
     pub fn hint(&self) -> Option<String> {
         match self {
+            FetchError::Incomplete { tried, .. } if !tried.contains("gateway") && tried.contains("p2p") => Some(
+                "the p2p tier found no peer with this content: check the --peer addresses, name a peer that holds it (--peer MULTIADDR) or a delegated router (--router URL), or add a gateway with --gateway URL"
+                    .into(),
+            ),
             FetchError::Incomplete { .. } | FetchError::NoSources { .. } => Some(
                 "add a gateway with --gateway URL, start an IPFS daemon, or check the registry's mirrors"
                     .into(),
