@@ -99,6 +99,7 @@ pub struct Node {
     listening: Arc<Mutex<Vec<Multiaddr>>>,
     events: broadcast::Sender<NodeEvent>,
     settled: watch::Receiver<bool>,
+    settle_waited: Arc<std::sync::atomic::AtomicBool>,
     identified: Arc<Mutex<HashSet<PeerId>>>,
     identify_seen: Arc<tokio::sync::Notify>,
 }
@@ -143,6 +144,7 @@ impl Node {
             commands,
             control,
             settled,
+            settle_waited: Arc::default(),
             identified: Arc::default(),
             identify_seen: Arc::default(),
             connected: Arc::default(),
@@ -200,9 +202,18 @@ impl Node {
 
     /// Waits (at most `limit`) until every bootstrap peer was either reached and identified
     /// (so the DHTs know it) or could not be dialed.
+    /// Waiting is done once per node: after one time-out, later calls return at once.
     pub async fn bootstrap_settled(&self, limit: Duration) {
+        if self
+            .settle_waited
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
         let mut settled = self.settled.clone();
         let _ = tokio::time::timeout(limit, settled.wait_for(|s| *s)).await;
+        self.settle_waited
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Waits (at most `limit`) until every connected peer has been identified, so that the

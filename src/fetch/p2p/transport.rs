@@ -15,6 +15,10 @@ use libp2p::{noise, quic, tcp, yamux, Multiaddr, PeerId, Transport};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+/// How long connecting, the security handshake and the multiplexer set-up may take together (a
+/// SYN into a network that drops it would otherwise wait for the system's TCP time-out).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Bytes read from a TCP socket at once.
 const TCP_READ_BUFFER: usize = 256 * 1024;
 
@@ -26,6 +30,7 @@ pub fn buffered_tcp(noise: noise::Config) -> Boxed<(PeerId, StreamMuxerBox)> {
         .upgrade(Version::V1Lazy)
         .authenticate(noise)
         .multiplex(yamux::Config::default())
+        .timeout(CONNECT_TIMEOUT)
         .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
         .boxed()
 }
