@@ -40,5 +40,7 @@ pub mod publish;
 pub mod registry;
 pub mod store;
 pub mod target;
+#[cfg(test)]
+pub(crate) mod test_blocks;
 pub mod unixfs;
 pub mod varint;

@@ -204,35 +204,9 @@ fn links_of(cid: &Cid, data: &[u8]) -> Result<Vec<Cid>, CarError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::content::{cid_of, HashCode, DAG_PB, RAW};
-    use crate::dagpb::{PbLink, PbNode};
+    use crate::content::{cid_of, HashCode, RAW};
     use crate::store::MemoryStore;
-
-    fn raw(data: &[u8]) -> Block {
-        Block::encode(
-            cid_of(cid::Version::V1, RAW, HashCode::Sha2_256, data),
-            data.to_vec(),
-        )
-    }
-
-    fn node(children: &[&Block]) -> Block {
-        let pb = PbNode {
-            links: children
-                .iter()
-                .map(|c| PbLink {
-                    hash: *c.cid(),
-                    name: Some(String::new()),
-                    tsize: Some(c.data().len() as u64),
-                })
-                .collect(),
-            data: Some(vec![8, 2]),
-        };
-        let data = pb.encode();
-        Block::encode(
-            cid_of(cid::Version::V0, DAG_PB, HashCode::Sha2_256, &data),
-            data,
-        )
-    }
+    use crate::test_blocks::{node, raw};
 
     #[test]
     fn car_export_is_preorder_each_block_once_and_import_checks_completeness() {

@@ -634,35 +634,9 @@ fn check_or_write_marker(root: &Path) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::content::{cid_of, hash_bytes, HashCode, DAG_PB};
-    use crate::dagpb::{PbLink, PbNode};
+    use crate::content::{hash_bytes, HashCode, DAG_PB};
+    use crate::test_blocks::{node, raw};
     use std::sync::Arc;
-
-    fn raw(data: &[u8]) -> Block {
-        Block::encode(
-            cid_of(cid::Version::V1, RAW, HashCode::Sha2_256, data),
-            data.to_vec(),
-        )
-    }
-
-    fn node(children: &[&Block]) -> Block {
-        let pb = PbNode {
-            links: children
-                .iter()
-                .map(|b| PbLink {
-                    hash: *b.cid(),
-                    name: Some(String::new()),
-                    tsize: Some(b.data().len() as u64),
-                })
-                .collect(),
-            data: Some(vec![8, 1]),
-        };
-        let data = pb.encode();
-        Block::encode(
-            cid_of(cid::Version::V0, DAG_PB, HashCode::Sha2_256, &data),
-            data,
-        )
-    }
 
     fn store(dir: &Path) -> FsStore {
         FsStore::open(dir).unwrap()
