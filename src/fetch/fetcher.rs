@@ -102,6 +102,8 @@ pub enum FetchError {
         first: String,
         /// What each source said.
         tried: String,
+        /// The tiers those sources belong to.
+        tiers: Vec<SourceKind>,
     },
     /// `--offline`: the store lacks blocks and no source may be asked.
     #[error("`{root}` is not complete in the local cache and trove is offline: {missing} block(s) missing (first: {first})")]
@@ -154,10 +156,14 @@ impl FetchError {
     /// A line of advice for the user, where there is one.
     pub fn hint(&self) -> Option<String> {
         match self {
-            FetchError::Incomplete { tried, .. } if !tried.contains("gateway") && tried.contains("p2p") => Some(
+            FetchError::Incomplete { tiers, .. }
+                if tiers.contains(&SourceKind::P2p) && !tiers.contains(&SourceKind::Gateway) =>
+            {
+                Some(
                 "the p2p tier found no peer with this content: check the --peer addresses, name a peer that holds it (--peer MULTIADDR) or a delegated router (--router URL), or add a gateway with --gateway URL"
                     .into(),
-            ),
+            )
+            }
             FetchError::Incomplete { .. } | FetchError::NoSources { .. } => Some(
                 "add a gateway with --gateway URL, start an IPFS daemon, or check the registry's mirrors"
                     .into(),
@@ -266,10 +272,8 @@ impl Fetcher {
             });
         }
         let state = RunState::new(self.sources.len());
-        let mut tiers: Vec<SourceKind> = self.sources.iter().map(|s| s.kind()).collect();
-        tiers.dedup();
         let work = async {
-            for tier in tiers {
+            for tier in self.tiers() {
                 let members: Vec<usize> = (0..self.sources.len())
                     .filter(|&i| self.sources[i].kind() == tier)
                     .collect();
@@ -286,6 +290,7 @@ impl Fetcher {
                 missing: 1,
                 first: format!("`{cid}`"),
                 tried: self.tried(&state),
+                tiers: self.tiers(),
             })
         };
         match self.options.timeout {
@@ -389,9 +394,7 @@ impl Fetcher {
         for source in &self.sources {
             source.prepare();
         }
-        let mut tiers: Vec<SourceKind> = self.sources.iter().map(|s| s.kind()).collect();
-        tiers.dedup();
-        for tier in tiers {
+        for tier in self.tiers() {
             let members: Vec<usize> = (0..self.sources.len())
                 .filter(|&i| self.sources[i].kind() == tier)
                 .collect();
@@ -425,7 +428,15 @@ impl Fetcher {
             missing: missing.len(),
             first: list(&missing),
             tried: self.tried(state),
+            tiers: self.tiers(),
         })
+    }
+
+    /// The tiers of the sources, in order, each once.
+    fn tiers(&self) -> Vec<SourceKind> {
+        let mut tiers: Vec<SourceKind> = self.sources.iter().map(|s| s.kind()).collect();
+        tiers.dedup();
+        tiers
     }
 
     /// The tier's sources that are not ruled out, most reliable first (ties keep their order).
