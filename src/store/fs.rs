@@ -431,10 +431,17 @@ impl BlockGetter for FsStore {
         if is_inline(cid) {
             return Ok(true);
         }
+        Ok(self.block_size(cid)?.is_some())
+    }
+
+    fn block_size(&self, cid: &Cid) -> Result<Option<u64>, StoreError> {
+        if is_inline(cid) {
+            return Ok(Some(cid.hash().digest().len() as u64));
+        }
         let path = self.block_path(cid);
         match fs::metadata(&path) {
-            Ok(meta) => Ok(meta.is_file()),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Ok(meta) => Ok(meta.is_file().then_some(meta.len())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::io("failed to inspect block", path, e)),
         }
     }

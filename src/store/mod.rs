@@ -26,6 +26,11 @@ pub trait BlockGetter {
     fn has_block(&self, cid: &Cid) -> Result<bool, StoreError> {
         Ok(self.get_block(cid)?.is_some())
     }
+
+    /// The block's size in bytes if it is there (without reading it, where the store can).
+    fn block_size(&self, cid: &Cid) -> Result<Option<u64>, StoreError> {
+        Ok(self.get_block(cid)?.map(|b| b.data().len() as u64))
+    }
 }
 
 /// Write access to blocks. Only [`Block`]s can be stored, so nothing unverified gets in.
@@ -41,6 +46,9 @@ impl<T: BlockGetter + ?Sized> BlockGetter for &T {
     fn has_block(&self, cid: &Cid) -> Result<bool, StoreError> {
         (**self).has_block(cid)
     }
+    fn block_size(&self, cid: &Cid) -> Result<Option<u64>, StoreError> {
+        (**self).block_size(cid)
+    }
 }
 
 impl<T: BlockGetter + ?Sized> BlockGetter for std::sync::Arc<T> {
@@ -49,6 +57,9 @@ impl<T: BlockGetter + ?Sized> BlockGetter for std::sync::Arc<T> {
     }
     fn has_block(&self, cid: &Cid) -> Result<bool, StoreError> {
         (**self).has_block(cid)
+    }
+    fn block_size(&self, cid: &Cid) -> Result<Option<u64>, StoreError> {
+        (**self).block_size(cid)
     }
 }
 

@@ -267,9 +267,9 @@ impl trove::fetch::p2p::BlockProvider for LyingStore {
         Some(data)
     }
 
-    fn has(&self, cid: &trove::content::Cid) -> bool {
+    fn size(&self, cid: &trove::content::Cid) -> Option<u64> {
         use trove::store::BlockGetter;
-        self.0.has_block(cid).unwrap_or(false)
+        self.0.block_size(cid).ok().flatten()
     }
 }
 

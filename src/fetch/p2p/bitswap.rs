@@ -53,8 +53,8 @@ const TARGET_MESSAGE_SIZE: usize = 2 * 1024 * 1024;
 pub trait BlockProvider: Send + Sync {
     /// The bytes of block `cid`, if held (and intact).
     fn block_data(&self, cid: &Cid) -> Option<Vec<u8>>;
-    /// Whether block `cid` is held.
-    fn has(&self, cid: &Cid) -> bool;
+    /// The size of block `cid` if it is held (ideally without reading it).
+    fn size(&self, cid: &Cid) -> Option<u64>;
 }
 
 impl<T: BlockGetter + Send + Sync> BlockProvider for T {
@@ -62,8 +62,8 @@ impl<T: BlockGetter + Send + Sync> BlockProvider for T {
         self.get_block(cid).ok().flatten().map(|b| b.into_data())
     }
 
-    fn has(&self, cid: &Cid) -> bool {
-        self.has_block(cid).unwrap_or(false)
+    fn size(&self, cid: &Cid) -> Option<u64> {
+        self.block_size(cid).ok().flatten()
     }
 }
 
@@ -471,8 +471,11 @@ fn look_up(provider: Option<&dyn BlockProvider>, wants: Vec<WantEntry>) -> Vec<(
     for want in wants {
         let answer = match (provider, want.want_type) {
             (Some(p), WantType::Block) => p.block_data(&want.cid).map(Answer::Block),
-            (Some(p), WantType::Have) => match p.block_data(&want.cid) {
-                Some(data) if data.len() <= SEND_BLOCK_FOR_HAVE_LIMIT => Some(Answer::Block(data)),
+            // A presence is answered from the size alone: only tiny blocks are read.
+            (Some(p), WantType::Have) => match p.size(&want.cid) {
+                Some(n) if n <= SEND_BLOCK_FOR_HAVE_LIMIT as u64 => {
+                    p.block_data(&want.cid).map(Answer::Block)
+                }
                 Some(_) => Some(Answer::Have),
                 None => None,
             },
