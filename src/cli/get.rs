@@ -229,6 +229,35 @@ impl<'a> Session<'a> {
         self.complete_into(target, extra, None).map(|(cid, _)| cid)
     }
 
+    /// Follows `target`'s path to the CID it names, getting the directories on the way when
+    /// they are missing: from the next of `local_cars` (imported, verified) while there is one,
+    /// else from the sources (built on first use into `fetcher`).
+    fn resolve(
+        &self,
+        target: &Target,
+        extra: &Extra,
+        fetcher: &mut Option<Fetcher>,
+        local_cars: &mut std::slice::Iter<'_, PathBuf>,
+    ) -> anyhow::Result<Cid> {
+        let reader = Reader::new(&*self.store);
+        loop {
+            match reader.resolve(&target.cid, &target.path) {
+                Ok(cid) => return Ok(cid),
+                Err(ReadError::MissingBlock(block)) => {
+                    if let Some(car) = local_cars.next() {
+                        self.import_local_car(car)?;
+                        continue;
+                    }
+                    let f = self.fetcher(fetcher, target, &extra.mirrors, &block)?;
+                    self.runtime
+                        .block_on(f.fetch_block(&block))
+                        .with_context(|| format!("cannot resolve `{target}`"))?;
+                }
+                Err(e) => return Err(e).with_context(|| format!("cannot resolve `{target}`")),
+            }
+        }
+    }
+
     /// Makes bytes `offset..offset+length` of the file `target` readable from the store,
     /// fetching only the blocks they need: a range request (`entity-bytes`) to the sources
     /// that serve them, then block by block whatever is still missing. Returns the file's CID.
@@ -240,18 +269,7 @@ impl<'a> Session<'a> {
     ) -> anyhow::Result<Cid> {
         let reader = Reader::new(&*self.store);
         let mut fetcher: Option<Fetcher> = None;
-        let cid = loop {
-            match reader.resolve(&target.cid, &target.path) {
-                Ok(cid) => break cid,
-                Err(ReadError::MissingBlock(block)) => {
-                    let f = self.fetcher(&mut fetcher, target, &[], &block)?;
-                    self.runtime
-                        .block_on(f.fetch_block(&block))
-                        .with_context(|| format!("cannot resolve `{target}`"))?;
-                }
-                Err(e) => return Err(e).with_context(|| format!("cannot resolve `{target}`")),
-            }
-        };
+        let cid = self.resolve(target, &Extra::default(), &mut fetcher, &mut [].iter())?;
         let to = match length {
             Some(0) => return Ok(cid),
             Some(n) => Some(offset.saturating_add(n - 1)),
@@ -287,25 +305,9 @@ impl<'a> Session<'a> {
         extra: &Extra,
         out: Option<&std::path::Path>,
     ) -> anyhow::Result<(Cid, Option<crate::extract::ExtractSummary>)> {
-        let reader = Reader::new(&*self.store);
         let mut fetcher: Option<Fetcher> = None;
         let mut local_cars = extra.local_cars.iter();
-        let cid = loop {
-            match reader.resolve(&target.cid, &target.path) {
-                Ok(cid) => break cid,
-                Err(ReadError::MissingBlock(block)) => {
-                    if let Some(car) = local_cars.next() {
-                        self.import_local_car(car)?;
-                        continue;
-                    }
-                    let f = self.fetcher(&mut fetcher, target, &extra.mirrors, &block)?;
-                    self.runtime
-                        .block_on(f.fetch_block(&block))
-                        .with_context(|| format!("cannot resolve `{target}`"))?;
-                }
-                Err(e) => return Err(e).with_context(|| format!("cannot resolve `{target}`")),
-            }
-        };
+        let cid = self.resolve(target, extra, &mut fetcher, &mut local_cars)?;
         let mut missing = frontier(&*self.store, &cid)?;
         for car in local_cars {
             if missing.is_empty() {
