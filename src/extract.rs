@@ -465,16 +465,9 @@ mod tests {
     #[test]
     fn big_files_come_out_whole() {
         use crate::store::{BlockPutter, MemoryStore};
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
         // Above the direct I/O threshold, with chunks that do not fall on its alignment.
-        let content: Vec<u8> = (0..17 * 1024 * 1024 + 4321)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let content =
+            crate::test_blocks::pseudo_random(0x9e37_79b9_7f4a_7c15, 17 * 1024 * 1024 + 4321);
         let params = crate::unixfs::ImportParams {
             cid_version: cid::Version::V1,
             raw_leaves: true,

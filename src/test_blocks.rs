@@ -30,3 +30,16 @@ pub(crate) fn node(children: &[&Block]) -> Block {
         data,
     )
 }
+
+/// `len` pseudo-random bytes (xorshift64 from `seed`, which must not be 0).
+pub(crate) fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}

@@ -1231,15 +1231,7 @@ mod tests {
             max_links: 7,
             hash: HashCode::Sha2_256,
         };
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let content: Vec<u8> = (0..70_000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let content = crate::test_blocks::pseudo_random(0x2545_f491_4f6c_dd1d, 70_000);
         let (root, mut blocks) = import_bytes(&params, &content);
         blocks.reverse(); // the importer emits children first
         (root.cid, blocks)

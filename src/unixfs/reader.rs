@@ -751,15 +751,7 @@ mod tests {
     use crate::unixfs::{import_bytes, ImportParams};
 
     fn content(len: usize) -> Vec<u8> {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
+        crate::test_blocks::pseudo_random(0x9e37_79b9_7f4a_7c15, len)
     }
 
     fn params(raw_leaves: bool, chunk_size: usize, max_links: usize) -> ImportParams {

@@ -67,6 +67,25 @@ fn get(t: &Trove, gateways: &[&Gateway], cid: &str, out: &Path) -> (i32, String,
     t.run(&refs)
 }
 
+/// `content` as a file in `dir`, exported to `dir/big.car` in 64 KiB raw leaves; returns the
+/// CAR and its root CID.
+fn car_of(dir: &Path, content: &[u8]) -> (std::path::PathBuf, String) {
+    let src = dir.join("big");
+    std::fs::write(&src, content).unwrap();
+    let car = dir.join("big.car");
+    let cid = Trove::new().ok(&[
+        "car",
+        "export",
+        src.to_str().unwrap(),
+        "-o",
+        car.to_str().unwrap(),
+        "--chunker",
+        "size-65536",
+        "--raw-leaves",
+    ]);
+    (car, cid)
+}
+
 fn expected_file() -> Vec<u8> {
     splitmix64_bytes(1_048_576, 1_048_576)
 }
@@ -203,20 +222,7 @@ fn a_killed_get_resumes_without_fetching_blocks_twice() {
     // A larger DAG served slowly enough to be interrupted: 24 MiB in 64 KiB chunks.
     let work = tempfile::tempdir().unwrap();
     let content = splitmix64_bytes(3, 24 * 1024 * 1024);
-    let src = work.path().join("big");
-    std::fs::write(&src, &content).unwrap();
-    let maker = Trove::new();
-    let car = work.path().join("big.car");
-    let cid = maker.ok(&[
-        "car",
-        "export",
-        src.to_str().unwrap(),
-        "-o",
-        car.to_str().unwrap(),
-        "--chunker",
-        "size-65536",
-        "--raw-leaves",
-    ]);
+    let (car, cid) = car_of(work.path(), &content);
     let gw = Gateway::builder().car(&car).log().start();
     let t = Trove::new();
     let out = work.path().join("out");
@@ -379,19 +385,7 @@ fn cat_of_a_range_on_a_cold_cache_fetches_only_the_blocks_it_needs() {
     // 8 MiB in 64 KiB raw leaves: 128 leaves under one root.
     let work = tempfile::tempdir().unwrap();
     let content = splitmix64_bytes(11, 8 * 1024 * 1024);
-    let src = work.path().join("big");
-    std::fs::write(&src, &content).unwrap();
-    let car = work.path().join("big.car");
-    let cid = Trove::new().ok(&[
-        "car",
-        "export",
-        src.to_str().unwrap(),
-        "-o",
-        car.to_str().unwrap(),
-        "--chunker",
-        "size-65536",
-        "--raw-leaves",
-    ]);
+    let (car, cid) = car_of(work.path(), &content);
     let gw = Gateway::builder().car(&car).log().start();
     let t = Trove::new();
     let (offset, length) = (5 * 1024 * 1024 + 1000, 100_000usize);
