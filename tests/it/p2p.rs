@@ -15,6 +15,15 @@ fn write(dir: &Path, name: &str, data: &[u8]) -> std::path::PathBuf {
     path
 }
 
+/// A delegated router (`trustless_gateway.py --providers`, logging requests) that names `kubo`
+/// (its TCP address) as the provider of `cid`; its table is written into `dir`.
+fn router_naming(kubo: &KuboPeer, cid: &str, dir: &Path) -> Gateway {
+    let addr = kubo.tcp_addr().split("/p2p/").next().unwrap();
+    let table = serde_json::json!({ cid: [{ "ID": kubo.peer_id, "Addrs": [addr] }] });
+    let table_file = write(dir, "providers.json", table.to_string().as_bytes());
+    Gateway::builder().providers(&table_file).log().start()
+}
+
 /// `trove get TARGET -o OUT --source p2p ARGS…`; asserts success.
 fn p2p_get(trove: &Trove, target: &str, out: &Path, args: &[&str]) {
     let mut all = vec![
@@ -215,9 +224,7 @@ fn providers_are_found_through_delegated_routing() {
     let file = write(src.path(), "routed.bin", &splitmix64_bytes(7, 900_000));
     let kubo = KuboPeer::serve(&python, &[&file], "none", &[]);
     let cid = kubo.cid_of(&file);
-    let table = serde_json::json!({ &cid: [{ "ID": kubo.peer_id, "Addrs": [kubo.tcp_addr().split("/p2p/").next().unwrap()] }] });
-    let table_file = write(src.path(), "providers.json", table.to_string().as_bytes());
-    let routing = Gateway::builder().providers(&table_file).log().start();
+    let routing = router_naming(&kubo, &cid, src.path());
     let trove = Trove::new();
     let out = src.path().join("out.bin");
     let mut cmd = trove.cmd();
@@ -318,9 +325,7 @@ fn a_peer_sending_wrong_blocks_is_dropped_and_the_get_completes_from_another() {
     let (liar, liar_addr) = start_liar(&runtime, &file, 0);
     // The liar is the only peer given; the honest one is found by delegated routing once the
     // liar is dropped.
-    let table = serde_json::json!({ &cid: [{ "ID": kubo.peer_id, "Addrs": [kubo.tcp_addr().split("/p2p/").next().unwrap()] }] });
-    let table_file = write(src.path(), "providers.json", table.to_string().as_bytes());
-    let routing = Gateway::builder().providers(&table_file).start();
+    let routing = router_naming(&kubo, &cid, src.path());
     let trove = Trove::new();
     let out = src.path().join("out.bin");
     let output = trove
