@@ -321,14 +321,12 @@ impl Fetcher {
         let state = RunState::new(self.sources.len());
         for (i, source) in self.sources.iter().enumerate() {
             let request = || async {
-                tokio::time::timeout(self.options.idle_timeout, source.dag_range(root, from, to))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(SourceError::TimedOut(format!(
-                            "no answer for a range of `{root}` within {:?}",
-                            self.options.idle_timeout
-                        )))
-                    })
+                answer_within(
+                    self.options.idle_timeout,
+                    || format!("a range of `{root}`"),
+                    source.dag_range(root, from, to),
+                )
+                .await
             };
             let stream = match self.with_retries(i, request).await {
                 Ok(stream) => stream,
@@ -493,16 +491,8 @@ impl Fetcher {
             } else {
                 self.options.idle_timeout
             };
-            let request = || async {
-                tokio::time::timeout(limit, source.dag(cid))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(SourceError::TimedOut(format!(
-                            "no answer for `{cid}` within {:?}",
-                            self.options.idle_timeout
-                        )))
-                    })
-            };
+            let request =
+                || async { answer_within(limit, || format!("`{cid}`"), source.dag(cid)).await };
             let stream = match self.with_retries(i, request).await {
                 Ok(stream) => stream,
                 Err(SourceError::Unsupported) => return Ok(()),
@@ -633,15 +623,12 @@ impl Fetcher {
             async move {
                 let result = self
                     .with_retries(i, || async {
-                        match tokio::time::timeout(self.options.idle_timeout, source.block(&cid))
-                            .await
-                        {
-                            Ok(r) => r,
-                            Err(_) => Err(SourceError::TimedOut(format!(
-                                "no answer for block `{cid}` within {:?}",
-                                self.options.idle_timeout
-                            ))),
-                        }
+                        answer_within(
+                            self.options.idle_timeout,
+                            || format!("block `{cid}`"),
+                            source.block(&cid),
+                        )
+                        .await
                     })
                     .await;
                 (i, result)
@@ -1102,6 +1089,23 @@ impl<'a> CarIngest<'a> {
             }
         }
     }
+}
+
+/// `request`'s answer, or [`SourceError::TimedOut`] naming `what` when none comes within
+/// `limit`.
+async fn answer_within<T>(
+    limit: Duration,
+    what: impl FnOnce() -> String,
+    request: impl std::future::Future<Output = Result<T, SourceError>>,
+) -> Result<T, SourceError> {
+    tokio::time::timeout(limit, request)
+        .await
+        .unwrap_or_else(|_| {
+            Err(SourceError::TimedOut(format!(
+                "no answer for {} within {limit:?}",
+                what()
+            )))
+        })
 }
 
 /// Whether an error means the rest of a CAR pass should skip this source (it is broken,
