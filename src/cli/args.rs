@@ -174,6 +174,20 @@ pub struct RegistryArgs {
     pub refresh: bool,
 }
 
+/// What `list`, `search` and `info` share: the output format, the registries, the network.
+#[derive(Debug, Args, Clone, Default)]
+pub struct QueryArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Registries.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Make no network call (cached registry copies only).
+    #[arg(long)]
+    pub offline: bool,
+}
+
 /// `trove list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -186,15 +200,9 @@ pub struct ListArgs {
     /// Only entries with this tag (repeatable: all must match).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
-    /// Registries.
+    /// Output, registries and network.
     #[command(flatten)]
-    pub registry: RegistryArgs,
-    /// Make no network call (cached registry copies only).
-    #[arg(long)]
-    pub offline: bool,
+    pub query: QueryArgs,
 }
 
 /// `trove search`.
@@ -203,15 +211,9 @@ pub struct SearchArgs {
     /// Words to look for (all must match).
     #[arg(required = true)]
     pub text: Vec<String>,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
-    /// Registries.
+    /// Output, registries and network.
     #[command(flatten)]
-    pub registry: RegistryArgs,
-    /// Make no network call (cached registry copies only).
-    #[arg(long)]
-    pub offline: bool,
+    pub query: QueryArgs,
 }
 
 /// `trove info`.
@@ -219,15 +221,9 @@ pub struct SearchArgs {
 pub struct InfoArgs {
     /// The artifact: ID[@version|@alias].
     pub id: String,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
-    /// Registries.
+    /// Output, registries and network.
     #[command(flatten)]
-    pub registry: RegistryArgs,
-    /// Make no network call (cached registry copies only).
-    #[arg(long)]
-    pub offline: bool,
+    pub query: QueryArgs,
 }
 
 /// `trove install`.

@@ -1,7 +1,7 @@
 //! `trove list`, `search`, `info` and `registry check`, and loading registries for the other
 //! commands.
 
-use super::args::{InfoArgs, ListArgs, RegistryArgs, RegistryCommand, SearchArgs};
+use super::args::{InfoArgs, ListArgs, QueryArgs, RegistryArgs, RegistryCommand, SearchArgs};
 use super::Context;
 use crate::registry::{
     check_document, Client, ClientOptions, Entry, Filter, Registry, RegistrySet, RegistrySource,
@@ -63,8 +63,13 @@ pub(crate) fn load(
     Ok(set)
 }
 
+/// Loads the registries of `list`, `search` or `info` (with `--json`, without the warnings).
+fn load_query(ctx: &Context, query: &QueryArgs) -> anyhow::Result<RegistrySet> {
+    load(ctx, &query.registry, query.offline, query.json)
+}
+
 pub(crate) fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<i32> {
-    let set = load(ctx, &args.registry, args.offline, args.json)?;
+    let set = load_query(ctx, &args.query)?;
     let filter = Filter {
         domain: args.domain.clone(),
         model_type: args.model_type.clone(),
@@ -72,19 +77,19 @@ pub(crate) fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<i32> {
         include_retracted: false,
     };
     let entries = set.list(&filter);
-    print_entries(entries.iter().map(|(r, e)| (*r, *e)), args.json);
+    print_entries(entries.iter().map(|(r, e)| (*r, *e)), args.query.json);
     Ok(0)
 }
 
 pub(crate) fn search(ctx: &Context, args: SearchArgs) -> anyhow::Result<i32> {
-    let set = load(ctx, &args.registry, args.offline, args.json)?;
+    let set = load_query(ctx, &args.query)?;
     let text = args.text.join(" ");
     let hits = set.search(&text);
-    if hits.is_empty() && !args.json {
+    if hits.is_empty() && !args.query.json {
         eprintln!("no artifact matches `{text}`");
         return Ok(1);
     }
-    print_entries(hits.iter().map(|(r, h)| (*r, h.entry)), args.json);
+    print_entries(hits.iter().map(|(r, h)| (*r, h.entry)), args.query.json);
     Ok(0)
 }
 
@@ -127,10 +132,10 @@ fn print_entries<'a>(entries: impl Iterator<Item = (&'a Registry, &'a Entry)>, j
 }
 
 pub(crate) fn info(ctx: &Context, args: InfoArgs) -> anyhow::Result<i32> {
-    let set = load(ctx, &args.registry, args.offline, args.json)?;
+    let set = load_query(ctx, &args.query)?;
     let resolved = set.resolve(&args.id)?;
     let (registry, entry) = set.find(&resolved.id).expect("a resolved ID is in the set");
-    if args.json {
+    if args.query.json {
         let out = json!({"registry": registry.name, "entry": entry, "resolved": resolved});
         println!(
             "{}",
