@@ -62,12 +62,7 @@ pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
     };
     let (cid, written) = session.complete_into(&target, &extra, overlapped_out.as_deref())?;
     match (written, &overlapped_out) {
-        (Some(summary), Some(out)) => session.say(&format!(
-            "wrote {} ({} file(s), {} bytes)",
-            out.display(),
-            summary.files,
-            summary.bytes
-        )),
+        (Some(summary), Some(out)) => say_wrote(&session, out, &summary),
         _ => write_output(
             &session,
             &cid,
@@ -112,13 +107,18 @@ fn write_output(
         return Ok(());
     }
     let summary = session.write_out(cid, &out, expected_sha)?;
+    say_wrote(session, &out, &summary);
+    Ok(())
+}
+
+/// Says what a get wrote to a file or folder: `wrote OUT (N file(s), M bytes)`.
+fn say_wrote(session: &Session, out: &std::path::Path, summary: &crate::extract::ExtractSummary) {
     session.say(&format!(
         "wrote {} ({} file(s), {} bytes)",
         out.display(),
         summary.files,
         summary.bytes
     ));
-    Ok(())
 }
 
 /// Whether the text is shaped like a registry ID rather than a mistyped CID.
