@@ -121,6 +121,12 @@ enum Decoded {
     Other(String),
 }
 
+/// A directory node: plain, or the root shard of a HAMT.
+enum Directory {
+    Plain(PbNode),
+    Sharded(PbNode, UnixfsData),
+}
+
 impl<G: BlockGetter> Reader<G> {
     /// A reader over `getter`.
     pub fn new(getter: G) -> Self {
@@ -149,8 +155,8 @@ impl<G: BlockGetter> Reader<G> {
 
     /// Lists a directory (plain or HAMT-sharded; every shard must be present).
     pub fn list(&self, cid: &Cid) -> Result<Vec<DirEntry>, ReadError> {
-        match self.decode(cid)? {
-            Decoded::Pb { node, data } if data.kind == DataType::Directory => Ok(node
+        match self.directory(cid)? {
+            Directory::Plain(node) => Ok(node
                 .links
                 .into_iter()
                 .map(|l| DirEntry {
@@ -159,15 +165,35 @@ impl<G: BlockGetter> Reader<G> {
                     tsize: l.tsize,
                 })
                 .collect()),
-            Decoded::Pb { node, data } if data.kind == DataType::HamtShard => {
+            Directory::Sharded(node, data) => {
                 let mut out = Vec::new();
                 self.list_shard(cid, node, &data, 0, &mut out)?;
                 Ok(out)
+            }
+        }
+    }
+
+    /// Decodes the directory node `cid`, plain or HAMT shard, or says what else it is.
+    fn directory(&self, cid: &Cid) -> Result<Directory, ReadError> {
+        match self.decode(cid)? {
+            Decoded::Pb { node, data } if data.kind == DataType::Directory => {
+                Ok(Directory::Plain(node))
+            }
+            Decoded::Pb { node, data } if data.kind == DataType::HamtShard => {
+                Ok(Directory::Sharded(node, data))
             }
             other => Err(ReadError::NotADirectory {
                 cid: *cid,
                 kind: decoded_kind(&other),
             }),
+        }
+    }
+
+    /// Decodes the shard a HAMT link without an entry name points to.
+    fn child_shard(&self, cid: &Cid) -> Result<(PbNode, UnixfsData), ReadError> {
+        match self.decode(cid)? {
+            Decoded::Pb { node, data } if data.kind == DataType::HamtShard => Ok((node, data)),
+            _ => Err(invalid(cid, "a HAMT child shard is not a HAMT node".into())),
         }
     }
 
@@ -193,17 +219,8 @@ impl<G: BlockGetter> Reader<G> {
                 ));
             }
             if name.len() == pad {
-                match self.decode(&link.hash)? {
-                    Decoded::Pb { node, data } if data.kind == DataType::HamtShard => {
-                        self.list_shard(&link.hash, node, &data, depth + 1, out)?
-                    }
-                    _ => {
-                        return Err(invalid(
-                            &link.hash,
-                            "a HAMT child shard is not a HAMT node".into(),
-                        ))
-                    }
-                }
+                let (node, data) = self.child_shard(&link.hash)?;
+                self.list_shard(&link.hash, node, &data, depth + 1, out)?;
             } else {
                 out.push(DirEntry {
                     name: name[pad..].to_string(),
@@ -218,8 +235,8 @@ impl<G: BlockGetter> Reader<G> {
     /// Looks up one entry of a directory without listing all of it (HAMTs are searched by hash,
     /// so only the shards on the way are needed).
     pub fn lookup(&self, dir: &Cid, name: &str) -> Result<Option<DirEntry>, ReadError> {
-        match self.decode(dir)? {
-            Decoded::Pb { node, data } if data.kind == DataType::Directory => Ok(node
+        match self.directory(dir)? {
+            Directory::Plain(node) => Ok(node
                 .links
                 .into_iter()
                 .find(|l| l.name.as_deref() == Some(name))
@@ -228,13 +245,7 @@ impl<G: BlockGetter> Reader<G> {
                     cid: l.hash,
                     tsize: l.tsize,
                 })),
-            Decoded::Pb { node, data } if data.kind == DataType::HamtShard => {
-                self.lookup_shard(dir, node, &data, name)
-            }
-            other => Err(ReadError::NotADirectory {
-                cid: *dir,
-                kind: decoded_kind(&other),
-            }),
+            Directory::Sharded(node, data) => self.lookup_shard(dir, node, &data, name),
         }
     }
 
@@ -269,19 +280,10 @@ impl<G: BlockGetter> Reader<G> {
                     tsize: link.tsize,
                 }));
             }
-            match self.decode(&link.hash)? {
-                Decoded::Pb { node: n, data: d } if d.kind == DataType::HamtShard => {
-                    fanout = shard_fanout(&link.hash, &d)?;
-                    node = n;
-                    shard = link.hash;
-                }
-                _ => {
-                    return Err(invalid(
-                        &link.hash,
-                        "a HAMT child shard is not a HAMT node".into(),
-                    ))
-                }
-            }
+            let (n, d) = self.child_shard(&link.hash)?;
+            fanout = shard_fanout(&link.hash, &d)?;
+            node = n;
+            shard = link.hash;
         }
         unreachable!("the loop returns")
     }
