@@ -1,11 +1,11 @@
 //! Building UnixFS directories (and symlinks) the way Kubo does. No IO.
 
-use super::file::DagRoot;
+use super::file::{pb_node, DagRoot};
 use super::hamt::{estimated_dir_size, ShardBuilder, SHARDING_THRESHOLD};
 use super::params::ImportParams;
 use super::pb::{DataType, UnixfsData};
-use crate::content::{cid_of, Block, DAG_PB};
-use crate::dagpb::{PbLink, PbNode};
+use crate::content::Block;
+use crate::dagpb::PbLink;
 use std::collections::BTreeMap;
 
 /// Why a name cannot be a directory entry.
@@ -85,20 +85,10 @@ impl DirBuilder {
                 tsize: Some(child.dag_size),
             })
             .collect();
-        let children: u64 = self.entries.values().map(|c| c.dag_size).sum();
         let content: u64 = self.entries.values().map(|c| c.content_size).sum();
-        let node = PbNode {
-            links,
-            data: Some(UnixfsData::new(DataType::Directory).encode()),
-        };
-        let bytes = node.encode();
-        let cid = cid_of(self.params.cid_version, DAG_PB, self.params.hash, &bytes);
-        let root = DagRoot {
-            cid,
-            content_size: content,
-            dag_size: children + bytes.len() as u64,
-        };
-        emit(Block::encode(cid, bytes));
+        let data = UnixfsData::new(DataType::Directory);
+        let (root, block) = pb_node(&self.params, links, &data, content);
+        emit(block);
         root
     }
 }
@@ -107,16 +97,5 @@ impl DirBuilder {
 pub fn symlink_block(params: &ImportParams, target: &str) -> (DagRoot, Block) {
     let mut data = UnixfsData::new(DataType::Symlink);
     data.data = Some(target.as_bytes().to_vec());
-    let bytes = PbNode {
-        links: Vec::new(),
-        data: Some(data.encode()),
-    }
-    .encode();
-    let cid = cid_of(params.cid_version, DAG_PB, params.hash, &bytes);
-    let root = DagRoot {
-        cid,
-        content_size: 0,
-        dag_size: bytes.len() as u64,
-    };
-    (root, Block::encode(cid, bytes))
+    pb_node(params, Vec::new(), &data, 0)
 }

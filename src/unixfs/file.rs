@@ -19,6 +19,30 @@ pub struct DagRoot {
     pub dag_size: u64,
 }
 
+/// Encodes the dag-pb node of `links` and UnixFS `data` and returns its root and block: the CID
+/// as `params` say, `content_size` as given, the DAG size the links' `Tsize`s plus the node's
+/// own bytes.
+pub(crate) fn pb_node(
+    params: &ImportParams,
+    links: Vec<PbLink>,
+    data: &UnixfsData,
+    content_size: u64,
+) -> (DagRoot, Block) {
+    let children: u64 = links.iter().filter_map(|l| l.tsize).sum();
+    let bytes = PbNode {
+        links,
+        data: Some(data.encode()),
+    }
+    .encode();
+    let cid = cid_of(params.cid_version, DAG_PB, params.hash, &bytes);
+    let root = DagRoot {
+        cid,
+        content_size,
+        dag_size: children + bytes.len() as u64,
+    };
+    (root, Block::encode(cid, bytes))
+}
+
 /// A leaf made from one chunk: its place in the tree, and its block if it was asked for.
 #[derive(Debug)]
 pub struct Leaf {
@@ -196,26 +220,16 @@ impl FileBuilder {
         let content_size: u64 = children.iter().map(|c| c.content_size).sum();
         data.filesize = Some(content_size);
         data.blocksizes = children.iter().map(|c| c.content_size).collect();
-        let child_dag: u64 = children.iter().map(|c| c.dag_size).sum();
-        let node = PbNode {
-            links: children
-                .iter()
-                .map(|c| PbLink {
-                    hash: c.cid,
-                    name: Some(String::new()),
-                    tsize: Some(c.dag_size),
-                })
-                .collect(),
-            data: Some(data.encode()),
-        };
-        let bytes = node.encode();
-        let cid = cid_of(self.params.cid_version, DAG_PB, self.params.hash, &bytes);
-        let root = DagRoot {
-            cid,
-            content_size,
-            dag_size: child_dag + bytes.len() as u64,
-        };
-        emit(Block::encode(cid, bytes));
+        let links = children
+            .iter()
+            .map(|c| PbLink {
+                hash: c.cid,
+                name: Some(String::new()),
+                tsize: Some(c.dag_size),
+            })
+            .collect();
+        let (root, block) = pb_node(&self.params, links, &data, content_size);
+        emit(block);
         root
     }
 }

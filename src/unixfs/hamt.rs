@@ -1,11 +1,11 @@
 //! HAMT-sharded directories (UnixFS type 5): hashing names, finding the child that holds a name,
 //! and building shards the way Kubo does for large directories. No IO.
 
-use super::file::DagRoot;
+use super::file::{pb_node, DagRoot};
 use super::params::ImportParams;
 use super::pb::{DataType, UnixfsData};
-use crate::content::{cid_of, Block, Cid, DAG_PB};
-use crate::dagpb::{PbLink, PbNode};
+use crate::content::{Block, Cid};
+use crate::dagpb::PbLink;
 use std::collections::BTreeMap;
 use std::io::Cursor;
 
@@ -149,19 +149,8 @@ impl ShardBuilder {
         data.data = Some(bitfield[first..].to_vec());
         data.hash_type = Some(MURMUR3_X64_64);
         data.fanout = Some(DEFAULT_FANOUT);
-        let children: u64 = links.iter().filter_map(|l| l.tsize).sum();
-        let bytes = PbNode {
-            links,
-            data: Some(data.encode()),
-        }
-        .encode();
-        let cid = cid_of(params.cid_version, DAG_PB, params.hash, &bytes);
-        let root = DagRoot {
-            cid,
-            content_size: content,
-            dag_size: children + bytes.len() as u64,
-        };
-        emit(Block::encode(cid, bytes));
+        let (root, block) = pb_node(params, links, &data, content);
+        emit(block);
         root
     }
 }
