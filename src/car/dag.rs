@@ -84,26 +84,16 @@ where
     W: Write,
 {
     let mut writer = CarWriter::new(BufWriter::with_capacity(256 * 1024, out), &[*root])?;
-    let mut seen: HashSet<Cid> = HashSet::new();
-    let mut stack = vec![*root];
-    while let Some(cid) = stack.pop() {
-        if !seen.insert(cid) {
-            continue;
-        }
-        let data = if is_inline(&cid) {
-            cid.hash().digest().to_vec()
-        } else {
-            let block = getter
-                .get_block(&cid)?
-                .ok_or_else(|| CarError::MissingBlock {
-                    cid: cid.to_string(),
-                })?;
+    walk(getter, root, |cid, node| match node {
+        Node::Inline(data) => Ok(Some(data)),
+        Node::Stored(block) => {
             writer.write_block(&block)?;
-            block.into_data()
-        };
-        let children = links_of(&cid, &data)?;
-        stack.extend(children.into_iter().rev().filter(|c| !seen.contains(c)));
-    }
+            Ok(Some(block.into_data()))
+        }
+        Node::Missing => Err(CarError::MissingBlock {
+            cid: cid.to_string(),
+        }),
+    })?;
     let blocks = writer.blocks_written();
     let bytes = writer.bytes_written();
     writer.finish()?;
@@ -165,29 +155,63 @@ where
         missing: 0,
         first_missing: Vec::new(),
     };
+    walk(getter, root, |cid, node| {
+        let data = match node {
+            Node::Inline(data) => data,
+            Node::Stored(block) => block.into_data(),
+            Node::Missing => {
+                status.missing += 1;
+                if status.first_missing.len() < MISSING_LISTED {
+                    status.first_missing.push(cid);
+                }
+                return Ok(None);
+            }
+        };
+        status.blocks += 1;
+        Ok(Some(data))
+    })?;
+    Ok(status)
+}
+
+/// A node met by [`walk`].
+enum Node {
+    /// An identity-hash CID: its bytes are in the CID, there is no block to read.
+    Inline(Vec<u8>),
+    /// A block of the store.
+    Stored(Block),
+    /// A block the store does not have.
+    Missing,
+}
+
+/// Walks the DAG under `root` through `getter` depth-first in pre-order, children in link order,
+/// each CID once (the `ipfs dag export` order). `visit` sees every CID and returns the bytes
+/// whose links to follow next, or `None` to not go below it.
+fn walk<G>(
+    getter: &G,
+    root: &Cid,
+    mut visit: impl FnMut(Cid, Node) -> Result<Option<Vec<u8>>, CarError>,
+) -> Result<(), CarError>
+where
+    G: BlockGetter + ?Sized,
+{
     let mut seen: HashSet<Cid> = HashSet::new();
     let mut stack = vec![*root];
     while let Some(cid) = stack.pop() {
         if !seen.insert(cid) {
             continue;
         }
-        let data = if is_inline(&cid) {
-            Some(cid.hash().digest().to_vec())
+        let node = if is_inline(&cid) {
+            Node::Inline(cid.hash().digest().to_vec())
         } else {
-            getter.get_block(&cid)?.map(Block::into_data)
+            getter.get_block(&cid)?.map_or(Node::Missing, Node::Stored)
         };
-        let Some(data) = data else {
-            status.missing += 1;
-            if status.first_missing.len() < MISSING_LISTED {
-                status.first_missing.push(cid);
-            }
+        let Some(data) = visit(cid, node)? else {
             continue;
         };
-        status.blocks += 1;
         let children = links_of(&cid, &data)?;
         stack.extend(children.into_iter().rev().filter(|c| !seen.contains(c)));
     }
-    Ok(status)
+    Ok(())
 }
 
 /// [`crate::dag::links`], plus the `identity` codec (plain bytes, no links).
