@@ -494,6 +494,21 @@ impl Walker {
         );
     }
 
+    /// A value that is not of the type read: `null` stands for an absent value, anything else is
+    /// an error (not `expected`).
+    fn null_or_wrong<T>(
+        &mut self,
+        v: &Json,
+        entry: Option<&str>,
+        field: &str,
+        expected: &str,
+    ) -> Option<T> {
+        if !matches!(v, Json::Null) {
+            self.wrong(v, entry, field, expected);
+        }
+        None
+    }
+
     /// An object's fields; duplicated keys are errors (which one would count?).
     fn object<'j>(
         &mut self,
@@ -549,11 +564,7 @@ impl Walker {
                 None
             }
             Json::String(s) => Some(s.clone()),
-            Json::Null => None,
-            other => {
-                self.wrong(other, entry, field, "a string");
-                None
-            }
+            other => self.null_or_wrong(other, entry, field, "a string"),
         }
     }
 
@@ -578,22 +589,14 @@ impl Walker {
                     None
                 }
             },
-            Json::Null => None,
-            other => {
-                self.wrong(other, entry, field, "a number");
-                None
-            }
+            other => self.null_or_wrong(other, entry, field, "a number"),
         }
     }
 
     fn boolean(&mut self, v: &Json, entry: Option<&str>, field: &str) -> Option<bool> {
         match v {
             Json::Bool(b) => Some(*b),
-            Json::Null => None,
-            other => {
-                self.wrong(other, entry, field, "true or false");
-                None
-            }
+            other => self.null_or_wrong(other, entry, field, "true or false"),
         }
     }
 
