@@ -134,10 +134,7 @@ fn trace_entry(w: &mut Walker, id: &str, value: &Json) -> Option<Entry> {
             }
         }
     }
-    entry.description = description
-        .or_else(|| text_extra(&entry.metadata, "description"))
-        .unwrap_or_default();
-    entry.license = entry.license.or_else(|| entry.metadata.license.clone());
+    metadata_fallbacks(&mut entry, description);
     // 1.0 (the Python tool): `checksum` is the sha256 of `trace.json.gz`.
     let legacy_sha = entry
         .checksum
@@ -168,6 +165,18 @@ fn trace_entry(w: &mut Walker, id: &str, value: &Json) -> Option<Entry> {
         }
     }
     Some(entry)
+}
+
+/// The entry's `description` (else the metadata's), and its `license` if it has none (else the
+/// metadata's).
+fn metadata_fallbacks(entry: &mut Entry, description: Option<String>) {
+    entry.description = description
+        .or_else(|| text_extra(&entry.metadata, "description"))
+        .unwrap_or_default();
+    entry.license = entry
+        .license
+        .take()
+        .or_else(|| entry.metadata.license.clone());
 }
 
 fn merge_top(v: &mut Version, top: &Version) {
@@ -249,10 +258,7 @@ fn compute_entry(w: &mut Walker, id: &str, value: &Json) -> Option<Entry> {
             }
         }
     }
-    entry.description = description
-        .or_else(|| text_extra(&entry.metadata, "description"))
-        .unwrap_or_default();
-    entry.license = entry.license.or_else(|| entry.metadata.license.clone());
+    metadata_fallbacks(&mut entry, description);
     let sizes: Option<Vec<u64>> = version.artifacts.iter().map(|a| a.size).collect();
     version.size = sizes.map(|s| s.iter().sum());
     entry.versions = vec![version];
