@@ -2,7 +2,7 @@
 //! multibase / CID vectors"): CID strings and binary CIDs, valid and invalid, checked field by
 //! field against trove's `parse_cid` / `cid_from_bytes` / `format_cid` / `format_cid_in`.
 
-use crate::support::vectors_dir;
+use crate::support::{assert_no_failures, hex, unhex, vectors_dir};
 use multibase::Base;
 use serde::Deserialize;
 use trove::content::{cid_from_bytes, format_cid, format_cid_in, parse_cid, verify, Cid};
@@ -46,18 +46,6 @@ fn load() -> Vectors {
     let path = vectors_dir().join("fixtures/cid-vectors/cid_vectors.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len().is_multiple_of(2), "odd-length hex {s:?}");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or_else(|e| panic!("{s:?}: {e}")))
-        .collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn eq(errs: &mut Vec<String>, what: &str, got: String, want: String) {
@@ -257,12 +245,7 @@ fn every_cid_string_vector_gets_its_verdict() {
             ));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} failure(s):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_no_failures(&failures);
 }
 
 #[test]
@@ -303,12 +286,7 @@ fn every_binary_cid_vector_gets_its_verdict() {
             ));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} failure(s):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_no_failures(&failures);
 }
 
 /// The rules behind the invalid string vectors, applied to every valid vector: a CIDv0 string
@@ -340,10 +318,5 @@ fn cid_strings_derived_from_valid_vectors_are_rejected() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} failure(s):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_no_failures(&failures);
 }

@@ -2,7 +2,7 @@
 //! "Negative decode cases", "UnixFS `Data` protobufs"), against trove's `PbNode` and
 //! `UnixfsData` codecs.
 
-use crate::support::vectors_dir;
+use crate::support::{assert_no_failures, fixtures_dir, unhex};
 use multibase::Base;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -10,29 +10,8 @@ use trove::content::{cid_of, format_cid, parse_cid, verify, HashCode, DAG_JSON, 
 use trove::dagpb::{DagPbError, PbLink, PbNode};
 use trove::unixfs::pb::{DataType, UnixfsData};
 
-fn fixtures() -> PathBuf {
-    vectors_dir().join("fixtures")
-}
-
 fn read_bytes(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len().is_multiple_of(2), "odd-length hex {s:?}");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or_else(|e| panic!("{s:?}: {e}")))
-        .collect()
-}
-
-fn report(failures: Vec<String>) {
-    assert!(
-        failures.is_empty(),
-        "{} failure(s):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -132,8 +111,8 @@ fn dag_json_bytes(value: &Value) -> Option<Vec<u8>> {
 /// own CID, dag-json + sha2-256, is its file name); encoding that node gives the block back.
 /// Cutting the block's last byte breaks its framing and must be rejected.
 #[test]
-fn dagpb_codec_fixtures() {
-    let root = fixtures().join("codec-fixtures/fixtures");
+fn dagpb_codec_fixtures_dir() {
+    let root = fixtures_dir().join("codec-fixtures/fixtures");
     let mut on_disk: Vec<String> = std::fs::read_dir(&root)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -215,7 +194,7 @@ fn dagpb_codec_fixtures() {
             fail("the block minus its last byte still decodes".to_string());
         }
     }
-    report(failures);
+    assert_no_failures(&failures);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -227,7 +206,7 @@ fn dagpb_codec_fixtures() {
 /// framing error.
 #[test]
 fn dagpb_negative_decode_edges() {
-    let path = fixtures().join("codec-fixtures/negative-fixtures/dag-pb/decode/edges.json");
+    let path = fixtures_dir().join("codec-fixtures/negative-fixtures/dag-pb/decode/edges.json");
     let cases: Value = serde_json::from_slice(&read_bytes(&path)).unwrap();
     let cases = cases.as_array().expect("a list");
     assert_eq!(cases.len(), 9, "edges.json has 9 cases");
@@ -250,7 +229,7 @@ fn dagpb_negative_decode_edges() {
             }
         }
     }
-    report(failures);
+    assert_no_failures(&failures);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -263,8 +242,8 @@ const HELLO: &[u8] = b"Hello UnixFS\n";
 /// states, and re-encodes to the same bytes. The plain files next to them are the content the
 /// File message carries.
 #[test]
-fn unixfs_data_fixtures() {
-    let dir = fixtures().join("go-unixfsnode/data/fixtures");
+fn unixfs_data_fixtures_dir() {
+    let dir = fixtures_dir().join("go-unixfsnode/data/fixtures");
     let file = |kind, data: Option<&[u8]>, filesize| UnixfsData {
         data: data.map(<[u8]>::to_vec),
         filesize,
@@ -313,5 +292,5 @@ fn unixfs_data_fixtures() {
             failures.push(format!("{plain}: not 'Hello UnixFS\\n'"));
         }
     }
-    report(failures);
+    assert_no_failures(&failures);
 }

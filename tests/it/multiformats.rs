@@ -3,7 +3,7 @@
 //! fixtures and `multibase/tests/*.csv`, checked against trove's hashing (`hash_bytes`, `verify`)
 //! and CID parsing, and against the `multihash` / `multibase` crates trove relies on.
 
-use crate::support::vectors_dir;
+use crate::support::{assert_no_failures, fixtures_dir, hex, unhex};
 use multibase::Base;
 use trove::content::{
     format_cid_in, hash_bytes, parse_cid, verify, Cid, HashCode, VerifyError, RAW,
@@ -11,25 +11,9 @@ use trove::content::{
 
 type Multihash = cid::multihash::Multihash<64>;
 
-fn fixtures() -> std::path::PathBuf {
-    vectors_dir().join("fixtures")
-}
-
 fn read(rel: &str) -> String {
-    let path = fixtures().join(rel);
+    let path = fixtures_dir().join(rel);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len().is_multiple_of(2), "odd-length hex {s:?}");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or_else(|e| panic!("{s:?}: {e}")))
-        .collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn uvarint(mut v: u64) -> Vec<u8> {
@@ -43,15 +27,6 @@ fn uvarint(mut v: u64) -> Vec<u8> {
         }
         out.push(byte | 0x80);
     }
-}
-
-fn report(failures: Vec<String>) {
-    assert!(
-        failures.is_empty(),
-        "{} failure(s):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -175,7 +150,7 @@ fn multihash_test_cases_csv() {
     }
     assert_eq!(rows, 260, "test_cases.csv has 260 rows");
     assert_eq!(computed_rows, 140, "140 sha2-256/sha2-512 rows");
-    report(failures);
+    assert_no_failures(&failures);
 }
 
 /// The inputs of `test_cases.csv` are the values of `random_vals.csv`, each used once per
@@ -311,7 +286,7 @@ fn js_multiformats_valid_multihashes_decode() {
             Err(e) => failures.push(format!("{case}: rejected: {e}")),
         }
     }
-    report(failures);
+    assert_no_failures(&failures);
 }
 
 /// `invalid-multihash.ts`: every `hex` (the whole multihash, as js-multiformats' `invalid
@@ -333,7 +308,7 @@ fn js_multiformats_invalid_multihashes_are_rejected() {
             ));
         }
     }
-    report(failures);
+    assert_no_failures(&failures);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -444,7 +419,7 @@ fn multibase_test_csvs() {
             }
         }
     }
-    report(failures);
+    assert_no_failures(&failures);
 }
 
 /// trove's `parse_cid` accepts a CID printed in every base of the multibase test files (every
@@ -494,5 +469,5 @@ fn parse_cid_accepts_every_multibase_and_mixed_case() {
             }
         }
     }
-    report(failures);
+    assert_no_failures(&failures);
 }

@@ -13,6 +13,37 @@ pub fn vectors_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors")
 }
 
+/// `../shared/vectors/fixtures`: the conformance fixtures `fixtures/INDEX.md` lists.
+pub fn fixtures_dir() -> PathBuf {
+    vectors_dir().join("fixtures")
+}
+
+/// The bytes a hex string spells; odd lengths and bad digits fail the test, naming the string.
+pub fn unhex(s: &str) -> Vec<u8> {
+    assert!(s.len().is_multiple_of(2), "odd-length hex {s:?}");
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or_else(|e| panic!("{s:?}: {e}")))
+        .collect()
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Fails the test when `failures` is not empty, with their count and one per line (vector tests
+/// collect every disagreement before failing, so one run shows them all).
+#[track_caller]
+pub fn assert_no_failures(failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 /// `../shared` next to the crate.
 pub fn shared_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
