@@ -23,6 +23,16 @@ fn artifact(id: &str, file: &str) -> Vec<u8> {
     .unwrap()
 }
 
+/// Asserts that `dir/file` holds the bytes of the committed artifact `id`'s `file`.
+#[track_caller]
+fn assert_artifact_file(dir: &Path, id: &str, file: &str) {
+    assert_eq!(
+        std::fs::read(dir.join(file)).unwrap(),
+        artifact(id, file),
+        "{file}"
+    );
+}
+
 const N5: &str = "coalescent_n5_theta1";
 const N5_CID: &str = "bafybeihtzkwqe5zmcd4dift3jjy5knnis5vogdwawvya4pyu7xi7kgg67m";
 
@@ -117,11 +127,7 @@ fn get_by_id_works_offline_from_the_committed_car() {
         out.to_str().unwrap(),
     ]);
     for file in ["model.json", "sfs.csv", "states.csv", "subintensity.csv"] {
-        assert_eq!(
-            std::fs::read(out.join(file)).unwrap(),
-            artifact(N5, file),
-            "{file}"
-        );
+        assert_artifact_file(&out, N5, file);
     }
     // An alias, a version and a file inside the directory.
     let sfs = t
@@ -200,10 +206,7 @@ fn get_by_id_through_a_gateway_and_through_an_http_mirror() {
         "-o",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(
-        std::fs::read(out.join("sfs.csv")).unwrap(),
-        artifact(N5, "sfs.csv")
-    );
+    assert_artifact_file(&out, N5, "sfs.csv");
     assert!(!gw.requests().is_empty());
     // HTTP mirror: the CAR served as a plain file.
     let files = work.path().join("files");
@@ -225,10 +228,7 @@ fn get_by_id_through_a_gateway_and_through_an_http_mirror() {
         "-o",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(
-        std::fs::read(out.join("model.json")).unwrap(),
-        artifact(N5, "model.json")
-    );
+    assert_artifact_file(&out, N5, "model.json");
     assert_eq!(t.run(&["cache", "verify"]).0, 0);
 }
 
@@ -305,10 +305,7 @@ fn install_gets_a_collection_and_a_rerun_only_retries_failures() {
         2,
         "{first}"
     );
-    assert_eq!(
-        std::fs::read(out.join(N5).join("sfs.csv")).unwrap(),
-        artifact(N5, "sfs.csv")
-    );
+    assert_artifact_file(&out.join(N5), N5, "sfs.csv");
     // Damage one installed copy: the re-run reports it, leaves the other alone, exits 1.
     std::fs::write(out.join(N5).join("sfs.csv"), b"changed").unwrap();
     let (code, again, _) = t.run(&[
@@ -380,10 +377,7 @@ fn a_downloaded_registry_and_the_block_store_share_a_fresh_cache() {
         "-o",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(
-        std::fs::read(out.join("sfs.csv")).unwrap(),
-        artifact(N5, "sfs.csv")
-    );
+    assert_artifact_file(&out, N5, "sfs.csv");
     // Within the TTL the registry is not asked again; offline, nothing at all is asked.
     let before = server.requests().len();
     t.ok(&["list", "--registry", &url, "--offline"]);
