@@ -46,6 +46,16 @@ fn params(spec: &str) -> Option<ImportParams> {
     })
 }
 
+/// The `reproduced_by` specs of a fixture entry that [`params`] understands, with their
+/// parameters.
+fn reproduced_by(info: &Value) -> impl Iterator<Item = (&Value, ImportParams)> {
+    info.get("reproduced_by")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|spec| params(spec.as_str().unwrap()).map(|p| (spec, p)))
+}
+
 /// Every path under `cid` (plain and HAMT directories listed recursively) → (CID, kind).
 fn walk<G: trove::store::BlockGetter>(
     reader: &Reader<G>,
@@ -162,15 +172,7 @@ fn unixfs_fixtures_read_back_as_the_reference_reports() {
                                 "{rel}: resolve {path}"
                             );
                         }
-                        for spec in e
-                            .get("reproduced_by")
-                            .and_then(Value::as_array)
-                            .into_iter()
-                            .flatten()
-                        {
-                            let Some(p) = params(spec.as_str().unwrap()) else {
-                                continue;
-                            };
+                        for (spec, p) in reproduced_by(e) {
                             let mut bytes = Vec::new();
                             reader.read_file(cid, 0, None, &mut bytes).unwrap();
                             assert_eq!(
@@ -191,15 +193,7 @@ fn unixfs_fixtures_read_back_as_the_reference_reports() {
                 }
                 _ => {}
             }
-            for spec in root_info
-                .get("reproduced_by")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let Some(p) = params(spec.as_str().unwrap()) else {
-                    continue;
-                };
+            for (spec, p) in reproduced_by(root_info) {
                 let tree = read_tree(&reader, &root);
                 assert_eq!(import(&p, &tree).cid, root, "{rel}: re-import with {spec}");
                 reimports += 1;
