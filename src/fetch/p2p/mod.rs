@@ -174,14 +174,7 @@ pub async fn start(
         let node = node.clone();
         let addr = addr.clone();
         async move {
-            let quic = addr
-                .iter()
-                .any(|p| matches!(p, libp2p::multiaddr::Protocol::QuicV1));
             let result = match tokio::time::timeout(DIAL_TIMEOUT, node.dial(addr.clone())).await {
-                Ok(Err(_)) if quic => Err(
-                    "trove dials peers over TCP only (QUIC is accepted inbound); give the peer's /tcp/ address"
-                        .to_string(),
-                ),
                 Ok(r) => r,
                 Err(_) => Err(format!("no connection within {DIAL_TIMEOUT:?}")),
             };

@@ -2,8 +2,7 @@
 //! talk to it through a bounded command channel, each command carrying a `oneshot` (or bounded
 //! `mpsc`) reply. Dropping a reply receiver cancels nothing in the swarm but is always safe.
 //!
-//! Transports (see [`super::transport`]): TCP with noise and yamux, QUIC (v1) for inbound
-//! connections, DNS (`/dns*`, `/dnsaddr`). Behaviours: identify,
+//! Transports (see [`super::transport`]): TCP with noise and yamux, QUIC (v1), DNS (`/dns*`, `/dnsaddr`). Behaviours: identify,
 //! ping, Kademlia on `/ipfs/kad/1.0.0` (public DHT) and `/ipfs/lan/kad/1.0.0` (LAN DHT, the one
 //! Kubo speaks without public addresses), both in client mode; optional mDNS; and
 //! [`super::streams`], which hands bitswap its raw streams.
@@ -337,7 +336,7 @@ fn build_swarm(
         .with_tokio()
         .with_other_transport(|_| transport::buffered_tcp(noise))
         .map_err(|e| setup(&e))?
-        .with_other_transport(transport::inbound_quic)
+        .with_other_transport(transport::quic)
         .map_err(|e| setup(&e))?
         .with_dns()
         .map_err(|e| setup(&e))?

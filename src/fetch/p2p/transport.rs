@@ -1,17 +1,20 @@
-//! The node's transports: TCP (noise, yamux) read through a buffer, and QUIC for inbound
-//! connections only.
+//! The node's transports: TCP (noise, yamux) read through a buffer, and QUIC v1 whose inbound
+//! streams survive the peer's STOP_SENDING.
 //!
 //! - The noise layer asks the socket for 8 KiB at a time; a 256 KiB read buffer turns a bitswap
 //!   block into a few system calls instead of thirty.
-//! - QUIC is offered to peers that dial in (Kubo does, and bitswap works both ways on those
-//!   connections), but trove does not dial QUIC itself: Kubo v0.22 does not answer bitswap on
-//!   QUIC connections that trove opens, and a QUIC handshake wins the race against TCP, so
-//!   dialing both would often leave a get on a dead connection. Every IPFS node has TCP.
+//! - go-libp2p (Kubo v0.22) closes a QUIC stream for reading as well as writing. Kubo's bitswap
+//!   server opens a stream per answer, writes the protocol header and the message and closes it
+//!   at once, so its STOP_SENDING can arrive before trove has written the protocol confirmation. Without [`QuicStream`] that write fails, the
+//!   negotiation fails and the stream — with the blocks already received on it — is dropped:
+//!   Kubo never seemed to answer on QUIC connections trove opened.
 
-use libp2p::core::muxing::StreamMuxerBox;
-use libp2p::core::transport::{Boxed, DialOpts, ListenerId, TransportError, TransportEvent};
+use futures_util::{AsyncRead, AsyncWrite};
+use libp2p::core::muxing::{StreamMuxer, StreamMuxerBox, StreamMuxerEvent};
+use libp2p::core::transport::Boxed;
 use libp2p::core::upgrade::Version;
-use libp2p::{noise, quic, tcp, yamux, Multiaddr, PeerId, Transport};
+use libp2p::{noise, quic, tcp, yamux, PeerId, Transport};
+use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -35,47 +38,126 @@ pub fn buffered_tcp(noise: noise::Config) -> Boxed<(PeerId, StreamMuxerBox)> {
         .boxed()
 }
 
-/// QUIC (v1) that listens but refuses to dial (see the module docs).
-pub fn inbound_quic(key: &libp2p::identity::Keypair) -> Boxed<(PeerId, StreamMuxerBox)> {
-    ListenOnly(quic::tokio::Transport::new(quic::Config::new(key)))
-        .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)))
+/// QUIC v1, its inbound streams wrapped in [`QuicStream`].
+pub fn quic(key: &libp2p::identity::Keypair) -> Boxed<(PeerId, StreamMuxerBox)> {
+    quic::tokio::Transport::new(quic::Config::new(key))
+        .map(|(peer, conn), _| (peer, StreamMuxerBox::new(QuicConnection(conn))))
         .boxed()
 }
 
-/// A transport that only listens: dials answer "address not supported", so the swarm uses
-/// another transport.
-struct ListenOnly<T>(T);
+/// A QUIC connection handing out [`QuicStream`]s.
+struct QuicConnection<C>(C);
 
-impl<T: Transport + Unpin> Transport for ListenOnly<T> {
-    type Output = T::Output;
-    type Error = T::Error;
-    type ListenerUpgrade = T::ListenerUpgrade;
-    type Dial = T::Dial;
+impl<C> StreamMuxer for QuicConnection<C>
+where
+    C: StreamMuxer + Unpin,
+    C::Substream: Unpin,
+{
+    type Substream = QuicStream<C::Substream>;
+    type Error = C::Error;
 
-    fn listen_on(
-        &mut self,
-        id: ListenerId,
-        addr: Multiaddr,
-    ) -> Result<(), TransportError<Self::Error>> {
-        self.0.listen_on(id, addr)
+    fn poll_inbound(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Self::Substream, Self::Error>> {
+        Pin::new(&mut self.get_mut().0)
+            .poll_inbound(cx)
+            .map_ok(|inner| QuicStream::new(inner, true))
     }
 
-    fn remove_listener(&mut self, id: ListenerId) -> bool {
-        self.0.remove_listener(id)
+    fn poll_outbound(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Self::Substream, Self::Error>> {
+        Pin::new(&mut self.get_mut().0)
+            .poll_outbound(cx)
+            .map_ok(|inner| QuicStream::new(inner, false))
     }
 
-    fn dial(
-        &mut self,
-        addr: Multiaddr,
-        _opts: DialOpts,
-    ) -> Result<Self::Dial, TransportError<Self::Error>> {
-        Err(TransportError::MultiaddrNotSupported(addr))
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.get_mut().0).poll_close(cx)
     }
 
     fn poll(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<TransportEvent<Self::ListenerUpgrade, Self::Error>> {
+    ) -> Poll<Result<StreamMuxerEvent, Self::Error>> {
         Pin::new(&mut self.get_mut().0).poll(cx)
+    }
+}
+
+/// A QUIC stream. On a stream the peer opened, its STOP_SENDING (a write failing with
+/// `ConnectionReset`) means "I read nothing more": from then on writes, flushes and the close
+/// succeed without sending, and reading goes on to the end of what the peer sent. Streams trove
+/// opens keep every error, so a peer that stops reading a bitswap stream is noticed.
+struct QuicStream<S> {
+    inner: S,
+    inbound: bool,
+    peer_stopped_reading: bool,
+}
+
+impl<S> QuicStream<S> {
+    fn new(inner: S, inbound: bool) -> Self {
+        QuicStream {
+            inner,
+            inbound,
+            peer_stopped_reading: false,
+        }
+    }
+
+    /// Turns the peer's STOP_SENDING on an inbound stream into `done`.
+    fn tolerate<T>(&mut self, result: Poll<io::Result<T>>, done: T) -> Poll<io::Result<T>> {
+        match result {
+            Poll::Ready(Err(e)) if self.inbound && e.kind() == io::ErrorKind::ConnectionReset => {
+                self.peer_stopped_reading = true;
+                Poll::Ready(Ok(done))
+            }
+            other => other,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for QuicStream<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for QuicStream<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.peer_stopped_reading {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        let result = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.tolerate(result, buf.len())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.peer_stopped_reading {
+            return Poll::Ready(Ok(()));
+        }
+        let result = Pin::new(&mut this.inner).poll_flush(cx);
+        this.tolerate(result, ())
+    }
+
+    /// Never closes the inner stream once the peer stopped reading: libp2p-quic would then
+    /// report the end of the stream to readers, cutting off what the peer sent.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.peer_stopped_reading {
+            return Poll::Ready(Ok(()));
+        }
+        let result = Pin::new(&mut this.inner).poll_close(cx);
+        this.tolerate(result, ())
     }
 }

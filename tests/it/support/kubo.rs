@@ -120,6 +120,14 @@ impl KuboPeer {
     pub fn tcp_addr(&self) -> &str {
         &self.multiaddrs[0]
     }
+
+    /// The QUIC v1 address.
+    pub fn quic_addr(&self) -> &str {
+        self.multiaddrs
+            .iter()
+            .find(|a| a.contains("/quic-v1/"))
+            .expect("Kubo listens on QUIC")
+    }
 }
 
 impl Drop for KuboPeer {
