@@ -4,8 +4,8 @@
 
 use crate::support::jsipfs::JsIpfs;
 use crate::support::{
-    kubo_hash, peer_tool, random_tree, shared_dir, splitmix64_bytes, test_seed, Rng, TreeOptions,
-    Trove,
+    kubo_hash, output, peer_tool, random_tree, shared_dir, splitmix64_bytes, test_seed, Rng,
+    TreeOptions, Trove,
 };
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -413,18 +413,16 @@ fn a_pinning_service_gets_the_token_and_no_output_shows_it() {
     let dir = tempfile::tempdir().unwrap();
     let content = folder(dir.path(), "pinned");
     let (url, seen) = pin_service(false);
-    let out = t
-        .cmd()
-        .env("TROVE_PIN_TOKEN", TOKEN)
-        .args(["publish", s(&content), "--id", "pin_test", "--no-daemon"])
-        .args(["--pin", &url])
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(out.status.success(), "{stderr}");
+    let publish_with_token = |extra: &[&str]| {
+        output(
+            t.cmd()
+                .env("TROVE_PIN_TOKEN", TOKEN)
+                .args(["publish", s(&content), "--id", "pin_test", "--no-daemon"])
+                .args(extra),
+        )
+    };
+    let (code, stdout, stderr) = publish_with_token(&["--pin", &url]);
+    assert_eq!(code, 0, "{stderr}");
     assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
     let cid = stdout.trim();
     let seen = seen.lock().unwrap().clone();
@@ -442,18 +440,9 @@ fn a_pinning_service_gets_the_token_and_no_output_shows_it() {
     let reg = dir.path().join("registry.json");
     std::fs::copy(our_registry(), &reg).unwrap();
     let before = std::fs::read(&reg).unwrap();
-    let out = t
-        .cmd()
-        .env("TROVE_PIN_TOKEN", TOKEN)
-        .args(["publish", s(&content), "--id", "pin_test", "--no-daemon"])
-        .args(["--pin", &url, "--registry-file", s(&reg), "--json"])
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert_eq!(out.status.code(), Some(1));
+    let (code, stdout, stderr) =
+        publish_with_token(&["--pin", &url, "--registry-file", s(&reg), "--json"]);
+    assert_eq!(code, 1);
     assert!(stderr.contains("token was refused"), "{stderr}");
     assert!(
         !stdout.contains(TOKEN) && !stderr.contains(TOKEN),

@@ -195,12 +195,7 @@ impl Trove {
 
     /// Runs and returns (exit code, stdout, stderr).
     pub fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self.cmd().args(args).output().expect("run trove");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        output(self.cmd().args(args))
     }
 
     /// Runs, asserts success, returns stdout trimmed.
@@ -209,6 +204,17 @@ impl Trove {
         assert_eq!(code, 0, "trove {args:?} failed:\n{err}");
         out.trim().to_string()
     }
+}
+
+/// Runs `cmd` (a [`Trove::cmd`] with more settings, say) and returns (exit code, or -1 when a
+/// signal ended it, stdout, stderr).
+pub fn output(cmd: &mut std::process::Command) -> (i32, String, String) {
+    let out = cmd.output().expect("run trove");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// A small deterministic PRNG for test data (SplitMix64).
