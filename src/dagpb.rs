@@ -3,7 +3,7 @@
 //! valid CID. No IO.
 
 use crate::content::{cid_from_bytes, Cid};
-use crate::varint;
+use crate::protobuf::{put_bytes, put_varint, Fields, Value};
 
 /// One link of a dag-pb node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,54 +45,18 @@ fn malformed(msg: impl Into<String>) -> DagPbError {
     DagPbError::Malformed(msg.into())
 }
 
-struct Cursor<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn done(&self) -> bool {
-        self.pos >= self.buf.len()
-    }
-
-    fn varint(&mut self, what: &str) -> Result<u64, DagPbError> {
-        let (v, n) =
-            varint::decode(&self.buf[self.pos..]).map_err(|e| malformed(format!("{what}: {e}")))?;
-        self.pos += n;
-        Ok(v)
-    }
-
-    fn bytes(&mut self, what: &str) -> Result<&'a [u8], DagPbError> {
-        let len = self.varint(what)?;
-        let remaining = (self.buf.len() - self.pos) as u64;
-        if len > remaining {
-            return Err(malformed(format!(
-                "{what} claims {len} bytes but only {remaining} remain"
-            )));
-        }
-        let start = self.pos;
-        self.pos += len as usize;
-        Ok(&self.buf[start..self.pos])
-    }
-}
-
 impl PbNode {
     /// Decodes a node strictly.
     pub fn decode(bytes: &[u8]) -> Result<PbNode, DagPbError> {
-        let mut cur = Cursor { buf: bytes, pos: 0 };
         let mut node = PbNode::default();
-        while !cur.done() {
-            let tag = cur.varint("field tag")?;
-            let (field, wire) = (tag >> 3, tag & 7);
-            match field {
+        for field in Fields::new(bytes) {
+            let (number, value) = field.map_err(|e| malformed(e.to_string()))?;
+            match number {
                 1 => {
                     if node.data.is_some() {
                         return Err(malformed("duplicate Data section"));
                     }
-                    if wire != 2 {
-                        return Err(malformed(format!("Data has wire type {wire}, expected 2")));
-                    }
-                    node.data = Some(cur.bytes("Data")?.to_vec());
+                    node.data = Some(bytes_of("Data", value)?.to_vec());
                 }
                 2 => {
                     if node.data.is_some() {
@@ -100,16 +64,14 @@ impl PbNode {
                             "Links section after Data (duplicate Links section)",
                         ));
                     }
-                    if wire != 2 {
-                        return Err(malformed(format!("Links has wire type {wire}, expected 2")));
-                    }
                     let index = node.links.len();
-                    let link_bytes = cur.bytes("Link")?;
-                    node.links.push(decode_link(link_bytes, index)?);
+                    node.links
+                        .push(decode_link(bytes_of("Links", value)?, index)?);
                 }
                 other => {
                     return Err(malformed(format!(
-                        "unexpected field {other} (wire type {wire}) in PBNode"
+                        "unexpected field {other} (wire type {}) in PBNode",
+                        value.wire_type()
                     )))
                 }
             }
@@ -123,27 +85,17 @@ impl PbNode {
         let mut link_buf = Vec::new();
         for link in &self.links {
             link_buf.clear();
-            let hash = link.hash.to_bytes();
-            link_buf.push(0x0a);
-            varint::encode(hash.len() as u64, &mut link_buf);
-            link_buf.extend_from_slice(&hash);
+            put_bytes(&mut link_buf, 1, &link.hash.to_bytes());
             if let Some(name) = &link.name {
-                link_buf.push(0x12);
-                varint::encode(name.len() as u64, &mut link_buf);
-                link_buf.extend_from_slice(name.as_bytes());
+                put_bytes(&mut link_buf, 2, name.as_bytes());
             }
             if let Some(tsize) = link.tsize {
-                link_buf.push(0x18);
-                varint::encode(tsize, &mut link_buf);
+                put_varint(&mut link_buf, 3, tsize);
             }
-            out.push(0x12);
-            varint::encode(link_buf.len() as u64, &mut out);
-            out.extend_from_slice(&link_buf);
+            put_bytes(&mut out, 2, &link_buf);
         }
         if let Some(data) = &self.data {
-            out.push(0x0a);
-            varint::encode(data.len() as u64, &mut out);
-            out.extend_from_slice(data);
+            put_bytes(&mut out, 1, data);
         }
         out
     }
@@ -153,24 +105,32 @@ impl PbNode {
     }
 }
 
+/// The bytes of a length-delimited field `what`; any other wire type is an error.
+fn bytes_of<'a>(what: &str, value: Value<'a>) -> Result<&'a [u8], DagPbError> {
+    match value {
+        Value::Bytes(bytes) => Ok(bytes),
+        other => Err(malformed(format!(
+            "{what} has wire type {}, expected 2",
+            other.wire_type()
+        ))),
+    }
+}
+
 fn decode_link(bytes: &[u8], index: usize) -> Result<PbLink, DagPbError> {
-    let mut cur = Cursor { buf: bytes, pos: 0 };
     let mut hash = None;
     let mut name = None;
     let mut tsize = None;
     let mut last_field = 0;
-    while !cur.done() {
-        let tag = cur.varint("link field tag")?;
-        let (field, wire) = (tag >> 3, tag & 7);
-        if field <= last_field {
+    for field in Fields::new(bytes) {
+        let (number, value) = field.map_err(|e| malformed(format!("link {index}: {e}")))?;
+        if number <= last_field {
             return Err(malformed(format!(
-                "link {index}: field {field} out of order or repeated"
+                "link {index}: field {number} out of order or repeated"
             )));
         }
-        last_field = field;
-        match (field, wire) {
-            (1, 2) => {
-                let raw = cur.bytes("link Hash")?;
+        last_field = number;
+        match (number, value) {
+            (1, Value::Bytes(raw)) => {
                 if raw.is_empty() {
                     return Err(DagPbError::BadLinkHash {
                         index,
@@ -182,25 +142,25 @@ fn decode_link(bytes: &[u8], index: usize) -> Result<PbLink, DagPbError> {
                     detail: e.to_string(),
                 })?);
             }
-            (2, 2) => {
+            (2, Value::Bytes(raw)) => {
                 if hash.is_none() {
                     break;
                 }
-                let raw = cur.bytes("link Name")?;
                 name =
                     Some(String::from_utf8(raw.to_vec()).map_err(|_| {
                         malformed(format!("link {index}: Name is not valid UTF-8"))
                     })?);
             }
-            (3, 0) => {
+            (3, Value::Varint(v)) => {
                 if hash.is_none() {
                     break;
                 }
-                tsize = Some(cur.varint("link Tsize")?);
+                tsize = Some(v);
             }
-            (f, w) => {
+            (f, v) => {
                 return Err(malformed(format!(
-                    "link {index}: unexpected field {f} with wire type {w}"
+                    "link {index}: unexpected field {f} with wire type {}",
+                    v.wire_type()
                 )))
             }
         }

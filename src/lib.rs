@@ -36,6 +36,7 @@ pub mod extract;
 pub mod fetch;
 pub mod import;
 pub mod progress;
+pub mod protobuf;
 pub mod publish;
 pub mod registry;
 pub mod store;

@@ -1,5 +1,6 @@
 //! The UnixFS `Data` message carried in a dag-pb node's data section. No IO.
 
+use crate::protobuf::{put_bytes, put_fixed32, put_varint, Fields, Value};
 use crate::varint;
 
 /// The UnixFS node types.
@@ -83,43 +84,32 @@ impl UnixfsData {
     /// Encodes with fields in number order, as go-unixfs (Kubo) does.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 + self.data.as_ref().map_or(0, Vec::len));
-        out.push(0x08);
-        varint::encode(self.kind.code(), &mut out);
+        put_varint(&mut out, 1, self.kind.code());
         if let Some(data) = &self.data {
-            out.push(0x12);
-            varint::encode(data.len() as u64, &mut out);
-            out.extend_from_slice(data);
+            put_bytes(&mut out, 2, data);
         }
         if let Some(size) = self.filesize {
-            out.push(0x18);
-            varint::encode(size, &mut out);
+            put_varint(&mut out, 3, size);
         }
         for size in &self.blocksizes {
-            out.push(0x20);
-            varint::encode(*size, &mut out);
+            put_varint(&mut out, 4, *size);
         }
         if let Some(h) = self.hash_type {
-            out.push(0x28);
-            varint::encode(h, &mut out);
+            put_varint(&mut out, 5, h);
         }
         if let Some(f) = self.fanout {
-            out.push(0x30);
-            varint::encode(f, &mut out);
+            put_varint(&mut out, 6, f);
         }
         if let Some(mode) = self.mode {
-            out.push(0x38);
-            varint::encode(u64::from(mode), &mut out);
+            put_varint(&mut out, 7, u64::from(mode));
         }
         if let Some((secs, nanos)) = self.mtime {
-            let mut inner = vec![0x08];
-            varint::encode(secs as u64, &mut inner);
+            let mut inner = Vec::with_capacity(16);
+            put_varint(&mut inner, 1, secs as u64);
             if let Some(n) = nanos {
-                inner.push(0x15);
-                inner.extend_from_slice(&n.to_le_bytes());
+                put_fixed32(&mut inner, 2, n);
             }
-            out.push(0x42);
-            varint::encode(inner.len() as u64, &mut out);
-            out.extend_from_slice(&inner);
+            put_bytes(&mut out, 8, &inner);
         }
         out
     }
@@ -127,70 +117,32 @@ impl UnixfsData {
     /// Decodes a UnixFS `Data` message (standard protobuf rules: any field order, packed or
     /// unpacked `blocksizes`, unknown fields skipped).
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
-        let mut pos = 0;
         let mut kind = None;
         let mut msg = UnixfsData::new(DataType::Raw);
-        while pos < bytes.len() {
-            let (tag, n) = varint::decode(&bytes[pos..]).map_err(|e| format!("field tag: {e}"))?;
-            pos += n;
-            let (field, wire) = (tag >> 3, tag & 7);
-            match (field, wire) {
-                (_, 0) => {
-                    let (v, n) =
-                        varint::decode(&bytes[pos..]).map_err(|e| format!("field {field}: {e}"))?;
-                    pos += n;
-                    match field {
-                        1 => {
-                            kind = Some(
-                                DataType::from_code(v)
-                                    .ok_or_else(|| format!("unknown UnixFS type {v}"))?,
-                            )
-                        }
-                        3 => msg.filesize = Some(v),
-                        4 => msg.blocksizes.push(v),
-                        5 => msg.hash_type = Some(v),
-                        6 => msg.fanout = Some(v),
-                        7 => msg.mode = Some(v as u32),
-                        _ => {}
+        for field in Fields::new(bytes) {
+            match field.map_err(|e| e.to_string())? {
+                (1, Value::Varint(v)) => {
+                    kind = Some(
+                        DataType::from_code(v).ok_or_else(|| format!("unknown UnixFS type {v}"))?,
+                    )
+                }
+                (2, Value::Bytes(body)) => msg.data = Some(body.to_vec()),
+                (3, Value::Varint(v)) => msg.filesize = Some(v),
+                (4, Value::Varint(v)) => msg.blocksizes.push(v),
+                (4, Value::Bytes(packed)) => {
+                    let mut p = 0;
+                    while p < packed.len() {
+                        let (v, n) =
+                            varint::decode(&packed[p..]).map_err(|e| format!("blocksizes: {e}"))?;
+                        msg.blocksizes.push(v);
+                        p += n;
                     }
                 }
-                (_, 2) => {
-                    let (len, n) =
-                        varint::decode(&bytes[pos..]).map_err(|e| format!("field {field}: {e}"))?;
-                    pos += n;
-                    if len > (bytes.len() - pos) as u64 {
-                        return Err(format!("field {field} runs past the end of the message"));
-                    }
-                    let body = &bytes[pos..pos + len as usize];
-                    pos += len as usize;
-                    match field {
-                        2 => msg.data = Some(body.to_vec()),
-                        4 => {
-                            let mut p = 0;
-                            while p < body.len() {
-                                let (v, n) = varint::decode(&body[p..])
-                                    .map_err(|e| format!("blocksizes: {e}"))?;
-                                msg.blocksizes.push(v);
-                                p += n;
-                            }
-                        }
-                        8 => msg.mtime = Some(decode_mtime(body)?),
-                        _ => {}
-                    }
-                }
-                (_, 5) => {
-                    if bytes.len() - pos < 4 {
-                        return Err(format!("field {field} cut short"));
-                    }
-                    pos += 4;
-                }
-                (_, 1) => {
-                    if bytes.len() - pos < 8 {
-                        return Err(format!("field {field} cut short"));
-                    }
-                    pos += 8;
-                }
-                _ => return Err(format!("field {field} has unsupported wire type {wire}")),
+                (5, Value::Varint(v)) => msg.hash_type = Some(v),
+                (6, Value::Varint(v)) => msg.fanout = Some(v),
+                (7, Value::Varint(v)) => msg.mode = Some(v as u32),
+                (8, Value::Bytes(body)) => msg.mtime = Some(decode_mtime(body)?),
+                _ => {}
             }
         }
         msg.kind = kind.ok_or("the Type field is missing")?;
@@ -198,29 +150,20 @@ impl UnixfsData {
     }
 }
 
+/// The `UnixTime` message: seconds (field 1) and optional nanoseconds (fixed32 field 2).
 fn decode_mtime(body: &[u8]) -> Result<(i64, Option<u32>), String> {
-    let mut pos = 0;
     let mut secs = 0i64;
     let mut nanos = None;
-    while pos < body.len() {
-        let (tag, n) = varint::decode(&body[pos..]).map_err(|e| format!("mtime: {e}"))?;
-        pos += n;
-        match tag {
-            0x08 => {
-                let (v, n) = varint::decode(&body[pos..]).map_err(|e| format!("mtime: {e}"))?;
-                secs = v as i64;
-                pos += n;
+    for field in Fields::new(body) {
+        match field.map_err(|e| format!("mtime: {e}"))? {
+            (1, Value::Varint(v)) => secs = v as i64,
+            (2, Value::Fixed32(n)) => nanos = Some(n),
+            (f, v) => {
+                return Err(format!(
+                    "mtime has unexpected field {f} (wire type {})",
+                    v.wire_type()
+                ))
             }
-            0x15 => {
-                let raw: [u8; 4] = body
-                    .get(pos..pos + 4)
-                    .ok_or("mtime nanoseconds cut short")?
-                    .try_into()
-                    .expect("4 bytes");
-                nanos = Some(u32::from_le_bytes(raw));
-                pos += 4;
-            }
-            _ => return Err(format!("mtime has unexpected tag {tag}")),
         }
     }
     Ok((secs, nanos))

@@ -16,6 +16,7 @@
 //! ([`Payload::cid`]), so a block that hashes to nothing we asked for is simply not wanted.
 
 use crate::content::{cid_from_bytes, cid_of, Cid, HashCode};
+use crate::protobuf::{put_bytes, put_varint, Fields, Value, WireError};
 use crate::varint;
 
 /// The largest message accepted or sent (go-bitswap's limit).
@@ -81,6 +82,12 @@ pub struct Message {
 #[error("malformed bitswap message: {0}")]
 pub struct MessageError(pub String);
 
+impl From<WireError> for MessageError {
+    fn from(e: WireError) -> Self {
+        MessageError(e.to_string())
+    }
+}
+
 impl Payload {
     /// The prefix describing `cid`.
     pub fn prefix_of(cid: &Cid) -> Vec<u8> {
@@ -136,37 +143,37 @@ impl Message {
             let mut list = Vec::new();
             for want in &self.wants {
                 let mut entry = Vec::with_capacity(48);
-                bytes_field(&mut entry, 1, &want.cid.to_bytes());
-                varint_field(&mut entry, 2, want.priority as u32 as u64);
+                put_bytes(&mut entry, 1, &want.cid.to_bytes());
+                put_varint(&mut entry, 2, want.priority as u32 as u64);
                 if want.cancel {
-                    varint_field(&mut entry, 3, 1);
+                    put_varint(&mut entry, 3, 1);
                 }
                 if want.want_type == WantType::Have {
-                    varint_field(&mut entry, 4, 1);
+                    put_varint(&mut entry, 4, 1);
                 }
                 if want.send_dont_have {
-                    varint_field(&mut entry, 5, 1);
+                    put_varint(&mut entry, 5, 1);
                 }
-                bytes_field(&mut list, 1, &entry);
+                put_bytes(&mut list, 1, &entry);
             }
             if self.full {
-                varint_field(&mut list, 2, 1);
+                put_varint(&mut list, 2, 1);
             }
-            bytes_field(&mut out, 1, &list);
+            put_bytes(&mut out, 1, &list);
         }
         for block in &self.payload {
             let mut body = Vec::with_capacity(block.data.len() + 16);
-            bytes_field(&mut body, 1, &block.prefix);
-            bytes_field(&mut body, 2, &block.data);
-            bytes_field(&mut out, 3, &body);
+            put_bytes(&mut body, 1, &block.prefix);
+            put_bytes(&mut body, 2, &block.data);
+            put_bytes(&mut out, 3, &body);
         }
         for (cid, presence) in &self.presences {
             let mut body = Vec::with_capacity(48);
-            bytes_field(&mut body, 1, &cid.to_bytes());
+            put_bytes(&mut body, 1, &cid.to_bytes());
             if *presence == Presence::DontHave {
-                varint_field(&mut body, 2, 1);
+                put_varint(&mut body, 2, 1);
             }
-            bytes_field(&mut out, 4, &body);
+            put_bytes(&mut out, 4, &body);
         }
         out
     }
@@ -269,96 +276,6 @@ fn read_cid(bytes: &[u8]) -> Result<Cid, MessageError> {
     cid_from_bytes(bytes).map_err(|e| MessageError(format!("bad CID: {e}")))
 }
 
-fn varint_field(out: &mut Vec<u8>, field: u64, value: u64) {
-    varint::encode(field << 3, out);
-    varint::encode(value, out);
-}
-
-fn bytes_field(out: &mut Vec<u8>, field: u64, value: &[u8]) {
-    varint::encode((field << 3) | 2, out);
-    varint::encode(value.len() as u64, out);
-    out.extend_from_slice(value);
-}
-
-/// A protobuf field value (fixed-width values are skipped by [`Fields`]).
-enum Value<'a> {
-    Varint(u64),
-    Bytes(&'a [u8]),
-    Fixed,
-}
-
-/// Iterates over the fields of a protobuf message.
-struct Fields<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Fields<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        Fields { bytes, pos: 0 }
-    }
-
-    fn varint(&mut self) -> Result<u64, MessageError> {
-        let (v, n) = varint::decode(&self.bytes[self.pos..])
-            .map_err(|e| MessageError(format!("varint: {e}")))?;
-        self.pos += n;
-        Ok(v)
-    }
-
-    fn skip(&mut self, n: usize) -> Result<(), MessageError> {
-        if self.bytes.len() - self.pos < n {
-            return Err(MessageError("field runs past the end".into()));
-        }
-        self.pos += n;
-        Ok(())
-    }
-}
-
-impl<'a> Iterator for Fields<'a> {
-    type Item = Result<(u64, Value<'a>), MessageError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.pos >= self.bytes.len() {
-            return None;
-        }
-        let mut read = || -> Result<(u64, Value<'a>), MessageError> {
-            let tag = self.varint()?;
-            let field = tag >> 3;
-            let value = match tag & 7 {
-                0 => Value::Varint(self.varint()?),
-                2 => {
-                    let len = self.varint()?;
-                    if len > (self.bytes.len() - self.pos) as u64 {
-                        return Err(MessageError(format!("field {field} runs past the end")));
-                    }
-                    let start = self.pos;
-                    self.pos += len as usize;
-                    Value::Bytes(&self.bytes[start..self.pos])
-                }
-                1 => {
-                    self.skip(8)?;
-                    Value::Fixed
-                }
-                5 => {
-                    self.skip(4)?;
-                    Value::Fixed
-                }
-                wire => {
-                    return Err(MessageError(format!(
-                        "field {field} has unsupported wire type {wire}"
-                    )))
-                }
-            };
-            Ok((field, value))
-        };
-        let item = read();
-        if item.is_err() {
-            self.pos = self.bytes.len();
-        }
-        Some(item)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,7 +329,7 @@ mod tests {
     #[test]
     fn bitswap_1_0_blocks_are_read_as_cidv0_dag_pb() {
         let mut bytes = Vec::new();
-        bytes_field(&mut bytes, 2, b"\x0a\x00");
+        put_bytes(&mut bytes, 2, b"\x0a\x00");
         let msg = Message::decode(&bytes).unwrap();
         assert_eq!(msg.payload[0].cid().unwrap().version(), cid::Version::V0);
     }
