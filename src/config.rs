@@ -1,6 +1,6 @@
 //! Settings: the config file (TOML), and every environment variable trove reads, declared in one
 //! place. Nothing else in the crate calls `std::env::var`; the CLI resolves flags > environment >
-//! config file > defaults into one [`Settings`] value.
+//! config file > defaults into one settings value per command (`src/cli/settings.rs`).
 
 use crate::fetch::SourceKind;
 use serde::Deserialize;

@@ -1,4 +1,7 @@
 //! Command-line arguments (clap). Raw arguments only; commands turn them into settings.
+//!
+//! The doc comments here are the `--help` texts, written for a terminal, not for rustdoc.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

@@ -1136,7 +1136,7 @@ fn car_error(e: CarError) -> SourceError {
 /// block counts as missing (storing it again replaces it).
 ///
 /// The walk is depth-first as if done one block at a time, but the next blocks on its stack
-/// (up to [`FRONTIER_AHEAD`] of them: a node's children, mostly) are read and verified in
+/// (up to `FRONTIER_AHEAD` of them: a node's children, mostly) are read and verified in
 /// parallel on the rayon pool.
 pub fn frontier(store: &dyn BlockStore, root: &Cid) -> Result<Vec<Cid>, FetchError> {
     use rayon::prelude::*;

@@ -4,7 +4,7 @@
 //! - [`legacy`]: reading 1.0 (`traces`), trove's additive extensions of it, and 2.0
 //!   (`computes`), naming the entry and field of every problem.
 //! - [`check`]: `trove registry check` — a list of [`Finding`]s.
-//! - [`resolve`]: `ID[@version|@alias][/file]` → [`Resolved`] (CID, path, profile, mirrors).
+//! - [`resolve`](mod@resolve): `ID[@version|@alias][/file]` → [`Resolved`] (CID, path, profile, mirrors).
 //! - [`query`]: `trove list` filters and `trove search`.
 //! - [`client`]: loading from a path, a URL or `owner/repo[@ref]`, with an ETag/TTL cache of the
 //!   last good copy under `<cache>/registry-v1/` and a strict offline mode.

@@ -110,7 +110,7 @@ pub struct Version {
     /// Where it is in the document (`versions[0]`, or empty for an entry's implicit version):
     /// the prefix of the field paths in messages.
     pub field: String,
-    /// The root CID as written (checked by [`super::check`], parsed by [`super::resolve`]).
+    /// The root CID as written (checked by [`super::check`], parsed by [`super::resolve()`]).
     pub cid: Option<String>,
     /// The UnixFS profile the CID was made with, as written (`unixfs-v1-2025`).
     pub profile: Option<String>,

@@ -494,7 +494,7 @@ impl<G: BlockGetter> Reader<G> {
 
 impl<G: BlockGetter + Sync> Reader<G> {
     /// Like [`Reader::read_file`], but the blocks after the one being written are read and
-    /// verified ahead, in parallel on the rayon pool (up to [`READ_AHEAD_BYTES`] of them). The
+    /// verified ahead, in parallel on the rayon pool (up to `READ_AHEAD_BYTES` of them). The
     /// bytes still go out strictly in order, and only from verified blocks.
     pub fn read_file_parallel(
         &self,

@@ -1,5 +1,5 @@
-//! Bitswap 1.2.0 (and 1.1.0) over `libp2p-stream`: a client that asks peers for blocks and a
-//! server that answers peers' wantlists from a [`BlockProvider`].
+//! Bitswap 1.2.0 (and 1.1.0) over the raw streams of [`super::streams`]: a client that asks
+//! peers for blocks and a server that answers peers' wantlists from a [`BlockProvider`].
 //!
 //! Messages may arrive on any number of inbound streams, one message per stream (Kubo 0.22) or
 //! many (newer Kubo); each stream is read until it ends. Outgoing messages to a peer go through

@@ -2,7 +2,9 @@
 //!
 //! - [`node`]: the swarm actor (TCP/QUIC, noise, yamux, identify, ping, Kademlia WAN + LAN in
 //!   client mode, optional mDNS) behind a cloneable [`Node`] handle.
-//! - [`bitswap`]: bitswap 1.2.0/1.1.0 client and server on `libp2p-stream`.
+//! - [`bitswap`]: bitswap 1.2.0/1.1.0 client and server on the raw streams of [`streams`].
+//! - [`streams`]: a behaviour handing out inbound and outbound streams per protocol.
+//! - [`transport`]: buffered TCP and QUIC.
 //! - [`message`]: the bitswap wire format (no IO).
 //! - [`routing`]: delegated routing over HTTP (`/routing/v1/providers/{cid}`).
 //! - [`identity`]: the persistent node key.

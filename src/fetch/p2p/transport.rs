@@ -5,7 +5,7 @@
 //!   block into a few system calls instead of thirty.
 //! - go-libp2p (Kubo v0.22) closes a QUIC stream for reading as well as writing. Kubo's bitswap
 //!   server opens a stream per answer, writes the protocol header and the message and closes it
-//!   at once, so its STOP_SENDING can arrive before trove has written the protocol confirmation. Without [`QuicStream`] that write fails, the
+//!   at once, so its STOP_SENDING can arrive before trove has written the protocol confirmation. Without `QuicStream` (below) that write fails, the
 //!   negotiation fails and the stream — with the blocks already received on it — is dropped:
 //!   Kubo never seemed to answer on QUIC connections trove opened.
 
@@ -38,7 +38,7 @@ pub fn buffered_tcp(noise: noise::Config) -> Boxed<(PeerId, StreamMuxerBox)> {
         .boxed()
 }
 
-/// QUIC v1, its inbound streams wrapped in [`QuicStream`].
+/// QUIC v1, its inbound streams tolerating STOP_SENDING (see the module docs).
 pub fn quic(key: &libp2p::identity::Keypair) -> Boxed<(PeerId, StreamMuxerBox)> {
     quic::tokio::Transport::new(quic::Config::new(key))
         .map(|(peer, conn), _| (peer, StreamMuxerBox::new(QuicConnection(conn))))
