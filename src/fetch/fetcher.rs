@@ -207,8 +207,9 @@ impl RunState {
         self.banned.lock().expect("lock").contains(&i)
     }
 
-    fn ban(&self, i: usize) {
-        self.banned.lock().expect("lock").insert(i);
+    /// Rules source `i` out for the rest of the run; false if it already was.
+    fn ban(&self, i: usize) -> bool {
+        self.banned.lock().expect("lock").insert(i)
     }
 
     fn success(&self, i: usize) {
@@ -737,8 +738,10 @@ impl Fetcher {
     }
 
     fn note_failure(&self, i: usize, e: &SourceError, state: &RunState) {
-        if e.is_misbehaviour() {
-            state.ban(i);
+        // A source that broke the protocol or cannot be reached is not asked again this run,
+        // and that is said once, however many of its requests were in flight.
+        if (e.is_misbehaviour() || matches!(e, SourceError::Unavailable(_))) && !state.ban(i) {
+            return;
         }
         let reason = e.to_string();
         // "Not found" is the normal way to move on to the next source: no warning for it.

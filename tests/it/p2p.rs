@@ -454,3 +454,142 @@ fn a_session_peer_that_starts_lying_is_dropped_and_the_other_connected_peer_fini
     });
     drop(liar);
 }
+
+#[test]
+fn losing_every_peer_given_ends_the_p2p_tier_at_once_with_the_reason() {
+    use trove::fetch::Source;
+    let src = tempfile::tempdir().unwrap();
+    let file = write(src.path(), "lost.bin", &splitmix64_bytes(10, 3_000_000));
+    let params = trove::unixfs::Profile::UnixfsV0_2015.params();
+    let root = trove::import::import_path(
+        &file,
+        &params,
+        &trove::store::MemoryStore::default(),
+        &trove::progress::Silent,
+    )
+    .unwrap()
+    .cid;
+    // An honest peer in this process, on a runtime of its own so that it can be shut down.
+    let peer_runtime = tokio::runtime::Runtime::new().unwrap();
+    let (peer, addr) = start_liar(&peer_runtime, &file, usize::MAX);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = trove::fetch::HttpClient::new(&Default::default()).unwrap();
+    let config = trove::fetch::P2pConfig {
+        peers: vec![addr.parse().unwrap()],
+        ..Default::default()
+    };
+    let source = trove::fetch::P2pSource::new(config, &client, None);
+    let leaves = runtime.block_on(async {
+        let root_bytes = source.block(&root).await.unwrap();
+        let leaves = trove::dag::links(&root, &root_bytes).unwrap();
+        source.block(&leaves[0]).await.unwrap();
+        leaves
+    });
+    // The peer goes away for good in the middle of the get.
+    drop(peer);
+    peer_runtime.shutdown_background();
+    wait_until_alone(&runtime, &source);
+    runtime.block_on(async {
+        let started = Instant::now();
+        let answers = futures_util::future::join_all(
+            leaves[1..]
+                .iter()
+                .map(|leaf| tokio::time::timeout(Duration::from_secs(30), source.block(leaf))),
+        )
+        .await;
+        // Nothing can find another peer: every remaining block fails at once (one redial of
+        // the peer given, not one search or dial per block).
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "took {:?}",
+            started.elapsed()
+        );
+        for answer in answers {
+            match answer.expect("an answer within 30 s") {
+                Err(trove::fetch::SourceError::Unavailable(why)) => {
+                    assert!(
+                        why.contains("peers given") && why.contains("are gone"),
+                        "{why}"
+                    );
+                    assert!(why.contains(&addr), "the peer should be named: {why}");
+                }
+                other => panic!("expected the p2p tier to be unavailable, got {other:?}"),
+            }
+        }
+    });
+}
+
+#[test]
+fn after_a_fruitless_provider_search_the_other_blocks_do_not_search_again() {
+    use trove::fetch::Source;
+    let src = tempfile::tempdir().unwrap();
+    let file = write(src.path(), "orphan.bin", &splitmix64_bytes(11, 3_000_000));
+    let params = trove::unixfs::Profile::UnixfsV0_2015.params();
+    let root = trove::import::import_path(
+        &file,
+        &params,
+        &trove::store::MemoryStore::default(),
+        &trove::progress::Silent,
+    )
+    .unwrap()
+    .cid;
+    let peer_runtime = tokio::runtime::Runtime::new().unwrap();
+    let (peer, addr) = start_liar(&peer_runtime, &file, usize::MAX);
+    // A delegated router that knows no provider of anything.
+    let table = write(src.path(), "providers.json", b"{}");
+    let router = Gateway::builder().providers(&table).log().start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = trove::fetch::HttpClient::new(&Default::default()).unwrap();
+    let config = trove::fetch::P2pConfig {
+        peers: vec![addr.parse().unwrap()],
+        routers: vec![router.url.parse().unwrap()],
+        find_timeout: Duration::from_secs(5),
+        ..Default::default()
+    };
+    let source = trove::fetch::P2pSource::new(config, &client, None);
+    let leaves = runtime.block_on(async {
+        let root_bytes = source.block(&root).await.unwrap();
+        trove::dag::links(&root, &root_bytes).unwrap()
+    });
+    drop(peer);
+    peer_runtime.shutdown_background();
+    wait_until_alone(&runtime, &source);
+    let searches = || {
+        router
+            .requests()
+            .iter()
+            .filter(|r| {
+                r["path"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("/routing/v1/providers/"))
+            })
+            .count()
+    };
+    let before = searches();
+    runtime.block_on(async {
+        for leaf in &leaves {
+            let answer = tokio::time::timeout(Duration::from_secs(30), source.block(leaf))
+                .await
+                .expect("an answer within 30 s");
+            assert!(
+                matches!(answer, Err(trove::fetch::SourceError::NotFound)),
+                "{answer:?}"
+            );
+        }
+    });
+    // The first leaf searched and found nobody; the other leaves did not ask again.
+    assert_eq!(searches() - before, 1, "{:?}", router.requests());
+    assert!(leaves.len() > 5);
+}
+
+/// Waits (at most 10 s) until the node of `source` has seen its last peer go.
+fn wait_until_alone(runtime: &tokio::runtime::Runtime, source: &trove::fetch::P2pSource) {
+    runtime.block_on(async {
+        let node = source.start().await.unwrap().node;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !node.connected_peers().is_empty() {
+            assert!(Instant::now() < deadline, "the peer never went away");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+}

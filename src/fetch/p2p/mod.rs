@@ -60,6 +60,11 @@ const IDENTIFY_WAIT: Duration = Duration::from_secs(3);
 const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Which peer delivered which block, kept for this many recent blocks (see [`Source::reject`]).
 const DELIVERY_MEMORY: usize = 4096;
+/// After a provider search found nobody, other blocks of the same get skip the search for this
+/// long (the peers that had the DAG are gone; thousands of futile searches would follow).
+const FRUITLESS_SEARCH_MEMORY: Duration = Duration::from_secs(30);
+/// Configured peers are dialed again at most this often after every peer was lost.
+const REDIAL_PAUSE: Duration = Duration::from_secs(5);
 
 /// Errors setting up the node.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -135,10 +140,13 @@ impl Default for P2pConfig {
 impl P2pConfig {
     /// Whether the node has any way to find a peer.
     pub fn can_discover(&self) -> bool {
-        !self.peers.is_empty()
-            || !self.bootstrap.is_empty()
-            || !self.routers.is_empty()
-            || self.mdns
+        !self.peers.is_empty() || self.can_search()
+    }
+
+    /// Whether providers can be searched for (DHT, delegated routers or mDNS), beyond the
+    /// peers given.
+    pub fn can_search(&self) -> bool {
+        !self.bootstrap.is_empty() || !self.routers.is_empty() || self.mdns
     }
 }
 
@@ -208,6 +216,8 @@ struct Inner {
     started: OnceCell<Result<Started, String>>,
     session: Mutex<Session>,
     told_unreachable: AtomicBool,
+    /// When the configured peers were last dialed again, and what that gave.
+    redial: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
 #[derive(Default)]
@@ -216,6 +226,8 @@ struct Session {
     outstanding: HashMap<PeerId, usize>,
     delivered_by: HashMap<Cid, PeerId>,
     delivery_order: VecDeque<Cid>,
+    /// When a provider search last ended without finding anybody.
+    fruitless_search: Option<Instant>,
 }
 
 impl Session {
@@ -248,6 +260,7 @@ impl P2pSource {
                 started: OnceCell::new(),
                 session: Mutex::default(),
                 told_unreachable: AtomicBool::new(false),
+                redial: tokio::sync::Mutex::new(None),
             }),
         }
     }
@@ -390,6 +403,10 @@ impl Inner {
         let mut slow = false;
         let mut discovery: Option<mpsc::Receiver<PeerId>> = None;
         let mut discovery_over = false;
+        let mut found_any = false;
+        let mut gone: HashSet<PeerId> = HashSet::new();
+        let mut reasked: HashSet<PeerId> = HashSet::new();
+        let mut redialed = false;
         let mut tasks = tokio::task::JoinSet::new();
         let far = Instant::now() + Duration::from_secs(86400 * 365);
         let mut hedge_at = far;
@@ -426,24 +443,52 @@ impl Inner {
                 let waiting = asked.iter().any(|p| !refused.contains(p));
                 if !waiting {
                     // Everyone asked said no (or went away): connected peers not asked yet
-                    // first (a session peer may have failed), then provider discovery.
-                    let fresh: Vec<PeerId> = started
-                        .node
-                        .connected_peers()
-                        .into_iter()
-                        .filter(|p| !asked.contains(p) && !bitswap.is_banned(p))
-                        .collect();
+                    // first (a session peer may have failed; one that went away and is back is
+                    // asked once more), then provider discovery.
+                    let mut fresh = self.fresh_peers(&started, &asked, &gone, &reasked);
+                    let connected = |started: &Started| {
+                        started
+                            .node
+                            .connected_peers()
+                            .iter()
+                            .any(|p| !bitswap.is_banned(p))
+                    };
+                    // A connected peer can be asked, and can take a DHT lookup further (a peer
+                    // given may be the only way into the DHT); without one, only the bootstrap
+                    // peers, routers and mDNS can find another.
+                    let mut anyone = connected(&started);
+                    if !anyone && !self.config.can_search() && !redialed {
+                        // Only the peers given can help: one may have restarted.
+                        redialed = true;
+                        if self.redial_configured(&started).await.is_ok() {
+                            fresh = self.fresh_peers(&started, &asked, &gone, &reasked);
+                            anyone = connected(&started);
+                        }
+                    }
                     if !fresh.is_empty() {
                         for peer in fresh {
-                            asked.insert(peer);
+                            if !asked.insert(peer) {
+                                reasked.insert(peer);
+                            }
+                            refused.remove(&peer);
                             want.ask(peer, WantType::Have).await;
                         }
                         continue;
                     }
+                    if !anyone && !self.config.can_search() {
+                        break 'outer Err(SourceError::Unavailable(self.no_peer_left().await));
+                    }
                     if discovery.is_none() && !discovery_over {
+                        if self.search_was_fruitless() {
+                            break 'outer Err(SourceError::NotFound);
+                        }
                         discovery = Some(self.discover(&started, &cid, &mut tasks));
                         discovery_deadline = Instant::now() + self.config.find_timeout;
                     } else if discovery_over {
+                        if !found_any {
+                            self.session.lock().expect("lock").fruitless_search =
+                                Some(Instant::now());
+                        }
                         break 'outer Err(SourceError::NotFound);
                     }
                 }
@@ -458,9 +503,16 @@ impl Inner {
                                 haves.push_back(peer);
                             }
                         }
-                        Some(WantEvent::DontHave(peer)) | Some(WantEvent::PeerGone(peer)) => {
+                        Some(WantEvent::DontHave(peer)) => {
                             if asked.contains(&peer) {
                                 refused.insert(peer);
+                                haves.retain(|p| *p != peer);
+                            }
+                        }
+                        Some(WantEvent::PeerGone(peer)) => {
+                            if asked.contains(&peer) {
+                                refused.insert(peer);
+                                gone.insert(peer);
                                 haves.retain(|p| *p != peer);
                             }
                         }
@@ -478,6 +530,9 @@ impl Inner {
                     found = async { discovery.as_mut().expect("guarded").recv().await },
                         if discovery.is_some() && !discovery_over =>
                     {
+                        if found.is_some() {
+                            found_any = true;
+                        }
                         match found {
                             Some(peer) if !asked.contains(&peer) && !bitswap.is_banned(&peer) => {
                                 if block_from.iter().all(|p| refused.contains(p)) {
@@ -501,6 +556,94 @@ impl Inner {
             self.outstanding(*peer, -1);
         }
         result
+    }
+
+    /// Connected peers worth a want-have: not banned, and not asked yet for this block (or
+    /// asked, gone and connected again: asked once more).
+    fn fresh_peers(
+        &self,
+        started: &Started,
+        asked: &HashSet<PeerId>,
+        gone: &HashSet<PeerId>,
+        reasked: &HashSet<PeerId>,
+    ) -> Vec<PeerId> {
+        started
+            .node
+            .connected_peers()
+            .into_iter()
+            .filter(|p| {
+                let again = gone.contains(p) && !reasked.contains(p);
+                (!asked.contains(p) || again) && !started.bitswap.is_banned(p)
+            })
+            .collect()
+    }
+
+    /// Whether a provider search of this get found nobody a short while ago.
+    fn search_was_fruitless(&self) -> bool {
+        self.session
+            .lock()
+            .expect("lock")
+            .fruitless_search
+            .is_some_and(|at| at.elapsed() < FRUITLESS_SEARCH_MEMORY)
+    }
+
+    /// Dials the configured peers again (all of them, in parallel), at most once per
+    /// [`REDIAL_PAUSE`] whoever asks; `Ok` when one of them is connected.
+    async fn redial_configured(&self, started: &Started) -> Result<(), String> {
+        let mut last = self.redial.lock().await;
+        if let Some((at, outcome)) = last.as_ref() {
+            if at.elapsed() < REDIAL_PAUSE {
+                return outcome.clone();
+            }
+        }
+        let unbanned = self
+            .config
+            .peers
+            .iter()
+            .filter(|addr| node::peer_of(addr).is_none_or(|p| !started.bitswap.is_banned(&p)));
+        let dials = unbanned.map(|addr| {
+            let node = started.node.clone();
+            let addr = addr.clone();
+            async move {
+                match tokio::time::timeout(DIAL_TIMEOUT, node.dial(addr.clone())).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(format!("`{addr}`: {e}")),
+                    Err(_) => Err(format!("`{addr}`: no connection within {DIAL_TIMEOUT:?}")),
+                }
+            }
+        });
+        let results = futures_util::future::join_all(dials).await;
+        let outcome = if results.iter().any(Result::is_ok) {
+            Ok(())
+        } else if results.is_empty() {
+            Err("every peer given was dropped".into())
+        } else {
+            Err(results
+                .into_iter()
+                .filter_map(Result::err)
+                .collect::<Vec<_>>()
+                .join("; "))
+        };
+        *last = Some((Instant::now(), outcome.clone()));
+        outcome
+    }
+
+    /// Why no peer is left to ask, when only the configured peers could have answered.
+    async fn no_peer_left(&self) -> String {
+        let given = self
+            .config
+            .peers
+            .iter()
+            .map(|a| format!("`{a}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let why = match self.redial.lock().await.as_ref() {
+            Some((_, Err(e))) => format!(" (dialing them again failed: {e})"),
+            _ => String::new(),
+        };
+        format!(
+            "no connected peer has the block and the peers given ({given}) are gone{why}; no DHT bootstrap peer, delegated router or mDNS is configured to find others"
+        )
     }
 
     async fn ask_block(
