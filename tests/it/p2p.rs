@@ -459,19 +459,8 @@ fn a_session_peer_that_starts_lying_is_dropped_and_the_other_connected_peer_fini
 fn losing_every_peer_given_ends_the_p2p_tier_at_once_with_the_reason() {
     use trove::fetch::Source;
     let src = tempfile::tempdir().unwrap();
-    let file = write(src.path(), "lost.bin", &splitmix64_bytes(10, 3_000_000));
-    let params = trove::unixfs::Profile::UnixfsV0_2015.params();
-    let root = trove::import::import_path(
-        &file,
-        &params,
-        &trove::store::MemoryStore::default(),
-        &trove::progress::Silent,
-    )
-    .unwrap()
-    .cid;
-    // An honest peer in this process, on a runtime of its own so that it can be shut down.
-    let peer_runtime = tokio::runtime::Runtime::new().unwrap();
-    let (peer, addr) = start_liar(&peer_runtime, &file, usize::MAX);
+    let peer = VanishingPeer::start(src.path(), 10);
+    let (root, addr) = (peer.root, peer.addr.clone());
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let client = trove::fetch::HttpClient::new(&Default::default()).unwrap();
     let config = trove::fetch::P2pConfig {
@@ -486,9 +475,7 @@ fn losing_every_peer_given_ends_the_p2p_tier_at_once_with_the_reason() {
         leaves
     });
     // The peer goes away for good in the middle of the get.
-    drop(peer);
-    peer_runtime.shutdown_background();
-    wait_until_alone(&runtime, &source);
+    peer.vanish(&runtime, &source);
     runtime.block_on(async {
         let started = Instant::now();
         let answers = futures_util::future::join_all(
@@ -523,18 +510,8 @@ fn losing_every_peer_given_ends_the_p2p_tier_at_once_with_the_reason() {
 fn after_a_fruitless_provider_search_the_other_blocks_do_not_search_again() {
     use trove::fetch::Source;
     let src = tempfile::tempdir().unwrap();
-    let file = write(src.path(), "orphan.bin", &splitmix64_bytes(11, 3_000_000));
-    let params = trove::unixfs::Profile::UnixfsV0_2015.params();
-    let root = trove::import::import_path(
-        &file,
-        &params,
-        &trove::store::MemoryStore::default(),
-        &trove::progress::Silent,
-    )
-    .unwrap()
-    .cid;
-    let peer_runtime = tokio::runtime::Runtime::new().unwrap();
-    let (peer, addr) = start_liar(&peer_runtime, &file, usize::MAX);
+    let peer = VanishingPeer::start(src.path(), 11);
+    let (root, addr) = (peer.root, peer.addr.clone());
     // A delegated router that knows no provider of anything.
     let table = write(src.path(), "providers.json", b"{}");
     let router = Gateway::builder().providers(&table).log().start();
@@ -551,9 +528,7 @@ fn after_a_fruitless_provider_search_the_other_blocks_do_not_search_again() {
         let root_bytes = source.block(&root).await.unwrap();
         trove::dag::links(&root, &root_bytes).unwrap()
     });
-    drop(peer);
-    peer_runtime.shutdown_background();
-    wait_until_alone(&runtime, &source);
+    peer.vanish(&runtime, &source);
     let searches = || {
         router
             .requests()
@@ -582,14 +557,48 @@ fn after_a_fruitless_provider_search_the_other_blocks_do_not_search_again() {
     assert!(leaves.len() > 5);
 }
 
-/// Waits (at most 10 s) until the node of `source` has seen its last peer go.
-fn wait_until_alone(runtime: &tokio::runtime::Runtime, source: &trove::fetch::P2pSource) {
-    runtime.block_on(async {
-        let node = source.start().await.unwrap().node;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !node.connected_peers().is_empty() {
-            assert!(Instant::now() < deadline, "the peer never went away");
-            tokio::time::sleep(Duration::from_millis(20)).await;
+/// An honest peer in this process holding 3 MB, on a runtime of its own so that it can go away
+/// in the middle of a get.
+struct VanishingPeer {
+    runtime: tokio::runtime::Runtime,
+    started: trove::fetch::p2p::Started,
+    addr: String,
+    root: trove::content::Cid,
+}
+
+impl VanishingPeer {
+    fn start(dir: &Path, seed: u64) -> Self {
+        let file = write(dir, "held.bin", &splitmix64_bytes(seed, 3_000_000));
+        let params = trove::unixfs::Profile::UnixfsV0_2015.params();
+        let root = trove::import::import_path(
+            &file,
+            &params,
+            &trove::store::MemoryStore::default(),
+            &trove::progress::Silent,
+        )
+        .unwrap()
+        .cid;
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let (started, addr) = start_liar(&runtime, &file, usize::MAX);
+        VanishingPeer {
+            runtime,
+            started,
+            addr,
+            root,
         }
-    });
+    }
+
+    /// Stops the peer, and waits (at most 10 s) until the node of `source` has seen it go.
+    fn vanish(self, runtime: &tokio::runtime::Runtime, source: &trove::fetch::P2pSource) {
+        drop(self.started);
+        self.runtime.shutdown_background();
+        runtime.block_on(async {
+            let node = source.start().await.unwrap().node;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !node.connected_peers().is_empty() {
+                assert!(Instant::now() < deadline, "the peer never went away");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+    }
 }
