@@ -83,11 +83,14 @@ pub struct ExtractSummary {
 }
 
 /// Writes the content at `cid` to `out`: a file becomes a file (replacing an existing file
-/// atomically), a directory a new directory (which must not exist yet).
+/// atomically), a directory a new directory. A folder already at `out` (or, for a directory, any
+/// entry there) is an error unless `replace` is set; then the new output takes its place in one
+/// rename and the old one is deleted afterwards (put back if the rename fails).
 pub fn extract<G: BlockGetter + Sync>(
     reader: &Reader<G>,
     cid: &Cid,
     out: &Path,
+    replace: bool,
 ) -> Result<ExtractSummary, ExtractError> {
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -96,7 +99,8 @@ pub fn extract<G: BlockGetter + Sync>(
     let mut summary = ExtractSummary::default();
     match reader.kind(cid)? {
         NodeKind::File { size } => {
-            if out.is_dir() {
+            let in_the_way = out.is_dir();
+            if in_the_way && !replace {
                 return Err(ExtractError::Exists {
                     path: out.to_path_buf(),
                 });
@@ -112,11 +116,20 @@ pub fn extract<G: BlockGetter + Sync>(
                 &tmp_path,
                 &mut summary,
             )?;
-            tmp.persist(out)
-                .map_err(|e| ExtractError::io("move the finished file to", out, e.error))?;
+            if in_the_way {
+                let staged = tmp
+                    .into_temp_path()
+                    .keep()
+                    .map_err(|e| ExtractError::io("keep the finished file", &tmp_path, e.error))?;
+                swap_in(&staged, out, &parent)?;
+            } else {
+                tmp.persist(out)
+                    .map_err(|e| ExtractError::io("move the finished file to", out, e.error))?;
+            }
         }
         NodeKind::Directory | NodeKind::ShardedDirectory => {
-            if out.symlink_metadata().is_ok() {
+            let in_the_way = out.symlink_metadata().is_ok();
+            if in_the_way && !replace {
                 return Err(ExtractError::Exists {
                     path: out.to_path_buf(),
                 });
@@ -125,7 +138,9 @@ pub fn extract<G: BlockGetter + Sync>(
                 .map_err(|e| ExtractError::io("create a temporary folder in", &parent, e))?;
             write_dir(reader, cid, tmp.path(), tmp.path(), 0, &mut summary)?;
             let staged = tmp.keep();
-            if let Err(e) = std::fs::rename(&staged, out) {
+            if in_the_way {
+                swap_in(&staged, out, &parent)?;
+            } else if let Err(e) = std::fs::rename(&staged, out) {
                 let _ = std::fs::remove_dir_all(&staged);
                 return Err(ExtractError::io("move the finished folder to", out, e));
             }
@@ -144,6 +159,38 @@ pub fn extract<G: BlockGetter + Sync>(
         }
     }
     Ok(summary)
+}
+
+/// Puts the finished output `staged` where `existing` is: moves `existing` aside (a hidden name
+/// in `parent`), renames `staged` into place, then deletes the old one. If the second rename
+/// fails, the old output is put back and `staged` removed: either the old or the new output is
+/// at `existing`, never neither.
+fn swap_in(staged: &Path, existing: &Path, parent: &Path) -> Result<(), ExtractError> {
+    let remove = |path: &Path| {
+        let _ = if path.is_dir() && !path.is_symlink() {
+            std::fs::remove_dir_all(path)
+        } else {
+            std::fs::remove_file(path)
+        };
+    };
+    let pid = std::process::id();
+    let mut aside = parent.join(format!(".trove-replaced-{pid}"));
+    let mut n = 0u32;
+    while aside.symlink_metadata().is_ok() {
+        n += 1;
+        aside = parent.join(format!(".trove-replaced-{pid}-{n}"));
+    }
+    if let Err(e) = std::fs::rename(existing, &aside) {
+        remove(staged);
+        return Err(ExtractError::io("move aside the existing", existing, e));
+    }
+    if let Err(e) = std::fs::rename(staged, existing) {
+        let _ = std::fs::rename(&aside, existing);
+        remove(staged);
+        return Err(ExtractError::io("move the finished output to", existing, e));
+    }
+    remove(&aside);
+    Ok(())
 }
 
 /// A hidden temporary file in `dir`, to be renamed over the real output once complete. It gets
@@ -483,7 +530,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("big.bin");
         std::fs::write(&out, b"old").unwrap();
-        let summary = extract(&Reader::new(&store), &root.cid, &out).unwrap();
+        let summary = extract(&Reader::new(&store), &root.cid, &out, false).unwrap();
         assert_eq!(summary.bytes, content.len() as u64);
         assert!(std::fs::read(&out).unwrap() == content);
         // The same inside a directory.
@@ -493,7 +540,7 @@ mod tests {
             store.put_block(&b).unwrap();
         });
         let tree = dir.path().join("tree");
-        extract(&Reader::new(&store), &top.cid, &tree).unwrap();
+        extract(&Reader::new(&store), &top.cid, &tree, false).unwrap();
         assert!(std::fs::read(tree.join("big.bin")).unwrap() == content);
     }
 

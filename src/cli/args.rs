@@ -440,6 +440,10 @@ pub struct GetArgs {
     /// Write the verified DAG as a CARv1 file instead of unpacking it.
     #[arg(long, value_name = "OUT.car", conflicts_with = "output")]
     pub car: Option<PathBuf>,
+    /// Replace a folder already at the output path (the new output is moved into place in one
+    /// rename, then the old one is deleted). An existing file is always replaced.
+    #[arg(long)]
+    pub force: bool,
     /// After the get, keep serving the content to other peers over bitswap (like
     /// `trove serve --p2p`) until interrupted.
     #[arg(long)]

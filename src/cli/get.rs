@@ -18,7 +18,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
-    let session = Session::new(ctx, &args.fetch)?;
+    let mut session = Session::new(ctx, &args.fetch)?;
+    session.replace_output = args.force;
     let (target, extra, default_name, expected_sha) = match parse_target(&args.target) {
         Ok(target) => {
             let name = target.default_name();
@@ -186,6 +187,8 @@ pub(crate) struct Session<'a> {
     daemon: std::sync::Mutex<Option<crate::fetch::DaemonHandle>>,
     /// Blocks the fetcher stores, for an extraction running at the same time.
     arrivals: Arc<crate::store::Arrivals>,
+    /// Whether an output folder already there is replaced (`get --force`).
+    pub(crate) replace_output: bool,
 }
 
 impl<'a> Session<'a> {
@@ -206,6 +209,7 @@ impl<'a> Session<'a> {
                 .context("cannot start the async runtime")?,
             daemon: std::sync::Mutex::new(None),
             arrivals: Arc::default(),
+            replace_output: false,
         })
     }
 
@@ -370,7 +374,8 @@ impl<'a> Session<'a> {
                 // Its own thread pool: waiting for a block must never occupy the shared rayon
                 // pool, on which the fetcher verifies the very blocks being waited for.
                 match rayon::ThreadPoolBuilder::new().num_threads(2).build() {
-                    Ok(pool) => pool.install(|| extract(&Reader::new(&getter), cid, out)),
+                    Ok(pool) => pool
+                        .install(|| extract(&Reader::new(&getter), cid, out, self.replace_output)),
                     Err(e) => Err(crate::extract::ExtractError::io(
                         "start a thread pool for",
                         out,
@@ -463,7 +468,7 @@ impl<'a> Session<'a> {
                 );
             }
         }
-        extract(&reader, cid, out)
+        extract(&reader, cid, out, self.replace_output)
             .with_context(|| format!("cannot write `{cid}` into `{}`", out.display()))
     }
 

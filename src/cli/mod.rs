@@ -188,6 +188,9 @@ fn hint_for(err: &anyhow::Error) -> Option<String> {
                 return Some(h);
             }
         }
+        if let Some(ExtractError::Exists { .. }) = cause.downcast_ref::<ExtractError>() {
+            return Some("pass --force to replace it, or choose another path with -o PATH".into());
+        }
         let read = cause.downcast_ref::<ReadError>().or_else(|| {
             match cause.downcast_ref::<ExtractError>() {
                 Some(ExtractError::Read(r)) => Some(r),

@@ -387,3 +387,45 @@ fn a_full_disk_is_a_clear_error() {
     );
     assert_eq!(leftovers, 0, "temp files left behind");
 }
+
+#[test]
+fn an_existing_output_folder_is_kept_unless_force_replaces_it() {
+    let t = Trove::new();
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    write(&tree, "a.txt", b"new\n");
+    write(&tree.join("sub"), "b.bin", &splitmix64_bytes(12, 300_000));
+    let cid = t.ok(&["add", "-Q", tree.to_str().unwrap()]);
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    write(&out, "old.txt", b"the previous output\n");
+    let out_s = out.to_str().unwrap();
+
+    let (code, _, err) = t.run(&["get", "--offline", &cid, "-o", out_s]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    assert!(
+        out.join("old.txt").exists(),
+        "nothing may be lost without --force"
+    );
+
+    t.ok(&["get", "--offline", &cid, "-o", out_s, "--force"]);
+    crate::support::assert_same_tree(&tree, &out);
+    // A file replaces a folder too, and nothing is left behind beside the output.
+    let one = write(dir.path(), "one.bin", &splitmix64_bytes(13, 5_000));
+    let file_cid = t.ok(&["add", "-Q", &one]);
+    let (code, _, err) = t.run(&["get", "--offline", &file_cid, "-o", out_s]);
+    assert_eq!(code, 1, "{err}");
+    t.ok(&["get", "--offline", &file_cid, "-o", out_s, "--force"]);
+    assert_eq!(std::fs::read(&out).unwrap(), splitmix64_bytes(13, 5_000));
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["one.bin", "out", "tree"]);
+}

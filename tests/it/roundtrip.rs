@@ -71,7 +71,7 @@ proptest! {
         let fresh = MemoryStore::new();
         prop_assert!(import_car(car.as_slice(), &fresh).unwrap().is_complete());
         let out = work.path().join("out");
-        extract(&Reader::new(&fresh), &root.cid, &out).unwrap();
+        extract(&Reader::new(&fresh), &root.cid, &out, false).unwrap();
         assert_same_tree(&tree, &out);
         // Importing the extracted copy gives the same root: nothing was lost or altered.
         let again = import_path(&out, &params, &trove::import::Discard, &Silent).unwrap();
