@@ -184,6 +184,8 @@ impl FetchError {
 /// each said (for the final message).
 struct RunState {
     banned: Mutex<HashSet<usize>>,
+    /// When each source last answered a block request.
+    answered_at: Mutex<Vec<Option<std::time::Instant>>>,
     scores: Mutex<Vec<f64>>,
     said: Mutex<Vec<Option<String>>>,
     per_source: Vec<AtomicU64>,
@@ -195,6 +197,7 @@ impl RunState {
     fn new(n: usize) -> Self {
         RunState {
             banned: Mutex::new(HashSet::new()),
+            answered_at: Mutex::new(vec![None; n]),
             scores: Mutex::new(vec![1.0; n]),
             said: Mutex::new(vec![None; n]),
             per_source: (0..n).map(|_| AtomicU64::new(0)).collect(),
@@ -210,6 +213,15 @@ impl RunState {
     /// Rules source `i` out for the rest of the run; false if it already was.
     fn ban(&self, i: usize) -> bool {
         self.banned.lock().expect("lock").insert(i)
+    }
+
+    /// Notes that source `i` just answered a block request.
+    fn answered(&self, i: usize) {
+        self.answered_at.lock().expect("lock")[i] = Some(std::time::Instant::now());
+    }
+
+    fn last_answer(&self, i: usize) -> Option<std::time::Instant> {
+        self.answered_at.lock().expect("lock")[i]
     }
 
     fn success(&self, i: usize) {
@@ -624,7 +636,9 @@ impl Fetcher {
             async move {
                 let result = self
                     .with_retries(i, || async {
-                        answer_within(
+                        answer_while_active(
+                            state,
+                            i,
                             self.options.idle_timeout,
                             || format!("block `{cid}`"),
                             source.block(&cid),
@@ -1109,6 +1123,45 @@ async fn answer_within<T>(
                 what()
             )))
         })
+}
+
+/// How many idle time-outs a block request may last in all while its source keeps answering
+/// other requests.
+const BUSY_SOURCE_PATIENCE: u32 = 10;
+
+/// A block request's answer, or [`SourceError::TimedOut`] naming `what` once source `i` has
+/// answered nothing at all for `limit` while the request was pending. A source that keeps
+/// answering other requests (a slow link with many blocks queued) is waited for, up to
+/// [`BUSY_SOURCE_PATIENCE`] times `limit`; a silent one is not.
+async fn answer_while_active<T>(
+    state: &RunState,
+    i: usize,
+    limit: Duration,
+    what: impl FnOnce() -> String,
+    request: impl std::future::Future<Output = Result<T, SourceError>>,
+) -> Result<T, SourceError> {
+    let asked = std::time::Instant::now();
+    tokio::pin!(request);
+    loop {
+        let quiet_since = state.last_answer(i).map_or(asked, |at| at.max(asked));
+        let deadline = (quiet_since + limit).min(asked + limit * BUSY_SOURCE_PATIENCE);
+        if deadline <= std::time::Instant::now() {
+            let waited = asked.elapsed().as_secs_f64();
+            return Err(SourceError::TimedOut(format!(
+                "no answer for {} after {waited:.1}s (no answer from this source at all for {limit:?}, or {BUSY_SOURCE_PATIENCE} times that in all)",
+                what()
+            )));
+        }
+        tokio::select! {
+            answer = &mut request => {
+                if answer.is_ok() {
+                    state.answered(i);
+                }
+                return answer;
+            }
+            () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {}
+        }
+    }
 }
 
 /// Whether an error means the rest of a CAR pass should skip this source (it is broken,

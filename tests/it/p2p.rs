@@ -602,3 +602,74 @@ impl VanishingPeer {
         });
     }
 }
+
+/// Serves its blocks intact, each after a pause (a peer on a slow link).
+struct SlowStore(trove::store::MemoryStore, Duration);
+
+impl trove::fetch::p2p::BlockProvider for SlowStore {
+    fn block_data(&self, cid: &trove::content::Cid) -> Option<Vec<u8>> {
+        use trove::store::BlockGetter;
+        std::thread::sleep(self.1);
+        Some(self.0.get_block(cid).ok()??.into_data())
+    }
+
+    fn size(&self, cid: &trove::content::Cid) -> Option<u64> {
+        use trove::store::BlockGetter;
+        self.0.block_size(cid).ok().flatten()
+    }
+}
+
+#[test]
+fn a_slow_peer_that_keeps_delivering_is_waited_for_beyond_the_idle_time_out() {
+    let src = tempfile::tempdir().unwrap();
+    // 32 leaves, each read in 120 ms (the server answers eight at a time): the last arrives
+    // ~4 s after it was asked for, while something arrives every second or so.
+    let data = splitmix64_bytes(14, 32 * 262_144);
+    let file = write(src.path(), "slow.bin", &data);
+    let store = trove::store::MemoryStore::default();
+    let params = trove::unixfs::Profile::UnixfsV0_2015.params();
+    let root = trove::import::import_path(&file, &params, &store, &trove::progress::Silent)
+        .unwrap()
+        .cid;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let peer = runtime.block_on(async {
+        let config = trove::fetch::P2pConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+            ..Default::default()
+        };
+        let provider = SlowStore(store, Duration::from_millis(120));
+        let started = trove::fetch::p2p::start(&config, Some(Arc::new(provider)))
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while started.node.listen_addrs().is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        started
+    });
+    let addr = format!(
+        "{}/p2p/{}",
+        peer.node.listen_addrs()[0],
+        peer.node.peer_id()
+    );
+    let trove = Trove::new();
+    let out = src.path().join("out.bin");
+    let root = root.to_string();
+    let (code, _, err) = trove.run(&[
+        "get",
+        &root,
+        "-o",
+        out.to_str().unwrap(),
+        "--source",
+        "p2p",
+        "--peer",
+        &addr,
+        "--idle-timeout",
+        "2s",
+        "--timeout",
+        "60s",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), data);
+    drop(peer);
+}
