@@ -303,12 +303,21 @@ fn start_liar(
     let store = trove::store::MemoryStore::default();
     let params = trove::unixfs::Profile::UnixfsV0_2015.params();
     trove::import::import_path(file, &params, &store, &trove::progress::Silent).unwrap();
-    let liar = runtime.block_on(async {
+    start_peer(runtime, Arc::new(LyingStore(store, from)))
+}
+
+/// A peer in this process serving `provider` on loopback TCP; returns it (keep the runtime
+/// alive) and its address.
+fn start_peer(
+    runtime: &tokio::runtime::Runtime,
+    provider: Arc<dyn trove::fetch::p2p::BlockProvider>,
+) -> (trove::fetch::p2p::Started, String) {
+    let peer = runtime.block_on(async {
         let config = trove::fetch::P2pConfig {
             listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
             ..Default::default()
         };
-        let started = trove::fetch::p2p::start(&config, Some(Arc::new(LyingStore(store, from))))
+        let started = trove::fetch::p2p::start(&config, Some(provider))
             .await
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -319,10 +328,10 @@ fn start_liar(
     });
     let addr = format!(
         "{}/p2p/{}",
-        liar.node.listen_addrs()[0],
-        liar.node.peer_id()
+        peer.node.listen_addrs()[0],
+        peer.node.peer_id()
     );
-    (liar, addr)
+    (peer, addr)
 }
 
 #[test]
@@ -632,26 +641,8 @@ fn a_slow_peer_that_keeps_delivering_is_waited_for_beyond_the_idle_time_out() {
         .unwrap()
         .cid;
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let peer = runtime.block_on(async {
-        let config = trove::fetch::P2pConfig {
-            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-            ..Default::default()
-        };
-        let provider = SlowStore(store, Duration::from_millis(120));
-        let started = trove::fetch::p2p::start(&config, Some(Arc::new(provider)))
-            .await
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while started.node.listen_addrs().is_empty() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        started
-    });
-    let addr = format!(
-        "{}/p2p/{}",
-        peer.node.listen_addrs()[0],
-        peer.node.peer_id()
-    );
+    let slow = SlowStore(store, Duration::from_millis(120));
+    let (peer, addr) = start_peer(&runtime, Arc::new(slow));
     let trove = Trove::new();
     let out = src.path().join("out.bin");
     let root = root.to_string();
