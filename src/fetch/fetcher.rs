@@ -752,9 +752,9 @@ impl Fetcher {
     }
 
     fn note_failure(&self, i: usize, e: &SourceError, state: &RunState) {
-        // A source that broke the protocol or cannot be reached is not asked again this run,
-        // and that is said once, however many of its requests were in flight.
-        if (e.is_misbehaviour() || matches!(e, SourceError::Unavailable(_))) && !state.ban(i) {
+        // A source that broke the protocol, cannot be reached or stalled is not asked again
+        // this run, and that is said once, however many of its requests were in flight.
+        if gives_up_on_source(e) && !state.ban(i) {
             return;
         }
         let reason = e.to_string();
@@ -1164,8 +1164,8 @@ async fn answer_while_active<T>(
     }
 }
 
-/// Whether an error means the rest of a CAR pass should skip this source (it is broken,
-/// unreachable or stalled), rather than try the next frontier node.
+/// Whether an error means the rest of the run should skip this source (it is broken,
+/// unreachable or stalled), rather than ask it for the next frontier node or block.
 fn gives_up_on_source(e: &SourceError) -> bool {
     e.is_misbehaviour() || matches!(e, SourceError::Unavailable(_) | SourceError::TimedOut(_))
 }

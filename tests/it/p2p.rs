@@ -612,14 +612,18 @@ impl VanishingPeer {
     }
 }
 
-/// Serves its blocks intact, each after a pause (a peer on a slow link).
-struct SlowStore(trove::store::MemoryStore, Duration);
+/// Serves its blocks intact, each of at least `.2` bytes after a pause of `.1` (a peer on a
+/// slow link, or one that stalls).
+struct SlowStore(trove::store::MemoryStore, Duration, usize);
 
 impl trove::fetch::p2p::BlockProvider for SlowStore {
     fn block_data(&self, cid: &trove::content::Cid) -> Option<Vec<u8>> {
         use trove::store::BlockGetter;
-        std::thread::sleep(self.1);
-        Some(self.0.get_block(cid).ok()??.into_data())
+        let data = self.0.get_block(cid).ok()??.into_data();
+        if data.len() >= self.2 {
+            std::thread::sleep(self.1);
+        }
+        Some(data)
     }
 
     fn size(&self, cid: &trove::content::Cid) -> Option<u64> {
@@ -641,7 +645,7 @@ fn a_slow_peer_that_keeps_delivering_is_waited_for_beyond_the_idle_time_out() {
         .unwrap()
         .cid;
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let slow = SlowStore(store, Duration::from_millis(120));
+    let slow = SlowStore(store, Duration::from_millis(120), 0);
     let (peer, addr) = start_peer(&runtime, Arc::new(slow));
     let trove = Trove::new();
     let out = src.path().join("out.bin");
@@ -663,4 +667,55 @@ fn a_slow_peer_that_keeps_delivering_is_waited_for_beyond_the_idle_time_out() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read(&out).unwrap(), data);
     drop(peer);
+}
+
+#[test]
+fn a_peer_that_stops_answering_is_given_up_after_one_idle_time_out() {
+    let src = tempfile::tempdir().unwrap();
+    // 100 leaves: more than one window of requests.
+    let file = write(
+        src.path(),
+        "stuck.bin",
+        &splitmix64_bytes(15, 100 * 262_144),
+    );
+    let store = trove::store::MemoryStore::default();
+    let params = trove::unixfs::Profile::UnixfsV0_2015.params();
+    let root = trove::import::import_path(&file, &params, &store, &trove::progress::Silent)
+        .unwrap()
+        .cid;
+    // The small root comes at once; the leaves never (not within the test).
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let stuck = SlowStore(store, Duration::from_secs(20), 100_000);
+    let (peer, addr) = start_peer(&runtime, Arc::new(stuck));
+    let trove = Trove::new();
+    let started = Instant::now();
+    let root = root.to_string();
+    let (code, _, err) = trove.run(&[
+        "get",
+        &root,
+        "-o",
+        src.path().join("out.bin").to_str().unwrap(),
+        "--source",
+        "p2p",
+        "--peer",
+        &addr,
+        "--idle-timeout",
+        "2s",
+        "--timeout",
+        "60s",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    // One idle time-out for the first window, and the source is ruled out: not one per window.
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}: {err}",
+        started.elapsed()
+    );
+    assert_eq!(
+        err.matches("timed out").count(),
+        2,
+        "said once, then in the error: {err}"
+    );
+    drop(peer);
+    runtime.shutdown_background();
 }
