@@ -180,18 +180,7 @@ pub async fn start(
         protocols: bitswap::PROTOCOLS.to_vec(),
     })?;
     let bitswap = Bitswap::start(node.clone(), incoming, provider);
-    let dials = config.peers.iter().map(|addr| {
-        let node = node.clone();
-        let addr = addr.clone();
-        async move {
-            let result = match tokio::time::timeout(DIAL_TIMEOUT, node.dial(addr.clone())).await {
-                Ok(r) => r,
-                Err(_) => Err(format!("no connection within {DIAL_TIMEOUT:?}")),
-            };
-            (addr, result)
-        }
-    });
-    let unreachable = futures_util::future::join_all(dials)
+    let unreachable = dial_all(&node, config.peers.iter())
         .await
         .into_iter()
         .filter_map(|(addr, r)| r.err().map(|e| (addr, e)))
@@ -201,6 +190,22 @@ pub async fn start(
         bitswap,
         unreachable,
     })
+}
+
+/// Dials every address in `addrs` at once, each for at most [`DIAL_TIMEOUT`]; the outcome of
+/// each, in order.
+async fn dial_all<'a>(
+    node: &Node,
+    addrs: impl Iterator<Item = &'a Multiaddr>,
+) -> Vec<(Multiaddr, Result<PeerId, String>)> {
+    let dials = addrs.map(|addr| async move {
+        let result = match tokio::time::timeout(DIAL_TIMEOUT, node.dial(addr.clone())).await {
+            Ok(r) => r,
+            Err(_) => Err(format!("no connection within {DIAL_TIMEOUT:?}")),
+        };
+        (addr.clone(), result)
+    });
+    futures_util::future::join_all(dials).await
 }
 
 /// The p2p tier as a fetcher [`Source`].
@@ -601,18 +606,11 @@ impl Inner {
             .peers
             .iter()
             .filter(|addr| node::peer_of(addr).is_none_or(|p| !started.bitswap.is_banned(&p)));
-        let dials = unbanned.map(|addr| {
-            let node = started.node.clone();
-            let addr = addr.clone();
-            async move {
-                match tokio::time::timeout(DIAL_TIMEOUT, node.dial(addr.clone())).await {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err(e)) => Err(format!("`{addr}`: {e}")),
-                    Err(_) => Err(format!("`{addr}`: no connection within {DIAL_TIMEOUT:?}")),
-                }
-            }
-        });
-        let results = futures_util::future::join_all(dials).await;
+        let results: Vec<Result<(), String>> = dial_all(&started.node, unbanned)
+            .await
+            .into_iter()
+            .map(|(addr, r)| r.map(|_| ()).map_err(|e| format!("`{addr}`: {e}")))
+            .collect();
         let outcome = if results.iter().any(Result::is_ok) {
             Ok(())
         } else if results.is_empty() {

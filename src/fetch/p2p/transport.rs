@@ -5,9 +5,10 @@
 //!   block into a few system calls instead of thirty.
 //! - go-libp2p (Kubo v0.22) closes a QUIC stream for reading as well as writing. Kubo's bitswap
 //!   server opens a stream per answer, writes the protocol header and the message and closes it
-//!   at once, so its STOP_SENDING can arrive before trove has written the protocol confirmation. Without `QuicStream` (below) that write fails, the
-//!   negotiation fails and the stream — with the blocks already received on it — is dropped:
-//!   Kubo never seemed to answer on QUIC connections trove opened.
+//!   at once, so its STOP_SENDING can arrive before trove has written the protocol confirmation.
+//!   Without `QuicStream` (below) that write fails, the negotiation fails and the stream — with
+//!   the blocks already received on it — is dropped: Kubo never seemed to answer on QUIC
+//!   connections trove opened.
 
 use futures_util::{AsyncRead, AsyncWrite};
 use libp2p::core::muxing::{StreamMuxer, StreamMuxerBox, StreamMuxerEvent};
