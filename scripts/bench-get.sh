@@ -5,6 +5,7 @@
 # 100 MiB), and what a get costs when no IPFS daemon runs (the kubo tier probing 127.0.0.1:5001)
 # compared with the same get with the kubo tier switched off (goal <= 100 ms).
 #   scripts/bench-get.sh [SIZE_MIB] [PROFILE]     defaults: 256 unixfs-v1-2025
+# TROVE_BENCH_DIR picks the folder the files, caches and outputs go to (default: target/).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 size_mib=${1:-256}
@@ -12,7 +13,7 @@ profile=${2:-unixfs-v1-2025}
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 trove="$root/target/release/trove"
 mkdir -p "$root/target"
-work=$(mktemp -d -p "$root/target" bench-get.XXXXXX)
+work=$(mktemp -d -p "${TROVE_BENCH_DIR:-$root/target}" bench-get.XXXXXX)
 gw_pid=
 cleanup() { [ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
