@@ -719,3 +719,31 @@ fn a_peer_that_stops_answering_is_given_up_after_one_idle_time_out() {
     drop(peer);
     runtime.shutdown_background();
 }
+
+#[test]
+fn trove_fetches_cidv1_raw_leaf_content_from_a_bitswap_peer() {
+    // kubo_peer.py adds with Kubo's defaults (CIDv0) only, so the CIDv1 raw-leaf case runs
+    // against a bitswap peer in this process (trove's own server, which Kubo fetches from in
+    // the test above).
+    let src = tempfile::tempdir().unwrap();
+    let data = splitmix64_bytes(16, 3_500_000);
+    let file = write(src.path(), "v1.bin", &data);
+    let store = trove::store::MemoryStore::default();
+    let params = trove::unixfs::Profile::UnixfsV1_2025.params();
+    let root = trove::import::import_path(&file, &params, &store, &trove::progress::Silent)
+        .unwrap()
+        .cid;
+    assert_eq!(root.version(), cid::Version::V1);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (peer, addr) = start_peer(&runtime, Arc::new(LyingStore(store, usize::MAX)));
+    let trove = Trove::new();
+    let out = src.path().join("out.bin");
+    p2p_get(&trove, &root.to_string(), &out, &["--peer", &addr]);
+    assert_eq!(std::fs::read(&out).unwrap(), data);
+    // Raw leaves are stored as raw blocks (CIDv1, codec raw: `bafkrei…`).
+    let blocks = trove.ok(&["cache", "ls", "--blocks"]);
+    let raw = blocks.lines().filter(|l| l.contains("bafkrei")).count();
+    assert!(raw >= 3, "expected the raw leaves: {blocks}");
+    assert_cache_clean(&trove);
+    drop(peer);
+}
