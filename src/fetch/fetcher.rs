@@ -333,24 +333,15 @@ impl Fetcher {
     ) -> Result<(), FetchError> {
         let state = RunState::new(self.sources.len());
         for (i, source) in self.sources.iter().enumerate() {
-            let request = || async {
-                answer_within(
-                    self.options.idle_timeout,
-                    || format!("a range of `{root}`"),
-                    source.dag_range(root, from, to),
-                )
-                .await
-            };
-            let stream = match self.with_retries(i, request).await {
-                Ok(stream) => stream,
-                Err(SourceError::Unsupported) => continue,
-                Err(e) => {
-                    self.note_failure(i, &e, &state);
-                    continue;
-                }
-            };
-            match self.ingest_car(i, stream, *root, &state).await? {
+            let what = || format!("a range of `{root}`");
+            let request = || source.dag_range(root, from, to);
+            let limit = self.options.idle_timeout;
+            match self
+                .car_request(i, *root, limit, what, request, &state)
+                .await?
+            {
                 Ok(()) => return Ok(()),
+                Err(SourceError::Unsupported) => {}
                 Err(e) => self.note_failure(i, &e, &state),
             }
         }
@@ -504,31 +495,41 @@ impl Fetcher {
             } else {
                 self.options.idle_timeout
             };
-            let request =
-                || async { answer_within(limit, || format!("`{cid}`"), source.dag(cid)).await };
-            let stream = match self.with_retries(i, request).await {
-                Ok(stream) => stream,
-                Err(SourceError::Unsupported) => return Ok(()),
-                Err(e) => {
-                    self.note_failure(i, &e, state);
-                    if gives_up_on_source(&e) {
-                        return Ok(());
-                    }
-                    continue;
-                }
-            };
-            let outcome = self.ingest_car(i, stream, *cid, state).await?;
-            match outcome {
+            let name = || format!("`{cid}`");
+            let request = || source.dag(cid);
+            // A source that failed for good is banned by note_failure: the loop ends above.
+            match self
+                .car_request(i, *cid, limit, name, request, state)
+                .await?
+            {
                 Ok(()) => state.success(i),
-                Err(e) => {
-                    self.note_failure(i, &e, state);
-                    if gives_up_on_source(&e) {
-                        return Ok(());
-                    }
-                }
+                Err(SourceError::Unsupported) => return Ok(()),
+                Err(e) => self.note_failure(i, &e, state),
             }
         }
         Ok(())
+    }
+
+    /// One CAR from source `i`: asked with `request` (retried as [`Fetcher::with_retries`]
+    /// says, each attempt answered within `limit`), then verified and stored as the DAG under
+    /// `root`. The outer error is fatal; the inner one is about the source.
+    async fn car_request<Fut>(
+        &self,
+        i: usize,
+        root: Cid,
+        limit: Duration,
+        what: impl Fn() -> String,
+        request: impl Fn() -> Fut,
+        state: &RunState,
+    ) -> Result<Result<(), SourceError>, FetchError>
+    where
+        Fut: std::future::Future<Output = Result<super::ByteStream, SourceError>>,
+    {
+        let attempt = || answer_within(limit, &what, request());
+        match self.with_retries(i, attempt).await {
+            Ok(stream) => self.ingest_car(i, stream, root, state).await,
+            Err(e) => Ok(Err(e)),
+        }
     }
 
     /// Reads a CAR stream from source `i`, verifying and storing the blocks of the DAG under
