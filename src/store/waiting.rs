@@ -69,6 +69,10 @@ impl<S: BlockGetter> BlockGetter for NotifyingStore<S> {
     fn has_block(&self, cid: &Cid) -> Result<bool, StoreError> {
         self.inner.has_block(cid)
     }
+
+    fn block_size(&self, cid: &Cid) -> Result<Option<u64>, StoreError> {
+        self.inner.block_size(cid)
+    }
 }
 
 impl<S: BlockPutter> BlockPutter for NotifyingStore<S> {
@@ -110,16 +114,9 @@ impl<S: BlockGetter> BlockGetter for WaitingGetter<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::content::{cid_of, HashCode, RAW};
     use crate::store::MemoryStore;
+    use crate::test_blocks::raw as block;
     use std::sync::Arc;
-
-    fn block(data: &[u8]) -> Block {
-        Block::encode(
-            cid_of(cid::Version::V1, RAW, HashCode::Sha2_256, data),
-            data.to_vec(),
-        )
-    }
 
     #[test]
     fn a_reader_waits_for_a_block_put_later_and_gives_up_when_the_fetch_ends() {
