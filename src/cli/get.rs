@@ -335,7 +335,7 @@ impl<'a> Session<'a> {
             }
         };
         self.reporter.finish();
-        let report = match (report, written) {
+        let (report, summary) = match (report, written) {
             (Ok(_), Some((out, Err(e)))) => {
                 return Err(e)
                     .with_context(|| format!("cannot write `{cid}` into `{}`", out.display()))
@@ -346,7 +346,6 @@ impl<'a> Session<'a> {
             (Err(e), _) => return Err(e).with_context(|| format!("cannot get `{target}`")),
             (Ok(report), written) => (report, written.and_then(|(_, w)| w.ok())),
         };
-        let (report, summary) = report;
         self.reporter.json(serde_json::json!({
             "event": "done",
             "cid": cid.to_string(),

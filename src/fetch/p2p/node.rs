@@ -2,10 +2,10 @@
 //! talk to it through a bounded command channel, each command carrying a `oneshot` (or bounded
 //! `mpsc`) reply. Dropping a reply receiver cancels nothing in the swarm but is always safe.
 //!
-//! Transports (see [`super::transport`]): TCP with noise and yamux, QUIC (v1), DNS (`/dns*`, `/dnsaddr`). Behaviours: identify,
-//! ping, Kademlia on `/ipfs/kad/1.0.0` (public DHT) and `/ipfs/lan/kad/1.0.0` (LAN DHT, the one
-//! Kubo speaks without public addresses), both in client mode; optional mDNS; and
-//! [`super::streams`], which hands bitswap its raw streams.
+//! Transports (see [`super::transport`]): TCP with noise and yamux, QUIC (v1), DNS (`/dns*`,
+//! `/dnsaddr`). Behaviours: identify, ping, Kademlia on `/ipfs/kad/1.0.0` (public DHT) and
+//! `/ipfs/lan/kad/1.0.0` (LAN DHT, the one Kubo speaks without public addresses), both in
+//! client mode; optional mDNS; and [`super::streams`], which hands bitswap its raw streams.
 
 use super::streams::{self, Inbound, StreamControl};
 use super::transport;
@@ -201,6 +201,7 @@ impl Node {
 
     /// Waits (at most `limit`) until every bootstrap peer was either reached and identified
     /// (so the DHTs know it) or could not be dialed.
+    ///
     /// Waiting is done once per node: after one time-out, later calls return at once.
     pub async fn bootstrap_settled(&self, limit: Duration) {
         if self
