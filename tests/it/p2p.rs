@@ -300,10 +300,21 @@ fn start_liar(
     file: &Path,
     from: usize,
 ) -> (trove::fetch::p2p::Started, String) {
-    let store = trove::store::MemoryStore::default();
-    let params = trove::unixfs::Profile::UnixfsV0_2015.params();
-    trove::import::import_path(file, &params, &store, &trove::progress::Silent).unwrap();
+    let (store, _) = imported(file, trove::unixfs::Profile::UnixfsV0_2015);
     start_peer(runtime, Arc::new(LyingStore(store, from)))
+}
+
+/// `file` imported with `profile` into a fresh in-memory store, and its root CID.
+fn imported(
+    file: &Path,
+    profile: trove::unixfs::Profile,
+) -> (trove::store::MemoryStore, trove::content::Cid) {
+    let store = trove::store::MemoryStore::default();
+    let root =
+        trove::import::import_path(file, &profile.params(), &store, &trove::progress::Silent)
+            .unwrap()
+            .cid;
+    (store, root)
 }
 
 /// A peer in this process serving `provider` on loopback TCP; returns it (keep the runtime
@@ -578,15 +589,7 @@ struct VanishingPeer {
 impl VanishingPeer {
     fn start(dir: &Path, seed: u64) -> Self {
         let file = write(dir, "held.bin", &splitmix64_bytes(seed, 3_000_000));
-        let params = trove::unixfs::Profile::UnixfsV0_2015.params();
-        let root = trove::import::import_path(
-            &file,
-            &params,
-            &trove::store::MemoryStore::default(),
-            &trove::progress::Silent,
-        )
-        .unwrap()
-        .cid;
+        let (_, root) = imported(&file, trove::unixfs::Profile::UnixfsV0_2015);
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let (started, addr) = start_liar(&runtime, &file, usize::MAX);
         VanishingPeer {
@@ -639,32 +642,18 @@ fn a_slow_peer_that_keeps_delivering_is_waited_for_beyond_the_idle_time_out() {
     // ~4 s after it was asked for, while something arrives every second or so.
     let data = splitmix64_bytes(14, 32 * 262_144);
     let file = write(src.path(), "slow.bin", &data);
-    let store = trove::store::MemoryStore::default();
-    let params = trove::unixfs::Profile::UnixfsV0_2015.params();
-    let root = trove::import::import_path(&file, &params, &store, &trove::progress::Silent)
-        .unwrap()
-        .cid;
+    let (store, root) = imported(&file, trove::unixfs::Profile::UnixfsV0_2015);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let slow = SlowStore(store, Duration::from_millis(120), 0);
     let (peer, addr) = start_peer(&runtime, Arc::new(slow));
     let trove = Trove::new();
     let out = src.path().join("out.bin");
-    let root = root.to_string();
-    let (code, _, err) = trove.run(&[
-        "get",
-        &root,
-        "-o",
-        out.to_str().unwrap(),
-        "--source",
-        "p2p",
-        "--peer",
-        &addr,
-        "--idle-timeout",
-        "2s",
-        "--timeout",
-        "60s",
-    ]);
-    assert_eq!(code, 0, "{err}");
+    p2p_get(
+        &trove,
+        &root.to_string(),
+        &out,
+        &["--peer", &addr, "--idle-timeout", "2s"],
+    );
     assert_eq!(std::fs::read(&out).unwrap(), data);
     drop(peer);
 }
@@ -678,11 +667,7 @@ fn a_peer_that_stops_answering_is_given_up_after_one_idle_time_out() {
         "stuck.bin",
         &splitmix64_bytes(15, 100 * 262_144),
     );
-    let store = trove::store::MemoryStore::default();
-    let params = trove::unixfs::Profile::UnixfsV0_2015.params();
-    let root = trove::import::import_path(&file, &params, &store, &trove::progress::Silent)
-        .unwrap()
-        .cid;
+    let (store, root) = imported(&file, trove::unixfs::Profile::UnixfsV0_2015);
     // The small root comes at once; the leaves never (not within the test).
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let stuck = SlowStore(store, Duration::from_secs(20), 100_000);
@@ -728,11 +713,7 @@ fn trove_fetches_cidv1_raw_leaf_content_from_a_bitswap_peer() {
     let src = tempfile::tempdir().unwrap();
     let data = splitmix64_bytes(16, 3_500_000);
     let file = write(src.path(), "v1.bin", &data);
-    let store = trove::store::MemoryStore::default();
-    let params = trove::unixfs::Profile::UnixfsV1_2025.params();
-    let root = trove::import::import_path(&file, &params, &store, &trove::progress::Silent)
-        .unwrap()
-        .cid;
+    let (store, root) = imported(&file, trove::unixfs::Profile::UnixfsV1_2025);
     assert_eq!(root.version(), cid::Version::V1);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (peer, addr) = start_peer(&runtime, Arc::new(LyingStore(store, usize::MAX)));
