@@ -502,12 +502,14 @@ impl Actor {
                 num_established,
                 ..
             } => {
-                if let Some(reply) = self.dials.remove(&connection_id) {
-                    let _ = reply.send(Ok(peer_id));
-                }
+                // The peer is marked connected before the dialer hears back: whoever awaited
+                // the dial may run at once (on another thread) and ask `connected_peers`.
                 if num_established.get() == 1 {
                     self.connected.lock().expect("lock").insert(peer_id);
                     let _ = self.events.send(NodeEvent::Connected(peer_id));
+                }
+                if let Some(reply) = self.dials.remove(&connection_id) {
+                    let _ = reply.send(Ok(peer_id));
                 }
                 for search in self.searches.values_mut() {
                     if search.dialing.remove(&peer_id) && search.sent.insert(peer_id) {
