@@ -82,6 +82,17 @@ pub struct ExtractSummary {
     pub bytes: u64,
 }
 
+/// Refuses, before anything is fetched, an output that [`extract`] would refuse whatever the
+/// content turns out to be: a folder already at `out` when `replace` is not set.
+pub fn check_output(out: &Path, replace: bool) -> Result<(), ExtractError> {
+    if !replace && out.is_dir() {
+        return Err(ExtractError::Exists {
+            path: out.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
 /// Writes the content at `cid` to `out`: a file becomes a file (replacing an existing file
 /// atomically), a directory a new directory. A folder already at `out` (or, for a directory, any
 /// entry there) is an error unless `replace` is set; then the new output takes its place in one

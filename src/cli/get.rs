@@ -7,7 +7,7 @@ use super::settings::FetchSettings;
 use super::sources::MirrorSpec;
 use super::Context;
 use crate::content::Cid;
-use crate::extract::extract;
+use crate::extract::{check_output, extract};
 use crate::fetch::{frontier, FetchError, Fetcher};
 use crate::store::FsStore;
 use crate::target::{parse_target, Target};
@@ -61,6 +61,15 @@ pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
         (None, None, None) => Some(PathBuf::from(&default_name)),
         _ => None,
     };
+    if args.car.is_none() {
+        let out = args
+            .output
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(&default_name));
+        if out.as_os_str() != "-" {
+            check_output(&out, args.force)?;
+        }
+    }
     let (cid, written) = session.complete_into(&target, &extra, overlapped_out.as_deref())?;
     match (written, &overlapped_out) {
         (Some(summary), Some(out)) => say_wrote(&session, out, &summary),

@@ -412,6 +412,12 @@ fn an_existing_output_folder_is_kept_unless_force_replaces_it() {
         out.join("old.txt").exists(),
         "nothing may be lost without --force"
     );
+    // The folder is refused before anything is fetched: content that is nowhere (offline, not
+    // cached) fails on the folder, not on the missing content.
+    let absent = "bafkreiexxe3oglrr3hr4cxkydkempei57i5qufii7pcvwxubp3x4y3im7e";
+    let (code, _, err) = t.run(&["get", "--offline", absent, "-o", out_s]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("already exists"), "{err}");
 
     t.ok(&["get", "--offline", &cid, "-o", out_s, "--force"]);
     crate::support::assert_same_tree(&tree, &out);
