@@ -184,8 +184,8 @@ impl FetchError {
 /// each said (for the final message).
 struct RunState {
     banned: Mutex<HashSet<usize>>,
-    /// When each source last answered a block request.
-    answered_at: Mutex<Vec<Option<std::time::Instant>>>,
+    /// Each source's answers to block requests.
+    traffic: Mutex<Vec<Traffic>>,
     scores: Mutex<Vec<f64>>,
     said: Mutex<Vec<Option<String>>>,
     per_source: Vec<AtomicU64>,
@@ -197,7 +197,7 @@ impl RunState {
     fn new(n: usize) -> Self {
         RunState {
             banned: Mutex::new(HashSet::new()),
-            answered_at: Mutex::new(vec![None; n]),
+            traffic: Mutex::new(vec![Traffic::default(); n]),
             scores: Mutex::new(vec![1.0; n]),
             said: Mutex::new(vec![None; n]),
             per_source: (0..n).map(|_| AtomicU64::new(0)).collect(),
@@ -215,13 +215,17 @@ impl RunState {
         self.banned.lock().expect("lock").insert(i)
     }
 
-    /// Notes that source `i` just answered a block request.
-    fn answered(&self, i: usize) {
-        self.answered_at.lock().expect("lock")[i] = Some(std::time::Instant::now());
+    /// Notes that source `i` just answered a block request made at `asked`.
+    fn answered(&self, i: usize, asked: std::time::Instant) {
+        let mut traffic = self.traffic.lock().expect("lock");
+        let t = &mut traffic[i];
+        t.last_answer = Some(std::time::Instant::now());
+        t.latest_request_answered =
+            Some(t.latest_request_answered.map_or(asked, |at| at.max(asked)));
     }
 
-    fn last_answer(&self, i: usize) -> Option<std::time::Instant> {
-        self.answered_at.lock().expect("lock")[i]
+    fn traffic(&self, i: usize) -> Traffic {
+        self.traffic.lock().expect("lock")[i]
     }
 
     fn success(&self, i: usize) {
@@ -236,6 +240,15 @@ impl RunState {
         }
         self.said.lock().expect("lock")[i] = Some(what);
     }
+}
+
+/// One source's answers to block requests during a run.
+#[derive(Debug, Clone, Copy, Default)]
+struct Traffic {
+    /// When it last answered one.
+    last_answer: Option<std::time::Instant>,
+    /// When the most recently made request it answered was made.
+    latest_request_answered: Option<std::time::Instant>,
 }
 
 /// Fetches DAGs into a store from a list of sources.
@@ -1130,33 +1143,67 @@ async fn answer_within<T>(
 /// other requests.
 const BUSY_SOURCE_PATIENCE: u32 = 10;
 
-/// A block request's answer, or [`SourceError::TimedOut`] naming `what` once source `i` has
-/// answered nothing at all for `limit` while the request was pending. A source that keeps
-/// answering other requests (a slow link with many blocks queued) is waited for, up to
-/// [`BUSY_SOURCE_PATIENCE`] times `limit`; a silent one is not.
+/// A block request's answer; or, naming `what`:
+/// - [`SourceError::Transient`] (asked again) once the request has waited `limit` while the
+///   source answered a request made clearly after it (by a tenth of `limit` or more), or once
+///   the source has been silent for `limit` after answering other requests while this one was
+///   pending: this request is stuck, the source may not be (a gateway hanging on one block
+///   while it serves the others). The request made again tells: if the source stays silent,
+///   it is [`SourceError::TimedOut`].
+/// - [`SourceError::TimedOut`] once source `i` has answered nothing at all for `limit` while
+///   the request was pending (a stalled source: the caller rules it out).
+///
+/// A source working through a queue in order (a slow link with many blocks asked for) answers
+/// nothing out of turn: it is waited for while it keeps answering, up to
+/// [`BUSY_SOURCE_PATIENCE`] times `limit`.
 async fn answer_while_active<T>(
     state: &RunState,
     i: usize,
     limit: Duration,
-    what: impl FnOnce() -> String,
+    what: impl Fn() -> String,
     request: impl std::future::Future<Output = Result<T, SourceError>>,
 ) -> Result<T, SourceError> {
     let asked = std::time::Instant::now();
+    let stuck_at = asked + limit;
     tokio::pin!(request);
     loop {
-        let quiet_since = state.last_answer(i).map_or(asked, |at| at.max(asked));
+        let now = std::time::Instant::now();
+        let traffic = state.traffic(i);
+        let answered_later = |by: Duration| {
+            traffic
+                .latest_request_answered
+                .is_some_and(|at| at > asked + by)
+        };
+        let stuck = |why: &str| SourceError::Transient {
+            detail: format!(
+                "no answer for {} after {:.1}s, {why}",
+                what(),
+                asked.elapsed().as_secs_f64()
+            ),
+            retry_after: None,
+        };
+        if now >= stuck_at && answered_later(limit / 10) {
+            return Err(stuck("while this source answered requests made after it"));
+        }
+        let quiet_since = traffic.last_answer.map_or(asked, |at| at.max(asked));
         let deadline = (quiet_since + limit).min(asked + limit * BUSY_SOURCE_PATIENCE);
-        if deadline <= std::time::Instant::now() {
-            let waited = asked.elapsed().as_secs_f64();
+        if deadline <= now {
+            if traffic.last_answer.is_some_and(|at| at > asked) {
+                return Err(stuck("though this source answered others meanwhile"));
+            }
             return Err(SourceError::TimedOut(format!(
-                "no answer for {} after {waited:.1}s (no answer from this source at all for {limit:?}, or {BUSY_SOURCE_PATIENCE} times that in all)",
-                what()
+                "no answer for {} after {:.1}s (no answer from this source at all for {limit:?}, or {BUSY_SOURCE_PATIENCE} times that in all)",
+                what(),
+                asked.elapsed().as_secs_f64()
             )));
         }
+        // Requests made later may overtake this one meanwhile: look again at `stuck_at`, and
+        // now and then after it.
+        let deadline = deadline.min(stuck_at.max(now + limit / 4));
         tokio::select! {
             answer = &mut request => {
                 if answer.is_ok() {
-                    state.answered(i);
+                    state.answered(i, asked);
                 }
                 return answer;
             }

@@ -25,6 +25,8 @@ enum Fault {
     Busy(u64),
     /// Never answer.
     Hang,
+    /// Never answer the block request with this number (counting from 0); answer the others.
+    HangCall(u64),
 }
 
 struct Scripted {
@@ -103,7 +105,7 @@ impl Source for Scripted {
     }
     async fn block(&self, cid: &Cid) -> Result<Vec<u8>, SourceError> {
         let calls = self.block_calls.fetch_add(1, Ordering::SeqCst);
-        if self.fault == Fault::Hang {
+        if self.fault == Fault::Hang || self.fault == Fault::HangCall(calls) {
             std::future::pending::<()>().await;
         }
         if let Some(e) = self.busy(calls) {
@@ -293,6 +295,25 @@ async fn a_silent_source_times_out_and_the_next_one_answers() {
         .unwrap();
     assert_eq!(read_back(&store, &root), bytes);
     assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn a_block_the_only_source_hangs_on_is_asked_again_while_it_serves_the_rest() {
+    let (root, blocks, bytes) = content();
+    let store = Arc::new(MemoryStore::new());
+    // Block requests only; the third one (an inner node: its subtree waits) never gets an
+    // answer, while the source keeps answering everything asked after it.
+    let source = Scripted::new("hangs once", &blocks, false, Fault::HangCall(2));
+    let mut opts = options();
+    opts.timeout = Some(Duration::from_secs(20));
+    fetcher(&store, vec![source.clone()], opts)
+        .fetch(&root)
+        .await
+        .unwrap();
+    assert_eq!(read_back(&store, &root), bytes);
+    // Every block once, and the stuck one asked for again.
+    let calls = source.block_calls.load(Ordering::SeqCst);
+    assert_eq!(calls, blocks.len() as u64 + 1);
 }
 
 #[tokio::test]

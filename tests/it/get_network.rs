@@ -284,6 +284,64 @@ fn a_killed_get_resumes_without_fetching_blocks_twice() {
 }
 
 #[test]
+fn blocks_a_gateway_hangs_on_are_asked_again_while_it_serves_the_rest() {
+    // 4 MiB in 64 KiB leaves under one root; the cache holds the root only, so the 64 leaves
+    // are asked for one by one.
+    let work = tempfile::tempdir().unwrap();
+    let content = splitmix64_bytes(5, 4 * 1024 * 1024);
+    let (car, cid) = car_of(work.path(), &content);
+    let mut reader = trove::car::CarReader::new(std::fs::File::open(&car).unwrap()).unwrap();
+    let (root, data) = reader.next_section().unwrap().unwrap();
+    let root_car = work.path().join("root.car");
+    let mut writer =
+        trove::car::CarWriter::new(std::fs::File::create(&root_car).unwrap(), &[root]).unwrap();
+    writer.write_section(&root, &data).unwrap();
+    writer.finish().unwrap();
+    let t = Trove::new();
+    t.run(&["car", "import", root_car.to_str().unwrap()]);
+    // Every 20th answer stops half-way and never ends; the other requests are answered.
+    let gw = Gateway::builder()
+        .car(&car)
+        .fault("stall")
+        .fault_every(20)
+        .stall_seconds(3600.0)
+        .log()
+        .start();
+    let out = work.path().join("out");
+    let (code, _, err) = t.run(&[
+        "get",
+        &cid,
+        "-o",
+        out.to_str().unwrap(),
+        "--source",
+        "gateway",
+        "--gateway",
+        &gw.url,
+        "--idle-timeout",
+        "2s",
+        "--timeout",
+        "60s",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(std::fs::read(&out).unwrap() == content);
+    assert!(
+        err.contains("retrying"),
+        "the stuck requests are reported: {err}"
+    );
+    // The stalled requests were made again.
+    let requests = gw.requests();
+    let raw: Vec<&str> = requests
+        .iter()
+        .filter_map(|r| r["path"].as_str())
+        .filter(|p| p.contains("format=raw"))
+        .collect();
+    let distinct: std::collections::HashSet<&str> = raw.iter().copied().collect();
+    assert_eq!(distinct.len(), 64, "every leaf asked for");
+    assert!(raw.len() > 64, "the stuck leaves asked for again");
+    assert_eq!(t.run(&["cache", "verify"]).0, 0);
+}
+
+#[test]
 fn mirrors_serve_cars_and_raw_files() {
     let files = tempfile::tempdir().unwrap();
     std::fs::copy(
