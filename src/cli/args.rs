@@ -417,7 +417,8 @@ pub struct FetchArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
     /// A request that delivers no byte for this long fails over to the next source (default 30s;
-    /// a single-block request, when its source answers nothing at all for this long).
+    /// a single-block request, when its source answers nothing at all for this long; one the
+    /// source hangs on while it answers others is asked again).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<std::time::Duration>,
     /// Print progress as JSON lines (one event per line) on standard output.
