@@ -26,6 +26,9 @@ pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
             (target, Extra::default(), name, None)
         }
         Err(cid_error) => {
+            // Text shaped like a CID that does not parse is a mistyped CID, unless a registry
+            // has an entry of that name: then the CID error is the one worth showing.
+            let cid_shaped = args.target.starts_with("Qm") || args.target.starts_with("baf");
             let set = match super::registry::load(
                 ctx,
                 &args.registry,
@@ -33,12 +36,17 @@ pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
                 session.settings.quiet || session.settings.json,
             ) {
                 Ok(set) => set,
+                Err(_) if cid_shaped => return Err(cid_error.into()),
                 Err(e) if !looks_like_id(&args.target) => {
                     return Err(anyhow::Error::new(cid_error).context(e.to_string()))
                 }
                 Err(e) => return Err(e),
             };
-            let resolved = set.resolve(&args.target)?;
+            let resolved = match set.resolve(&args.target) {
+                Ok(resolved) => resolved,
+                Err(_) if cid_shaped => return Err(cid_error.into()),
+                Err(e) => return Err(e.into()),
+            };
             let Some(target) = resolved.target() else {
                 return super::install::get_repo_files(ctx, &args, &resolved, &session);
             };

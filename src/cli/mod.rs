@@ -36,8 +36,15 @@ pub fn main() -> i32 {
                 return 0;
             }
             eprintln!("error: {err}");
+            // A cause the message above it already quotes (`cannot read …: {source}`) is not
+            // said twice.
+            let mut said = err.to_string();
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                let text = cause.to_string();
+                if !said.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                }
+                said = text;
             }
             if let Some(hint) = hint_for(&err) {
                 eprintln!("hint: {hint}");
@@ -150,6 +157,11 @@ fn hint_for(err: &anyhow::Error) -> Option<String> {
     use crate::store::StoreError;
     use crate::unixfs::ReadError;
     for cause in err.chain() {
+        if let Some(crate::content::CidError::Invalid { .. }) = cause.downcast_ref() {
+            return Some(
+                "copy the CID whole (a CIDv0 is 46 characters starting with `Qm`; a CIDv1 usually starts with `bafy` or `bafk`), or name an artifact by its registry ID (`trove list`)".into(),
+            );
+        }
         if let Some(e) = cause.downcast_ref::<StoreError>() {
             if let Some(h) = e.hint() {
                 return Some(h);

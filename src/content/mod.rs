@@ -61,6 +61,12 @@ pub fn parse_cid(text: &str) -> Result<Cid, CidError> {
         });
     }
     let is_v0_text = trimmed.len() == 46 && trimmed.starts_with("Qm");
+    if trimmed.starts_with("Qm") && !is_v0_text {
+        return Err(invalid(format!(
+            "a CIDv0 (`Qm…`) is 46 characters long, not {}",
+            trimmed.chars().count()
+        )));
+    }
     let bytes = if is_v0_text {
         multibase::Base::Base58Btc
             .decode(trimmed)

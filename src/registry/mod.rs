@@ -375,6 +375,9 @@ impl RegistryError {
             RegistryError::Artifact { .. } => {
                 "the file differs from what the registry records; report it to the registry's maintainers".into()
             }
+            RegistryError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                "check the path given with --registry, in TROVE_REGISTRY or in the config file's `registries`".into()
+            }
             RegistryError::Read { .. } | RegistryError::Cache { .. } => return None,
         })
     }

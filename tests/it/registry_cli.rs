@@ -340,12 +340,31 @@ fn no_registry_configured_is_a_clear_error() {
         err.contains("registry") && err.contains("--registry"),
         "{err}"
     );
-    let (code, _, err) = t.run(&["get", "QmNotACid1234567890123456789012345678901234567"]);
+    // A mistyped CID is said to be one, registry or not.
+    let reg = our_registry();
+    for args in [
+        vec!["get", "QmNotACid1234567890123456789012345678901234567"],
+        vec!["get", "QmNotACid"],
+        vec!["get", "QmNotACid", "--registry", &reg],
+        vec!["get", "bafyNotACid", "--registry", &reg],
+    ] {
+        let (code, _, err) = t.run(&args);
+        assert_eq!(code, 1);
+        assert!(
+            err.contains("is not a valid CID") && err.contains("hint: copy the CID whole"),
+            "{args:?}: {err}"
+        );
+    }
+    let (_, _, err) = t.run(&["get", "QmNotACid"]);
+    assert!(err.contains("46 characters long, not 9"), "{err}");
+    // A registry file that is not there is named, with where the path came from.
+    let (code, _, err) = t.run(&["get", N5, "--registry", "/nonexistent/registry.json"]);
     assert_eq!(code, 1);
     assert!(
-        err.contains("not a valid CID") || err.contains("registry"),
+        err.contains("`/nonexistent/registry.json`") && err.contains("hint: check the path"),
         "{err}"
     );
+    assert_eq!(err.matches("No such file").count(), 1, "said once: {err}");
 }
 
 /// A registry downloaded into a fresh cache (which creates `registry-v1/` there) and then a get
