@@ -49,6 +49,12 @@ pub enum ExtractError {
         /// The output path.
         path: PathBuf,
     },
+    /// The folder the output would go into does not exist.
+    #[error("the folder `{}` does not exist", path.display())]
+    NoFolder {
+        /// The missing folder.
+        path: PathBuf,
+    },
     /// Not UnixFS content.
     #[error("`{cid}` is a {kind}; only UnixFS files, directories and symlinks can be written out")]
     NotUnixfs {
@@ -83,14 +89,27 @@ pub struct ExtractSummary {
 }
 
 /// Refuses, before anything is fetched, an output that [`extract`] would refuse whatever the
-/// content turns out to be: a folder already at `out` when `replace` is not set.
+/// content turns out to be: a folder already at `out` when `replace` is not set, or an `out`
+/// whose folder does not exist.
 pub fn check_output(out: &Path, replace: bool) -> Result<(), ExtractError> {
     if !replace && out.is_dir() {
         return Err(ExtractError::Exists {
             path: out.to_path_buf(),
         });
     }
-    Ok(())
+    check_folder(out)
+}
+
+/// Refuses an output path whose folder does not exist (before anything is fetched or written).
+pub fn check_folder(out: &Path) -> Result<(), ExtractError> {
+    match out.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() && !parent.is_dir() => {
+            Err(ExtractError::NoFolder {
+                path: parent.to_path_buf(),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Writes the content at `cid` to `out`: a file becomes a file (replacing an existing file

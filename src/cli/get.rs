@@ -7,7 +7,7 @@ use super::settings::FetchSettings;
 use super::sources::MirrorSpec;
 use super::Context;
 use crate::content::Cid;
-use crate::extract::{check_output, extract};
+use crate::extract::{check_folder, check_output, extract};
 use crate::fetch::{frontier, FetchError, Fetcher};
 use crate::store::FsStore;
 use crate::target::{parse_target, Target};
@@ -69,13 +69,17 @@ pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
         (None, None, None) => Some(PathBuf::from(&default_name)),
         _ => None,
     };
-    if args.car.is_none() {
-        let out = args
-            .output
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(&default_name));
-        if out.as_os_str() != "-" {
-            check_output(&out, args.force)?;
+    match &args.car {
+        Some(car) if car.as_os_str() != "-" => check_folder(car)?,
+        Some(_) => {}
+        None => {
+            let out = args
+                .output
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(&default_name));
+            if out.as_os_str() != "-" {
+                check_output(&out, args.force)?;
+            }
         }
     }
     let (cid, written) = session.complete_into(&target, &extra, overlapped_out.as_deref())?;
@@ -514,18 +518,7 @@ impl<'a> Session<'a> {
             crate::car::export_dag(&*self.store, cid, std::io::stdout().lock())?;
             return Ok(());
         }
-        let parent = match out.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => std::path::Path::new("."),
-        };
-        let mut tmp = crate::extract::staging_file(parent)
-            .with_context(|| format!("cannot create a temporary file in `{}`", parent.display()))?;
-        crate::car::export_dag(&*self.store, cid, tmp.as_file_mut())?;
-        tmp.as_file()
-            .sync_all()
-            .with_context(|| format!("cannot write `{}`", out.display()))?;
-        tmp.persist(out)
-            .with_context(|| format!("cannot move the CAR into `{}`", out.display()))?;
+        super::car::write_car_file(&*self.store, cid, out)?;
         Ok(())
     }
 }

@@ -200,8 +200,19 @@ fn hint_for(err: &anyhow::Error) -> Option<String> {
                 return Some(h);
             }
         }
-        if let Some(ExtractError::Exists { .. }) = cause.downcast_ref::<ExtractError>() {
-            return Some("pass --force to replace it, or choose another path with -o PATH".into());
+        match cause.downcast_ref::<ExtractError>() {
+            Some(ExtractError::Exists { .. }) => {
+                return Some(
+                    "pass --force to replace it, or choose another path with -o PATH".into(),
+                )
+            }
+            Some(ExtractError::NoFolder { path }) => {
+                return Some(format!(
+                    "create it first (`mkdir -p {}`), or write somewhere else",
+                    path.display()
+                ))
+            }
+            _ => {}
         }
         let read = cause.downcast_ref::<ReadError>().or_else(|| {
             match cause.downcast_ref::<ExtractError>() {

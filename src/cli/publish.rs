@@ -93,6 +93,9 @@ pub(crate) fn run(ctx: &Context, args: PublishArgs) -> anyhow::Result<i32> {
     if args.daemon && args.no_daemon {
         bail!("--daemon and --no-daemon contradict each other");
     }
+    if let Some(car) = &args.car {
+        crate::extract::check_folder(car)?;
+    }
     let meta = read_meta(&args)?;
     let services = pin_services(ctx, &args.pins)?;
     let rt = runtime()?;
@@ -214,7 +217,7 @@ pub(crate) fn run(ctx: &Context, args: PublishArgs) -> anyhow::Result<i32> {
 
     // 5. Make the content available.
     if let Some(out) = &args.car {
-        let summary = write_car_atomic(&store, &root.cid, out)?;
+        let summary = super::car::write_car_file(&store, &root.cid, out)?;
         say(&format!(
             "wrote {} ({} blocks, {} bytes)",
             out.display(),
@@ -405,26 +408,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     tmp.persist(path)
         .with_context(|| format!("cannot write `{}`", path.display()))?;
     Ok(())
-}
-
-/// Exports the DAG as a CAR to `out` atomically.
-fn write_car_atomic(
-    store: &FsStore,
-    root: &Cid,
-    out: &Path,
-) -> anyhow::Result<crate::car::ExportSummary> {
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a temporary file in `{}`", dir.display()))?;
-    let summary = crate::car::export_dag(store, root, tmp.as_file_mut())
-        .with_context(|| format!("cannot write `{}`", out.display()))?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(out)
-        .with_context(|| format!("cannot write `{}`", out.display()))?;
-    Ok(summary)
 }
 
 /// Adds the content to the local daemon when one answers (an error with `--daemon` when none

@@ -389,6 +389,51 @@ fn a_full_disk_is_a_clear_error() {
 }
 
 #[test]
+fn an_output_in_a_missing_folder_is_refused_before_any_work() {
+    let t = Trove::new();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-folder");
+    let absent = "bafkreiexxe3oglrr3hr4cxkydkempei57i5qufii7pcvwxubp3x4y3im7e";
+    let file = write(dir.path(), "in.txt", b"some content\n");
+    let into = |name: &str| missing.join(name).to_str().unwrap().to_string();
+    for args in [
+        vec![
+            "get".to_string(),
+            absent.into(),
+            "--offline".into(),
+            "-o".into(),
+            into("out"),
+        ],
+        vec![
+            "get".to_string(),
+            absent.into(),
+            "--offline".into(),
+            "--car".into(),
+            into("out.car"),
+        ],
+        vec![
+            "car".to_string(),
+            "export".into(),
+            file.clone(),
+            "-o".into(),
+            into("out.car"),
+        ],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _, err) = t.run(&args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(
+            err.contains("does not exist") && err.contains("hint: create it first"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!missing.exists());
+    // Nothing was imported by the refused export.
+    let (_, listed, _) = t.run(&["cache", "ls", "--blocks"]);
+    assert!(listed.trim().is_empty(), "{listed}");
+}
+
+#[test]
 fn an_existing_output_folder_is_kept_unless_force_replaces_it() {
     let t = Trove::new();
     let dir = tempfile::tempdir().unwrap();
