@@ -6,7 +6,6 @@ use super::Context;
 use crate::registry::{
     check_document, Client, ClientOptions, Entry, Filter, Registry, RegistrySet, RegistrySource,
 };
-use anyhow::Context as _;
 use serde_json::json;
 
 /// The registries to read: `--registry` > `TROVE_REGISTRY` > the config file's `registries`.
@@ -243,9 +242,8 @@ pub(crate) fn registry(ctx: &Context, cmd: RegistryCommand) -> anyhow::Result<i3
             let mut failed = false;
             let mut reports = Vec::new();
             for src in &sources {
-                let doc = runtime
-                    .block_on(client.fetch_document(src))
-                    .with_context(|| format!("cannot read the registry `{src}`"))?;
+                // The error names the registry already.
+                let doc = runtime.block_on(client.fetch_document(src))?;
                 let report = check_document(&doc.bytes, &doc.name, doc.base.clone());
                 failed |= !report.is_ok();
                 reports.push(report);

@@ -376,7 +376,7 @@ impl RegistryError {
                 "the file differs from what the registry records; report it to the registry's maintainers".into()
             }
             RegistryError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                "check the path given with --registry, in TROVE_REGISTRY or in the config file's `registries`".into()
+                "check the path (given on the command line, with --registry, in TROVE_REGISTRY or in the config file's `registries`)".into()
             }
             RegistryError::Read { .. } | RegistryError::Cache { .. } => return None,
         })
