@@ -49,6 +49,15 @@ pub enum ExtractError {
         /// The output path.
         path: PathBuf,
     },
+    /// The content is a symlink: written out only inside a folder (its target could be
+    /// anywhere).
+    #[error("`{cid}` is a symlink (to `{target}`), not a file or folder; trove writes symlinks only inside a folder it writes")]
+    SymlinkRoot {
+        /// The symlink node.
+        cid: Cid,
+        /// Its target.
+        target: String,
+    },
     /// The folder the output would go into does not exist.
     #[error("the folder `{}` does not exist", path.display())]
     NoFolder {
@@ -176,10 +185,7 @@ pub fn extract<G: BlockGetter + Sync>(
             }
         }
         NodeKind::Symlink { target } => {
-            return Err(ExtractError::NotUnixfs {
-                cid: *cid,
-                kind: format!("symlink (to `{target}`) at the top level"),
-            })
+            return Err(ExtractError::SymlinkRoot { cid: *cid, target })
         }
         NodeKind::Other { codec } => {
             return Err(ExtractError::NotUnixfs {

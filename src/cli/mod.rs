@@ -206,6 +206,12 @@ fn hint_for(err: &anyhow::Error) -> Option<String> {
                     "pass --force to replace it, or choose another path with -o PATH".into(),
                 )
             }
+            Some(ExtractError::SymlinkRoot { .. }) => {
+                return Some(
+                    "get the folder that holds it, or the file it points to (CID/path/to/file)"
+                        .into(),
+                )
+            }
             Some(ExtractError::NoFolder { path }) => {
                 return Some(format!(
                     "create it first (`mkdir -p {}`), or write somewhere else",
@@ -220,6 +226,13 @@ fn hint_for(err: &anyhow::Error) -> Option<String> {
                 _ => None,
             }
         });
+        if let Some(ReadError::NotAFile { kind, .. }) = read {
+            if kind.contains("directory") {
+                return Some(
+                    "only a file can go to standard output: name one as CID/path/to/file, or write the folder with `trove get CID -o DIR`".into(),
+                );
+            }
+        }
         if let Some(ReadError::MissingBlock(_)) = read {
             return Some(
                 "the block is not in the local cache; import a CAR that holds it with `trove car import FILE.car`"

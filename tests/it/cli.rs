@@ -388,6 +388,32 @@ fn a_full_disk_is_a_clear_error() {
     assert_eq!(leftovers, 0, "temp files left behind");
 }
 
+#[cfg(unix)]
+#[test]
+fn a_symlink_alone_is_not_written_out_and_the_error_says_what_to_get() {
+    let t = Trove::new();
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    write(&tree, "a.txt", b"alpha\n");
+    std::os::unix::fs::symlink("a.txt", tree.join("link")).unwrap();
+    let cid = t.ok(&["add", "-Q", tree.to_str().unwrap()]);
+    let out = dir.path().join("out");
+    let (code, _, err) = t.run(&["get", &format!("{cid}/link"), "-o", out.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("is a symlink (to `a.txt`)") && err.contains("hint: get the folder"),
+        "{err}"
+    );
+    assert!(out.symlink_metadata().is_err(), "nothing written");
+    // Inside its folder, it is written as a symlink.
+    t.ok(&["get", &cid, "-o", out.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_link(out.join("link")).unwrap(),
+        std::path::Path::new("a.txt")
+    );
+}
+
 #[test]
 fn an_output_in_a_missing_folder_is_refused_before_any_work() {
     let t = Trove::new();
