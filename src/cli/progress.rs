@@ -10,11 +10,15 @@ use std::sync::Mutex;
 /// How progress is shown.
 pub(crate) enum CliReporter {
     /// A live bar on standard error.
-    Bar { bar: ProgressBar, blocks: AtomicU64 },
+    Bar {
+        bar: ProgressBar,
+        blocks: AtomicU64,
+        warnings: Warnings,
+    },
     /// One JSON object per line on standard output.
     Json { out: Mutex<std::io::Stdout> },
     /// Only warnings about failing sources, on standard error.
-    Plain,
+    Plain { warnings: Warnings },
     /// Nothing.
     Quiet,
 }
@@ -31,7 +35,9 @@ impl CliReporter {
             return CliReporter::Quiet;
         }
         if !std::io::stderr().is_terminal() {
-            return CliReporter::Plain;
+            return CliReporter::Plain {
+                warnings: Warnings::default(),
+            };
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         bar.set_style(
@@ -44,6 +50,7 @@ impl CliReporter {
         CliReporter::Bar {
             bar,
             blocks: AtomicU64::new(0),
+            warnings: Warnings::default(),
         }
     }
 
@@ -67,12 +74,18 @@ impl Reporter for CliReporter {
     fn report(&self, event: Event<'_>) {
         match self {
             CliReporter::Quiet => {}
-            CliReporter::Plain => {
+            CliReporter::Plain { warnings } => {
                 if let Event::SourceFailed { source, reason } = event {
-                    eprintln!("warning: {source}: {reason}");
+                    if let Some(line) = warnings.line(source, reason) {
+                        eprintln!("{line}");
+                    }
                 }
             }
-            CliReporter::Bar { bar, blocks } => match event {
+            CliReporter::Bar {
+                bar,
+                blocks,
+                warnings,
+            } => match event {
                 Event::Source { what } => bar.set_message(format!("from {what}")),
                 Event::Fetched { size, .. } | Event::BlockStored { size, .. } => {
                     bar.inc(size);
@@ -81,12 +94,40 @@ impl Reporter for CliReporter {
                 }
                 Event::Bytes(n) => bar.inc(n),
                 Event::SourceFailed { source, reason } => {
-                    bar.suspend(|| eprintln!("warning: {source}: {reason}"))
+                    if let Some(line) = warnings.line(source, reason) {
+                        bar.suspend(|| eprintln!("{line}"));
+                    }
                 }
                 Event::Start { what, .. } => bar.set_message(what.to_string()),
                 Event::Finish => {}
             },
             CliReporter::Json { .. } => self.json(event_json(&event)),
+        }
+    }
+}
+
+/// How many warnings one source gets on a terminal or in plain output before the rest are
+/// left out (a source that stops answering can have dozens of requests in flight; the final
+/// error says what each source last did, and `--json` reports every event).
+const WARNINGS_PER_SOURCE: u32 = 5;
+
+/// Counts the warnings said about each source.
+#[derive(Default)]
+pub(crate) struct Warnings(Mutex<std::collections::HashMap<String, u32>>);
+
+impl Warnings {
+    /// The line to print for this warning, if any: the first [`WARNINGS_PER_SOURCE`] of a
+    /// source, then one saying that more are left out.
+    fn line(&self, source: &str, reason: &str) -> Option<String> {
+        let mut said = self.0.lock().expect("warnings lock");
+        let n = said.entry(source.to_string()).or_default();
+        *n += 1;
+        match *n {
+            n if n <= WARNINGS_PER_SOURCE => Some(format!("warning: {source}: {reason}")),
+            n if n == WARNINGS_PER_SOURCE + 1 => Some(format!(
+                "warning: {source}: more failures of this source are not shown (--json lists them all)"
+            )),
+            _ => None,
         }
     }
 }
@@ -105,5 +146,27 @@ fn event_json(event: &Event<'_>) -> serde_json::Value {
             json!({"event": "source_failed", "source": source, "reason": reason})
         }
         Event::Finish => json!({"event": "finish"}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_gets_a_few_warnings_then_one_saying_the_rest_are_left_out() {
+        let warnings = Warnings::default();
+        let lines: Vec<Option<String>> = (0..8)
+            .map(|i| warnings.line("gateway A", &format!("failure {i}")))
+            .collect();
+        let shown = WARNINGS_PER_SOURCE as usize;
+        assert!(lines[..shown].iter().all(Option::is_some));
+        assert_eq!(lines[0].as_deref(), Some("warning: gateway A: failure 0"));
+        assert!(lines[shown]
+            .as_deref()
+            .is_some_and(|l| l.contains("not shown")));
+        assert!(lines[shown + 1..].iter().all(Option::is_none));
+        // Another source has its own count.
+        assert!(warnings.line("gateway B", "failure").is_some());
     }
 }
