@@ -97,7 +97,7 @@ struct QuicStream<S> {
     peer_stopped_reading: bool,
 }
 
-impl<S> QuicStream<S> {
+impl<S: Unpin> QuicStream<S> {
     fn new(inner: S, inbound: bool) -> Self {
         QuicStream {
             inner,
@@ -106,9 +106,18 @@ impl<S> QuicStream<S> {
         }
     }
 
-    /// Turns the peer's STOP_SENDING on an inbound stream into `done`.
-    fn tolerate<T>(&mut self, result: Poll<io::Result<T>>, done: T) -> Poll<io::Result<T>> {
-        match result {
+    /// Runs a write-side operation (`op` on the inner stream), unless the peer stopped reading
+    /// this inbound stream: then, and when `op` fails with the peer's STOP_SENDING, it
+    /// succeeds with `done`.
+    fn write_side<T: Copy>(
+        &mut self,
+        done: T,
+        op: impl FnOnce(Pin<&mut S>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if self.peer_stopped_reading {
+            return Poll::Ready(Ok(done));
+        }
+        match op(Pin::new(&mut self.inner)) {
             Poll::Ready(Err(e)) if self.inbound && e.kind() == io::ErrorKind::ConnectionReset => {
                 self.peer_stopped_reading = true;
                 Poll::Ready(Ok(done))
@@ -134,31 +143,17 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for QuicStream<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if this.peer_stopped_reading {
-            return Poll::Ready(Ok(buf.len()));
-        }
-        let result = Pin::new(&mut this.inner).poll_write(cx, buf);
-        this.tolerate(result, buf.len())
+        self.get_mut()
+            .write_side(buf.len(), |inner| inner.poll_write(cx, buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.peer_stopped_reading {
-            return Poll::Ready(Ok(()));
-        }
-        let result = Pin::new(&mut this.inner).poll_flush(cx);
-        this.tolerate(result, ())
+        self.get_mut().write_side((), |inner| inner.poll_flush(cx))
     }
 
     /// Never closes the inner stream once the peer stopped reading: libp2p-quic would then
     /// report the end of the stream to readers, cutting off what the peer sent.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.peer_stopped_reading {
-            return Poll::Ready(Ok(()));
-        }
-        let result = Pin::new(&mut this.inner).poll_close(cx);
-        this.tolerate(result, ())
+        self.get_mut().write_side((), |inner| inner.poll_close(cx))
     }
 }
