@@ -3,7 +3,7 @@
 //! place, and untrusted names and symlinks can never place anything outside the output.
 
 use crate::content::Cid;
-use crate::store::BlockGetter;
+use crate::store::{remove_path, BlockGetter};
 use crate::unixfs::{check_entry_name, NodeKind, ReadError, Reader};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -111,13 +111,21 @@ pub fn check_output(out: &Path, replace: bool) -> Result<(), ExtractError> {
 
 /// Refuses an output path whose folder does not exist (before anything is fetched or written).
 pub fn check_folder(out: &Path) -> Result<(), ExtractError> {
+    let folder = folder_of(out);
+    if folder.is_dir() {
+        return Ok(());
+    }
+    Err(ExtractError::NoFolder {
+        path: folder.to_path_buf(),
+    })
+}
+
+/// The folder `out` goes into: its parent, or `.` for a bare name (where temporary files for
+/// an atomic write are made).
+pub fn folder_of(out: &Path) -> &Path {
     match out.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() && !parent.is_dir() => {
-            Err(ExtractError::NoFolder {
-                path: parent.to_path_buf(),
-            })
-        }
-        _ => Ok(()),
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     }
 }
 
@@ -131,10 +139,7 @@ pub fn extract<G: BlockGetter + Sync>(
     out: &Path,
     replace: bool,
 ) -> Result<ExtractSummary, ExtractError> {
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let parent = folder_of(out);
     let mut summary = ExtractSummary::default();
     match reader.kind(cid)? {
         NodeKind::File { size } => {
@@ -144,8 +149,8 @@ pub fn extract<G: BlockGetter + Sync>(
                     path: out.to_path_buf(),
                 });
             }
-            let mut tmp = staging_file(&parent)
-                .map_err(|e| ExtractError::io("create a temporary file in", &parent, e))?;
+            let mut tmp = staging_file(parent)
+                .map_err(|e| ExtractError::io("create a temporary file in", parent, e))?;
             let tmp_path = tmp.path().to_path_buf();
             write_file(
                 reader,
@@ -160,7 +165,7 @@ pub fn extract<G: BlockGetter + Sync>(
                     .into_temp_path()
                     .keep()
                     .map_err(|e| ExtractError::io("keep the finished file", &tmp_path, e.error))?;
-                swap_in(&staged, out, &parent)?;
+                swap_in(&staged, out, parent)?;
             } else {
                 tmp.persist(out)
                     .map_err(|e| ExtractError::io("move the finished file to", out, e.error))?;
@@ -173,12 +178,12 @@ pub fn extract<G: BlockGetter + Sync>(
                     path: out.to_path_buf(),
                 });
             }
-            let tmp = staging_dir(&parent)
-                .map_err(|e| ExtractError::io("create a temporary folder in", &parent, e))?;
+            let tmp = staging_dir(parent)
+                .map_err(|e| ExtractError::io("create a temporary folder in", parent, e))?;
             write_dir(reader, cid, tmp.path(), tmp.path(), 0, &mut summary)?;
             let staged = tmp.keep();
             if in_the_way {
-                swap_in(&staged, out, &parent)?;
+                swap_in(&staged, out, parent)?;
             } else if let Err(e) = std::fs::rename(&staged, out) {
                 let _ = std::fs::remove_dir_all(&staged);
                 return Err(ExtractError::io("move the finished folder to", out, e));
@@ -202,13 +207,6 @@ pub fn extract<G: BlockGetter + Sync>(
 /// fails, the old output is put back and `staged` removed: either the old or the new output is
 /// at `existing`, never neither.
 fn swap_in(staged: &Path, existing: &Path, parent: &Path) -> Result<(), ExtractError> {
-    let remove = |path: &Path| {
-        let _ = if path.is_dir() && !path.is_symlink() {
-            std::fs::remove_dir_all(path)
-        } else {
-            std::fs::remove_file(path)
-        };
-    };
     let pid = std::process::id();
     let mut aside = parent.join(format!(".trove-replaced-{pid}"));
     let mut n = 0u32;
@@ -217,15 +215,15 @@ fn swap_in(staged: &Path, existing: &Path, parent: &Path) -> Result<(), ExtractE
         aside = parent.join(format!(".trove-replaced-{pid}-{n}"));
     }
     if let Err(e) = std::fs::rename(existing, &aside) {
-        remove(staged);
+        let _ = remove_path(staged);
         return Err(ExtractError::io("move aside the existing", existing, e));
     }
     if let Err(e) = std::fs::rename(staged, existing) {
         let _ = std::fs::rename(&aside, existing);
-        remove(staged);
+        let _ = remove_path(staged);
         return Err(ExtractError::io("move the finished output to", existing, e));
     }
-    remove(&aside);
+    let _ = remove_path(&aside);
     Ok(())
 }
 

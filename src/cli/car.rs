@@ -94,10 +94,7 @@ pub(crate) fn write_car_file<G: crate::store::BlockGetter>(
     cid: &crate::content::Cid,
     out: &Path,
 ) -> anyhow::Result<crate::car::ExportSummary> {
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let parent = crate::extract::folder_of(out);
     let mut tmp = crate::extract::staging_file(parent)
         .with_context(|| format!("cannot create a temporary file in `{}`", parent.display()))?;
     let summary = export_dag(store, cid, tmp.as_file_mut())?;

@@ -160,10 +160,7 @@ fn write_repo_files(
         );
     }
     let client = super::registry::client(ctx, registry, session.settings.offline)?;
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let parent = crate::extract::folder_of(out);
     let staging = crate::extract::staging_dir(parent)
         .with_context(|| format!("cannot create a temporary folder in `{}`", parent.display()))?;
     for file in &resolved.repo_files {

@@ -394,10 +394,7 @@ fn checked(old: &[u8], new: &[u8], name: &str, base: Option<Url>) -> anyhow::Res
 
 /// Writes `bytes` to `path` atomically (a temporary file beside it, synced, renamed).
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = crate::extract::folder_of(path);
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot create a temporary file in `{}`", dir.display()))?;
     tmp.write_all(bytes)?;

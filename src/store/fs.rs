@@ -297,12 +297,7 @@ impl FsStore {
             let Ok(meta) = entry.metadata() else { continue };
             if age(&meta) >= self.options.tmp_max_age {
                 let path = entry.path();
-                let result = if meta.is_dir() {
-                    fs::remove_dir_all(&path)
-                } else {
-                    fs::remove_file(&path)
-                };
-                match result {
+                match remove_path(&path) {
                     Ok(()) => removed += 1,
                     Err(e) if e.kind() == ErrorKind::NotFound => {}
                     Err(e) => return Err(StoreError::io("failed to remove temp file", path, e)),
@@ -569,13 +564,18 @@ fn read_dir(dir: &Path) -> Result<Vec<fs::DirEntry>, StoreError> {
         .map_err(|e| StoreError::io("failed to list directory", dir, e))
 }
 
-fn remove_any(path: &Path) -> Result<(), StoreError> {
-    let result = match fs::symlink_metadata(path) {
+/// Removes `path`: a folder with everything in it, anything else (a symlink too, never
+/// followed) as a file.
+pub(crate) fn remove_path(path: &Path) -> std::io::Result<()> {
+    match fs::symlink_metadata(path) {
         Ok(meta) if meta.is_dir() => fs::remove_dir_all(path),
         Ok(_) => fs::remove_file(path),
         Err(e) => Err(e),
-    };
-    match result {
+    }
+}
+
+fn remove_any(path: &Path) -> Result<(), StoreError> {
+    match remove_path(path) {
         Err(e) if e.kind() != ErrorKind::NotFound => {
             Err(StoreError::io("failed to remove", path, e))
         }

@@ -7,6 +7,7 @@ mod memory;
 mod roots;
 mod waiting;
 
+pub(crate) use fs::remove_path;
 pub use fs::{
     default_cache_dir, BadBlock, FsStore, FsStoreOptions, StoreStats, StoredBlock, VerifyReport,
 };
