@@ -1169,11 +1169,6 @@ async fn answer_while_active<T>(
     loop {
         let now = std::time::Instant::now();
         let traffic = state.traffic(i);
-        let answered_later = |by: Duration| {
-            traffic
-                .latest_request_answered
-                .is_some_and(|at| at > asked + by)
-        };
         let stuck = |why: &str| SourceError::Transient {
             detail: format!(
                 "no answer for {} after {:.1}s, {why}",
@@ -1182,7 +1177,10 @@ async fn answer_while_active<T>(
             ),
             retry_after: None,
         };
-        if now >= stuck_at && answered_later(limit / 10) {
+        let overtaken = traffic
+            .latest_request_answered
+            .is_some_and(|at| at > asked + limit / 10);
+        if now >= stuck_at && overtaken {
             return Err(stuck("while this source answered requests made after it"));
         }
         let quiet_since = traffic.last_answer.map_or(asked, |at| at.max(asked));
