@@ -63,34 +63,29 @@ pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
             )
         }
     };
-    // A file or folder without a recorded sha256 is written while the blocks arrive.
-    let overlapped_out = match (&args.car, &args.output, &expected_sha) {
-        (None, Some(out), None) if out.as_os_str() != "-" => Some(out.clone()),
-        (None, None, None) => Some(PathBuf::from(&default_name)),
-        _ => None,
-    };
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&default_name));
+    let to_stdout = out.as_os_str() == "-";
     match &args.car {
         Some(car) if car.as_os_str() != "-" => check_folder(car)?,
         Some(_) => {}
-        None => {
-            let out = args
-                .output
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(&default_name));
-            if out.as_os_str() != "-" {
-                check_output(&out, args.force)?;
-            }
-        }
+        None if !to_stdout => check_output(&out, args.force)?,
+        None => {}
     }
-    let (cid, written) = session.complete_into(&target, &extra, overlapped_out.as_deref())?;
-    match (written, &overlapped_out) {
+    // A file or folder without a recorded sha256 is written while the blocks arrive.
+    let overlapped_out =
+        (args.car.is_none() && !to_stdout && expected_sha.is_none()).then_some(out.as_path());
+    let (cid, written) = session.complete_into(&target, &extra, overlapped_out)?;
+    match (written, overlapped_out) {
         (Some(summary), Some(out)) => say_wrote(&session, out, &summary),
         _ => write_output(
             &session,
             &cid,
             &target,
             &args,
-            default_name,
+            &out,
             expected_sha.as_deref(),
         )?,
     }
@@ -100,13 +95,14 @@ pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Writes the fetched content where `args` says: a CAR, standard output, or a file or folder.
+/// Writes the fetched content where `args` says: a CAR, or else `out` (standard output for
+/// `-`, a file or folder otherwise).
 fn write_output(
     session: &Session,
     cid: &Cid,
     target: &Target,
     args: &GetArgs,
-    default_name: String,
+    out: &std::path::Path,
     expected_sha: Option<&str>,
 ) -> anyhow::Result<()> {
     if let Some(car) = &args.car {
@@ -114,10 +110,6 @@ fn write_output(
         session.say(&format!("wrote {} ({target})", car.display()));
         return Ok(());
     }
-    let out = args
-        .output
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(default_name));
     if out.as_os_str() == "-" {
         let reader = Reader::new(&*session.store);
         let stdout = std::io::stdout();
@@ -128,8 +120,8 @@ fn write_output(
         lock.flush()?;
         return Ok(());
     }
-    let summary = session.write_out(cid, &out, expected_sha)?;
-    say_wrote(session, &out, &summary);
+    let summary = session.write_out(cid, out, expected_sha)?;
+    say_wrote(session, out, &summary);
     Ok(())
 }
 
