@@ -1,7 +1,9 @@
 //! CAR reading, writing, export and import against the shared fixtures (`fixtures/INDEX.md`) and
 //! the generated vectors (`car/INDEX.tsv`).
 
-use crate::support::vectors_dir;
+use crate::support::vectors::car_rows;
+use crate::support::{vector_car, vectors_dir};
+use crate::support::vectors::CarRow;
 use std::path::PathBuf;
 use trove::car::{
     check_dag, export_dag, import_car, CarError, CarReader, ImportSummary, CARV2_PRAGMA,
@@ -394,29 +396,8 @@ fn car_truncated_fixture_prefixes_never_succeed_silently() {
     assert_eq!(valid_cuts, full);
 }
 
-struct VectorCar {
-    file: String,
-    root: String,
-    blocks: u64,
-}
-
-fn vector_cars() -> Vec<VectorCar> {
-    let index = std::fs::read_to_string(vectors_dir().join("car/INDEX.tsv")).unwrap();
-    let mut lines = index.lines();
-    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let (file, root, blocks) = (col("car_file"), col("root_cid"), col("blocks"));
-    lines
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            VectorCar {
-                file: f[file].to_string(),
-                root: f[root].to_string(),
-                blocks: f[blocks].parse().unwrap(),
-            }
-        })
-        .collect()
+fn vector_cars() -> Vec<CarRow> {
+    car_rows()
 }
 
 #[test]
@@ -425,7 +406,7 @@ fn car_vectors_import_complete_with_index_root_and_block_count() {
     assert!(cars.len() >= 50, "car/INDEX.tsv has {} rows", cars.len());
     let mut failures = Vec::new();
     for car in &cars {
-        let bytes = read(&vectors_dir().join("car").join(&car.file));
+        let bytes = read(&vector_car(&car.file));
         let (store, result) = import(&bytes);
         let s = match result {
             Ok(s) => s,
@@ -459,14 +440,14 @@ fn car_vectors_import_complete_with_index_root_and_block_count() {
 
 #[test]
 fn car_export_reproduces_dag_export_vectors_byte_for_byte() {
-    let cars: Vec<VectorCar> = vector_cars()
+    let cars: Vec<CarRow> = vector_cars()
         .into_iter()
         .filter(|c| c.file.contains(".v0-") || c.file.contains(".v1-"))
         .collect();
     assert!(cars.len() >= 45, "only {} dag-export vectors", cars.len());
     let mut failures = Vec::new();
     for car in &cars {
-        let bytes = read(&vectors_dir().join("car").join(&car.file));
+        let bytes = read(&vector_car(&car.file));
         let store = MemoryStore::new();
         import_car(&bytes[..], &store).unwrap_or_else(|e| panic!("{}: {e}", car.file));
         let root = parse_cid(&car.root).unwrap();
@@ -496,7 +477,7 @@ fn car_ipfs_car_vectors_reexport_in_dag_export_order() {
         .iter()
         .filter(|c| c.file.ends_with(".ipfs-car.car"))
     {
-        let bytes = read(&vectors_dir().join("car").join(&car.file));
+        let bytes = read(&vector_car(&car.file));
         let store = MemoryStore::new();
         let s = import_car(&bytes[..], &store).unwrap();
         let root = parse_cid(&car.root).unwrap();

@@ -2,7 +2,7 @@
 //! loopback: what they deliver verifies, and every fault maps to the right `SourceError`.
 
 use crate::support::gateway::Gateway;
-use crate::support::{splitmix64_bytes, vectors_dir};
+use crate::support::{splitmix64_bytes, vector_car, vectors_dir};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use trove::car::{check_dag, import_car, CarReader};
@@ -64,7 +64,7 @@ fn section_order(car: &[u8]) -> Vec<Cid> {
 }
 
 fn reference_car(name: &str) -> Vec<u8> {
-    std::fs::read(vectors_dir().join("car").join(name)).unwrap()
+    std::fs::read(vector_car(name)).unwrap()
 }
 
 fn one_kilobyte_chunks() -> ImportParams {

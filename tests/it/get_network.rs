@@ -2,7 +2,7 @@
 //! with a clean fallback and alone, interrupted downloads, offline mode, mirrors.
 
 use crate::support::gateway::Gateway;
-use crate::support::{splitmix64_bytes, vectors_dir, Trove};
+use crate::support::{splitmix64_bytes, vector_car, Trove};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -345,7 +345,7 @@ fn blocks_a_gateway_hangs_on_are_asked_again_while_it_serves_the_rest() {
 fn mirrors_serve_cars_and_raw_files() {
     let files = tempfile::tempdir().unwrap();
     std::fs::copy(
-        vectors_dir().join("car").join(FILE_CAR),
+        vector_car(FILE_CAR),
         files.path().join("file.car"),
     )
     .unwrap();
@@ -434,7 +434,7 @@ fn a_car_can_be_written_instead_of_files() {
     ]);
     assert!(
         std::fs::read(&car).unwrap()
-            == std::fs::read(vectors_dir().join("car").join(DIR_CAR)).unwrap()
+            == std::fs::read(vector_car(DIR_CAR)).unwrap()
     );
 }
 

@@ -3,7 +3,7 @@
 //! One js-ipfs daemon serves every test here ([`JsIpfs::shared`]).
 
 use crate::support::jsipfs::{self, free_port, JsIpfs};
-use crate::support::{peer_tool, splitmix64_bytes, vectors_dir};
+use crate::support::{peer_tool, splitmix64_bytes, vector_car};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
@@ -334,7 +334,7 @@ async fn daemon() -> Option<(&'static JsIpfs, KuboRpcSource)> {
     static IMPORTED: std::sync::Once = std::sync::Once::new();
     IMPORTED.call_once(|| {
         for car in [PLANETS, RAND_1M] {
-            daemon.import_car(&vectors_dir().join("car").join(car));
+            daemon.import_car(&vector_car(car));
         }
     });
     let source = KuboRpcSource::connect(&[candidate(&daemon.api, ApiOrigin::Env)], client())
@@ -413,7 +413,7 @@ async fn dag_export_is_a_car_that_verifies_complete() {
             summary.sections
         );
         // js-ipfs exports the same bytes as the reference CAR (dfs-preorder, each block once).
-        let reference = std::fs::read(vectors_dir().join("car").join(name)).unwrap();
+        let reference = std::fs::read(vector_car(name)).unwrap();
         assert!(
             car == reference,
             "{name}: the export differs from the reference CAR"
@@ -427,7 +427,7 @@ async fn block_get_returns_bytes_that_verify() {
         return;
     };
     let store = MemoryStore::new();
-    let reader = std::fs::File::open(vectors_dir().join("car").join(RAND_1M)).unwrap();
+    let reader = std::fs::File::open(vector_car(RAND_1M)).unwrap();
     trove::car::import_car(reader, &store).unwrap();
     let root = parse_cid(RAND_1M_ROOT).unwrap();
     let root_bytes = source.block(&root).await.unwrap();
@@ -479,7 +479,7 @@ async fn a_car_with_a_missing_child_ends_instead_of_hanging() {
         return;
     };
     // Only the root of a DAG nobody else imports: its children are missing.
-    let path = vectors_dir().join("car/rand-178176.v0-pb-1k-174.car");
+    let path = vector_car("rand-178176.v0-pb-1k-174.car");
     let mut reader = trove::car::CarReader::new(std::fs::File::open(path).unwrap()).unwrap();
     let (root, bytes) = reader.next_section().unwrap().unwrap();
     assert_eq!(root.codec(), DAG_PB);
@@ -612,7 +612,7 @@ fn trove_get_fetches_from_the_daemon_through_the_rpc_api() {
     let Some(daemon) = JsIpfs::shared() else {
         return;
     };
-    let car = crate::support::vectors_dir().join("car/kubo-sharness-planets.v1-raw-256k-174.car");
+    let car = crate::support::vector_car("kubo-sharness-planets.v1-raw-256k-174.car");
     daemon.import_car(&car);
     let t = crate::support::Trove::new();
     let dir = tempfile::tempdir().unwrap();

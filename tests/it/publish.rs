@@ -4,7 +4,7 @@
 
 use crate::support::jsipfs::JsIpfs;
 use crate::support::{
-    kubo_hash, output, peer_tool, random_tree, shared_dir, splitmix64_bytes, test_seed, Rng,
+    kubo_hash, output, peer_tool, random_tree, splitmix64_bytes, test_seed, vectors_dir, Rng,
     TreeOptions, Trove,
 };
 use serde_json::Value;
@@ -50,7 +50,7 @@ fn keeps_old_lines(old: &str, new: &str) -> bool {
 }
 
 fn tsv_cid(name: &str, implementation: &str, params_prefix: &str) -> String {
-    let tsv = std::fs::read_to_string(shared_dir().join("vectors/golden_cids.tsv")).unwrap();
+    let tsv = std::fs::read_to_string(vectors_dir().join("golden_cids.tsv")).unwrap();
     tsv.lines()
         .map(|l| l.split('\t').collect::<Vec<_>>())
         .find(|f| f[0] == name && f[3] == implementation && f[4].starts_with(params_prefix))

@@ -3,13 +3,12 @@
 //! polite (ETag, TTL, offline) against `trustless_gateway.py --files-dir`.
 
 use crate::support::gateway::Gateway;
-use crate::support::shared_dir;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use trove::registry::*;
 
 fn samples_dir() -> PathBuf {
-    shared_dir().join("registry-samples/phasic-traces")
+    crate::support::samples_dir().join("phasic-traces")
 }
 
 fn sample(name: &str) -> (Vec<u8>, String) {

@@ -2,7 +2,7 @@
 //! gateway, HTTP mirror, 2.0 repository files), `install` and `registry check`.
 
 use crate::support::gateway::Gateway;
-use crate::support::{shared_dir, Trove};
+use crate::support::{samples_dir, Trove};
 use std::path::{Path, PathBuf};
 
 fn our_registry() -> String {
@@ -84,7 +84,7 @@ fn list_search_and_info_show_our_registry() {
 #[test]
 fn every_sample_registry_loads_and_check_names_the_bad_entries() {
     let t = Trove::new();
-    let samples = shared_dir().join("registry-samples/phasic-traces");
+    let samples = samples_dir().join("phasic-traces");
     for entry in std::fs::read_dir(&samples).unwrap() {
         let path = entry.unwrap().path();
         let p = path.to_str().unwrap();

@@ -1,4 +1,4 @@
-//! A launcher for `../shared/peers/trustless_gateway.py`: a trustless gateway written from the
+//! A launcher for `scripts/peers/trustless_gateway.py`: a trustless gateway written from the
 //! spec, serving CARs and a folder of plain files on 127.0.0.1, optionally misbehaving
 //! (`--fault`) and logging every request (`--log`). Killed (by PID) on drop.
 
@@ -29,7 +29,7 @@ impl GatewayBuilder {
         let path = if car.is_absolute() || car.exists() {
             car.to_path_buf()
         } else {
-            super::vectors_dir().join("car").join(car)
+            super::vector_car(&car.to_string_lossy())
         };
         assert!(path.is_file(), "{} is not a file", path.display());
         self.cars.push(path);
@@ -84,7 +84,7 @@ impl GatewayBuilder {
         let dir = tempfile::tempdir().unwrap();
         let log = self.log.then(|| dir.path().join("requests.jsonl"));
         let mut cmd = Command::new("python3");
-        cmd.arg(super::shared_dir().join("peers/trustless_gateway.py"))
+        cmd.arg(super::peers_dir().join("trustless_gateway.py"))
             .args(["--port", "0"]);
         for car in &self.cars {
             cmd.arg("--car").arg(car);

@@ -1,12 +1,12 @@
 //! A js-ipfs 0.66.1 daemon (an independent implementation of the Kubo RPC API) for tests of the
-//! local-daemon tier, started with `../shared/peers/jsipfs/jsipfs_daemon.sh` on loopback ports
-//! in a temporary repository.
+//! local-daemon tier, installed by `scripts/setup-peers` from `scripts/peers/jsipfs/` and started
+//! here on loopback ports in a temporary repository.
 //!
 //! [`JsIpfs::shared`] starts one daemon for the whole test binary (js-ipfs takes several seconds
 //! to start); a watchdog process stops it, and removes its repository, when the test binary
 //! exits, however it exits. [`JsIpfs::start`] starts a private one, stopped on drop.
 
-use super::{peer_tool, shared_dir};
+use super::peer_tool;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -42,47 +42,55 @@ impl JsIpfs {
     }
 
     /// Starts a private daemon (stopped on drop); `None` when `TROVE_TEST_JSIPFS_DIR` is unset.
+    /// Its repository is made by [`init_repo`] (loopback only, random ports); the API address
+    /// is read from `repo/api` once the daemon writes it, and the daemon counts as started when
+    /// that API answers `version`.
     pub fn start() -> Option<JsIpfs> {
         let install = peer_tool("TROVE_TEST_JSIPFS_DIR")?;
         let dir = tempfile::tempdir().unwrap();
         let repo = dir.path().join("repo");
         let started = Instant::now();
-        let out = Command::new("bash")
-            .arg(script())
-            .arg("start")
-            .arg(&install)
-            .arg(&repo)
-            .arg(free_port().to_string())
-            .arg(free_port().to_string())
+        init_repo(&install, &repo);
+        let log_path = repo.join("daemon.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let command = daemon_command(&install);
+        let mut child = Command::new(&command[0])
+            .args(&command[1..])
+            .env("IPFS_PATH", &repo)
             .stdin(Stdio::null())
-            .output()
-            .expect("run jsipfs_daemon.sh");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "jsipfs_daemon.sh start failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let line = stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("READY "))
-            .unwrap_or_else(|| panic!("no READY line from jsipfs_daemon.sh: {stdout}"));
-        let mut words = line.split_whitespace();
-        let api = words.next().expect("READY URL").to_string();
-        let pid: u32 = words
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no PID in `READY {line}`"));
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start the js-ipfs daemon");
+        let pid = child.id();
+        // In case the test binary dies without dropping it.
+        watchdog(pid, None);
+        let deadline = started + START_TIMEOUT;
+        let api = loop {
+            if let Some(api) = api_of(&repo) {
+                if rpc_answers(&api) {
+                    break api;
+                }
+            }
+            let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the js-ipfs daemon exited ({status}) before it answered:\n{}", log());
+            }
+            if Instant::now() > deadline {
+                stop(pid);
+                panic!("the js-ipfs daemon did not answer within {START_TIMEOUT:?}:\n{}", log());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        // Reaped when it ends.
+        std::thread::spawn(move || child.wait());
         eprintln!("js-ipfs at {api} (pid {pid}) after {:?}", started.elapsed());
-        let daemon = JsIpfs {
+        Some(JsIpfs {
             api,
             pid,
             repo,
             dir: Some(dir),
-        };
-        // In case the test binary dies without dropping it.
-        watchdog(pid, None);
-        Some(daemon)
+        })
     }
 
     /// The RPC API's port.
@@ -120,9 +128,32 @@ impl Drop for JsIpfs {
     }
 }
 
-/// `../shared/peers/jsipfs/jsipfs_daemon.sh`.
-pub fn script() -> PathBuf {
-    shared_dir().join("peers/jsipfs/jsipfs_daemon.sh")
+/// How long js-ipfs may take to start (several seconds usually; more on a loaded machine).
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// `http://127.0.0.1:PORT` from the `api` file a running daemon writes into its repository.
+fn api_of(repo: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(repo.join("api")).ok()?;
+    let port = text.trim().rsplit("/tcp/").next()?.split('/').next()?;
+    let port: u16 = port.parse().ok()?;
+    Some(format!("http://127.0.0.1:{port}"))
+}
+
+/// Whether `POST /api/v0/version` answers 200 (any failure is a no: the daemon is starting).
+fn rpc_answers(api: &str) -> bool {
+    use std::io::{Read, Write};
+    let authority = api.trim_start_matches("http://");
+    let Ok(mut stream) = std::net::TcpStream::connect(authority) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!(
+        "POST /api/v0/version HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    );
+    let mut head = [0u8; 12];
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_exact(&mut head).is_ok()
+        && head.ends_with(b" 200")
 }
 
 /// A TCP port that was free a moment ago on 127.0.0.1.
@@ -134,8 +165,8 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The command that runs the js-ipfs daemon installed in `install` in the foreground (as
-/// `jsipfs_daemon.sh` does, with the polyfill it needs), for `KuboRpcSource::start_daemon`.
+/// The command that runs the js-ipfs daemon installed in `install` in the foreground, with the
+/// polyfill it needs on Node.js 20 (`scripts/peers/jsipfs/polyfill.cjs`).
 pub fn daemon_command(install: &Path) -> Vec<String> {
     vec![
         "env".into(),

@@ -1,4 +1,4 @@
-//! Launchers for real bitswap peers: `../shared/peers/kubo_peer.py serve|fetch` (Kubo v0.22 on
+//! Launchers for real bitswap peers: `scripts/peers/kubo_peer.py serve|fetch` (Kubo v0.22 on
 //! 127.0.0.1) and `trove serve --p2p` / `trove get --seed`. Servers are killed (by PID) on drop.
 
 use std::collections::BTreeMap;
@@ -45,7 +45,7 @@ impl KuboPeer {
     pub fn serve(python: &Path, paths: &[&Path], routing: &str, connect: &[&str]) -> KuboPeer {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(python);
-        cmd.arg(super::shared_dir().join("peers/kubo_peer.py"))
+        cmd.arg(super::peers_dir().join("kubo_peer.py"))
             .arg("serve")
             .arg("--repo")
             .arg(dir.path().join("repo"))
@@ -144,7 +144,7 @@ pub fn kubo_fetch(python: &Path, connect: &str, cid: &str, out: &Path) -> serde_
     let output = Command::new("timeout")
         .arg("120")
         .arg(python)
-        .arg(super::shared_dir().join("peers/kubo_peer.py"))
+        .arg(super::peers_dir().join("kubo_peer.py"))
         .arg("fetch")
         .arg("--repo")
         .arg(dir.path().join("repo"))

@@ -1,21 +1,42 @@
-//! Shared test helpers: paths to the shared vectors, the vectors' PRNG, and running the binary.
+//! Shared test helpers: paths to the test data in `tests/fixtures/` and the test peers in
+//! `scripts/peers/`, the vectors' PRNG, and running the binary.
 #![allow(dead_code)]
 
 pub mod forge;
 pub mod gateway;
 pub mod jsipfs;
 pub mod kubo;
+pub mod vectors;
 
 use std::path::PathBuf;
 
-/// `../shared/vectors` next to the crate.
-pub fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors")
+pub use vectors::vector_car;
+
+/// The repository's root (where `Cargo.toml` is).
+pub fn repo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/vectors/fixtures`: the conformance fixtures `fixtures/INDEX.md` lists.
+/// `tests/fixtures/vectors`: reference vectors from real implementations (see its README and
+/// `tests/fixtures/README.md`).
+pub fn vectors_dir() -> PathBuf {
+    repo_dir().join("tests/fixtures/vectors")
+}
+
+/// `tests/fixtures/vectors/fixtures`: the conformance fixtures `fixtures/INDEX.md` lists.
 pub fn fixtures_dir() -> PathBuf {
     vectors_dir().join("fixtures")
+}
+
+/// `tests/fixtures/registry-samples`: registries written by the original Python tool.
+pub fn samples_dir() -> PathBuf {
+    repo_dir().join("tests/fixtures/registry-samples")
+}
+
+/// `scripts/peers`: the test peers this repository brings (Kubo driver, trustless gateway,
+/// Helia peer, npm package files).
+pub fn peers_dir() -> PathBuf {
+    repo_dir().join("scripts/peers")
 }
 
 /// The bytes a hex string spells; odd lengths and bad digits fail the test, naming the string.
@@ -44,11 +65,6 @@ pub fn assert_no_failures(failures: &[String]) {
     );
 }
 
-/// `../shared` next to the crate.
-pub fn shared_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
-}
-
 /// The vectors README's SplitMix64 generator: little-endian u64 words, cut to `n` bytes.
 pub fn splitmix64_bytes(seed: u64, n: usize) -> Vec<u8> {
     let mut state = seed;
@@ -69,7 +85,7 @@ pub fn splitmix64_bytes(seed: u64, n: usize) -> Vec<u8> {
 /// read back out of its reference CAR (`car/<name>.v1-raw-256k-174.car`) with trove's own CAR
 /// and UnixFS readers.
 pub fn content_from_reference_car(name: &str) -> crate::golden::Input {
-    let path = vectors_dir().join(format!("car/{name}.v1-raw-256k-174.car"));
+    let path = vector_car(&format!("{name}.v1-raw-256k-174.car"));
     let store = trove::store::MemoryStore::new();
     let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let summary = trove::car::import_car(file, &store).unwrap();
@@ -116,10 +132,10 @@ pub fn peer_tool(var: &str) -> Option<PathBuf> {
 }
 
 /// Kubo v0.22's CID for `path` (`ipfs add -Q --only-hash`, default profile), through
-/// `../shared/peers/kubo_peer.py hash`.
+/// `scripts/peers/kubo_peer.py hash`.
 pub fn kubo_hash(python: &std::path::Path, path: &std::path::Path) -> String {
     let out = std::process::Command::new(python)
-        .arg(shared_dir().join("peers/kubo_peer.py"))
+        .arg(peers_dir().join("kubo_peer.py"))
         .arg("hash")
         .arg(path)
         .output()
