@@ -40,6 +40,9 @@ pub const TROVE_P2P_ROUTERS: &str = "TROVE_P2P_ROUTERS";
 pub const TROVE_P2P_IDENTITY: &str = "TROVE_P2P_IDENTITY";
 /// `1`/`0`: discover LAN peers with mDNS (default 1).
 pub const TROVE_P2P_MDNS: &str = "TROVE_P2P_MDNS";
+/// A `tracing` filter for diagnostics on stderr (`trove=debug`, `libp2p_swarm=trace`, …);
+/// overrides `-v`/`-vv`.
+pub const RUST_LOG: &str = "RUST_LOG";
 /// Set by the test suite: makes a missing test peer a failure instead of a skip.
 pub const TROVE_REQUIRE_PEERS: &str = "TROVE_REQUIRE_PEERS";
 
@@ -78,6 +81,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     (
         IPFS_PATH,
         "the Kubo repository whose `api` file names the daemon (default ~/.ipfs)",
+    ),
+    (
+        RUST_LOG,
+        "diagnostics on stderr, as a tracing filter (e.g. trove=debug); overrides -v/-vv",
     ),
 ];
 
@@ -274,6 +281,8 @@ pub struct Env {
     pub p2p_mdns: Option<String>,
     /// `TROVE_P2P_IDENTITY`.
     pub p2p_identity: Option<PathBuf>,
+    /// `RUST_LOG`.
+    pub rust_log: Option<String>,
 }
 
 impl Env {
@@ -295,6 +304,7 @@ impl Env {
             p2p_routers: std::env::var(TROVE_P2P_ROUTERS).ok(),
             p2p_mdns: var(TROVE_P2P_MDNS),
             p2p_identity: var(TROVE_P2P_IDENTITY).map(PathBuf::from),
+            rust_log: var(RUST_LOG),
         }
     }
 

@@ -20,6 +20,12 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Explain what happens on stderr: -v what each tier does (connections, streams,
+    /// requests, failures, dropped peers), -vv every want, block and message as well.
+    /// RUST_LOG (a tracing filter such as trove=debug) overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,

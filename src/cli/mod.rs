@@ -7,6 +7,7 @@ mod car;
 mod get;
 mod install;
 mod kubo;
+mod logging;
 mod progress;
 mod publish;
 mod registry;
@@ -56,6 +57,7 @@ pub fn main() -> i32 {
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let env = crate::config::Env::from_process();
+    logging::init(cli.verbose, env.rust_log.as_deref())?;
     let (config_path, explicit) = match cli.config.clone().or_else(|| env.config.clone()) {
         Some(path) => (Some(path), true),
         None => (crate::config::default_config_path(), false),

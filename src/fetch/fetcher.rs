@@ -104,6 +104,8 @@ pub enum FetchError {
         tried: String,
         /// The tiers those sources belong to.
         tiers: Vec<SourceKind>,
+        /// Whether every source that answered said only "not found" (no failures).
+        only_not_found: bool,
     },
     /// `--offline`: the store lacks blocks and no source may be asked.
     #[error("`{root}` is not complete in the local cache and trove is offline: {missing} block(s) missing (first: {first})")]
@@ -156,6 +158,13 @@ impl FetchError {
     /// A line of advice for the user, where there is one.
     pub fn hint(&self) -> Option<String> {
         match self {
+            FetchError::Incomplete {
+                only_not_found: false,
+                ..
+            } => Some(
+                "some sources failed rather than lacked the content (see `tried`): run again with -v to see what each peer and server did, or add another source (--gateway URL, --peer MULTIADDR)"
+                    .into(),
+            ),
             FetchError::Incomplete { tiers, .. }
                 if tiers.contains(&SourceKind::P2p) && !tiers.contains(&SourceKind::Gateway) =>
             {
@@ -187,7 +196,7 @@ struct RunState {
     /// Each source's answers to block requests.
     traffic: Mutex<Vec<Traffic>>,
     scores: Mutex<Vec<f64>>,
-    said: Mutex<Vec<Option<String>>>,
+    said: Mutex<Vec<Option<SourceError>>>,
     per_source: Vec<AtomicU64>,
     blocks: AtomicU64,
     bytes: AtomicU64,
@@ -233,12 +242,22 @@ impl RunState {
         s[i] = s[i] * 0.8 + 0.2;
     }
 
-    fn failure(&self, i: usize, what: String) {
+    fn failure(&self, i: usize, what: &SourceError) {
         {
             let mut s = self.scores.lock().expect("lock");
             s[i] *= 0.8;
         }
-        self.said.lock().expect("lock")[i] = Some(what);
+        self.said.lock().expect("lock")[i] = Some(what.clone());
+    }
+
+    /// Whether no source failed in a way other than not having the content.
+    fn only_not_found(&self) -> bool {
+        self.said.lock().expect("lock").iter().all(|said| {
+            matches!(
+                said,
+                None | Some(SourceError::NotFound | SourceError::Unsupported)
+            )
+        })
     }
 }
 
@@ -317,6 +336,7 @@ impl Fetcher {
                 first: format!("`{cid}`"),
                 tried: self.tried(&state),
                 tiers: self.tiers(),
+                only_not_found: state.only_not_found(),
             })
         };
         match self.options.timeout {
@@ -444,6 +464,7 @@ impl Fetcher {
             first: list(&missing),
             tried: self.tried(state),
             tiers: self.tiers(),
+            only_not_found: state.only_not_found(),
         })
     }
 
@@ -476,7 +497,10 @@ impl Fetcher {
                 format!(
                     "{}: {}",
                     s.describe(),
-                    w.as_deref().unwrap_or("did not have the missing blocks")
+                    w.as_ref().map_or_else(
+                        || "did not have the missing blocks".to_string(),
+                        SourceError::to_string
+                    )
                 )
             })
             .collect();
@@ -771,16 +795,15 @@ impl Fetcher {
         if gives_up_on_source(e) && !state.ban(i) {
             return;
         }
-        let reason = e.to_string();
         // "Not found" is the normal way to move on to the next source: no warning for it.
         if !matches!(e, SourceError::NotFound | SourceError::Unsupported) {
             let source = self.sources[i].describe();
             self.reporter.report(Event::SourceFailed {
                 source: &source,
-                reason: &reason,
+                reason: &e.to_string(),
             });
         }
-        state.failure(i, reason);
+        state.failure(i, e);
     }
 }
 

@@ -2,8 +2,8 @@
 //! the generated vectors (`car/INDEX.tsv`).
 
 use crate::support::vectors::car_rows;
-use crate::support::{vector_car, vectors_dir};
 use crate::support::vectors::CarRow;
+use crate::support::{vector_car, vectors_dir};
 use std::path::PathBuf;
 use trove::car::{
     check_dag, export_dag, import_car, CarError, CarReader, ImportSummary, CARV2_PRAGMA,

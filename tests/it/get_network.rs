@@ -344,11 +344,7 @@ fn blocks_a_gateway_hangs_on_are_asked_again_while_it_serves_the_rest() {
 #[test]
 fn mirrors_serve_cars_and_raw_files() {
     let files = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        vector_car(FILE_CAR),
-        files.path().join("file.car"),
-    )
-    .unwrap();
+    std::fs::copy(vector_car(FILE_CAR), files.path().join("file.car")).unwrap();
     std::fs::write(files.path().join("file.bin"), expected_file()).unwrap();
     let gw = Gateway::builder().files_dir(files.path()).start();
     let dir = tempfile::tempdir().unwrap();
@@ -432,10 +428,7 @@ fn a_car_can_be_written_instead_of_files() {
         "--car",
         car.to_str().unwrap(),
     ]);
-    assert!(
-        std::fs::read(&car).unwrap()
-            == std::fs::read(vector_car(DIR_CAR)).unwrap()
-    );
+    assert!(std::fs::read(&car).unwrap() == std::fs::read(vector_car(DIR_CAR)).unwrap());
 }
 
 #[test]

@@ -76,8 +76,8 @@ pub enum WantEvent {
     Have(PeerId),
     /// A peer said it does not have the block.
     DontHave(PeerId),
-    /// A peer went away (disconnected, banned, or its stream failed).
-    PeerGone(PeerId),
+    /// A peer went away (disconnected, banned, or a stream to or from it failed), and why.
+    PeerGone(PeerId, Arc<str>),
 }
 
 /// Counters, for `trove serve` and tests.
@@ -155,9 +155,13 @@ impl Bitswap {
         tokio::spawn(async move {
             loop {
                 match events.recv().await {
-                    Ok(NodeEvent::Disconnected(peer)) => {
+                    Ok(NodeEvent::Disconnected(peer, cause)) => {
                         let Some(shared) = weak.upgrade() else { return };
-                        shared.peer_gone(peer);
+                        let why = match cause {
+                            Some(e) => format!("the connection closed: {e}"),
+                            None => "the connection closed".into(),
+                        };
+                        shared.peer_gone(peer, &why);
                     }
                     Ok(_) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
@@ -245,7 +249,8 @@ impl Want {
             ..Message::default()
         };
         if !self.shared.send(peer, message).await {
-            self.shared.peer_gone(peer);
+            self.shared
+                .peer_gone(peer, "its bitswap stream cannot be written to");
         }
     }
 
@@ -341,12 +346,16 @@ impl Shared {
         true
     }
 
-    fn peer_gone(&self, peer: PeerId) {
+    /// Tells everyone waiting that `peer` is gone (`why`: what happened, for messages), and
+    /// forgets its writer so the next message opens a fresh stream.
+    fn peer_gone(&self, peer: PeerId, why: &str) {
+        tracing::debug!(%peer, "peer gone: {why}");
         self.writers.lock().expect("lock").remove(&peer);
+        let why: Arc<str> = why.into();
         let wants = self.wants.lock().expect("lock");
         for list in wants.values() {
             for tx in list {
-                let _ = tx.send(WantEvent::PeerGone(peer));
+                let _ = tx.send(WantEvent::PeerGone(peer, why.clone()));
             }
         }
     }
@@ -355,11 +364,12 @@ impl Shared {
         if !self.banned.lock().expect("lock").insert(peer) {
             return;
         }
+        tracing::warn!(%peer, "dropping the peer: {why}");
         self.notes
             .lock()
             .expect("lock")
             .push(format!("dropped peer {peer}: {why}"));
-        self.peer_gone(peer);
+        self.peer_gone(peer, &format!("dropped: {why}"));
         let node = self.node.clone();
         tokio::spawn(async move { node.disconnect(peer).await });
     }
@@ -389,7 +399,9 @@ impl Shared {
                     self.ban(peer, "sent a block with an unusable CID prefix");
                     return;
                 };
+                let size = data.len();
                 if self.deliver(&cid, peer, data) {
+                    tracing::trace!(%peer, %cid, size, "block received");
                     self.stats.lock().expect("lock").blocks_received += 1;
                     continue;
                 }
@@ -399,7 +411,9 @@ impl Shared {
                     .expect("lock")
                     .get(&peer)
                     .is_some_and(|a| a.set.contains(&cid));
-                if !was_asked {
+                if was_asked {
+                    tracing::debug!(%peer, %cid, size, "block received after it was no longer wanted");
+                } else {
                     self.ban(
                         peer,
                         &format!("sent a block (hashing to `{cid}`) that it was not asked for"),
@@ -409,6 +423,10 @@ impl Shared {
             }
         }
         for (cid, presence) in &message.presences {
+            match presence {
+                Presence::Have => tracing::trace!(%peer, %cid, "HAVE received"),
+                Presence::DontHave => tracing::debug!(%peer, %cid, "DONT_HAVE received"),
+            }
             match presence {
                 Presence::Have => self.notify(cid, || WantEvent::Have(peer)),
                 Presence::DontHave => self.notify(cid, || WantEvent::DontHave(peer)),
@@ -422,6 +440,7 @@ impl Shared {
             .take(MAX_WANTS_PER_MESSAGE)
             .collect();
         if !wants.is_empty() {
+            tracing::debug!(%peer, wants = wants.len(), "serving a wantlist");
             self.serve(peer, wants).await;
         }
     }
@@ -502,8 +521,14 @@ async fn read_stream(shared: Arc<Shared>, peer: PeerId, stream: Stream) {
     loop {
         let length = match read_varint(&mut reader).await {
             Ok(Some(n)) => n,
-            Ok(None) => return, // clean end of stream
-            Err(_) => return,
+            Ok(None) => {
+                tracing::trace!(%peer, "inbound bitswap stream ended");
+                return;
+            }
+            Err(e) => {
+                shared.peer_gone(peer, &format!("its bitswap stream broke: {e}"));
+                return;
+            }
         };
         if length > MAX_MESSAGE_SIZE as u64 {
             shared.ban(
@@ -513,13 +538,28 @@ async fn read_stream(shared: Arc<Shared>, peer: PeerId, stream: Stream) {
             return;
         }
         let mut body = vec![0; length as usize];
-        if reader.read_exact(&mut body).await.is_err() {
+        if let Err(e) = reader.read_exact(&mut body).await {
+            // The blocks of that message are lost: whoever waits for them asks again.
+            shared.peer_gone(
+                peer,
+                &format!("its bitswap stream broke inside a {length}-byte message: {e}"),
+            );
             return;
         }
         match Message::decode(&body) {
-            Ok(message) => shared.on_message(peer, message).await,
+            Ok(message) => {
+                tracing::trace!(
+                    %peer,
+                    bytes = length,
+                    blocks = message.payload.len(),
+                    presences = message.presences.len(),
+                    wants = message.wants.len(),
+                    "bitswap message received"
+                );
+                shared.on_message(peer, message).await
+            }
             Err(e) => {
-                shared.ban(peer, &e.to_string());
+                shared.ban(peer, &format!("sent a malformed bitswap message: {e}"));
                 return;
             }
         }
@@ -576,38 +616,84 @@ async fn write_peer(shared: Arc<Shared>, peer: PeerId, mut queue: mpsc::Receiver
             merge(&mut message, more);
         }
         let bytes = message.encode_framed();
-        let mut sent = false;
+        let mut failure = None;
         for _ in 0..2 {
-            if stream.is_none() {
-                stream = open_stream(&control, peer).await;
-            }
-            let Some(s) = stream.as_mut() else { break };
+            let s = match stream.as_mut() {
+                Some(s) => s,
+                None => match open_stream(&control, peer).await {
+                    Ok(s) => stream.insert(s),
+                    Err(why) => {
+                        failure = Some(why);
+                        break;
+                    }
+                },
+            };
             let write = async {
                 s.write_all(&bytes).await?;
                 s.flush().await
             };
-            match tokio::time::timeout(WRITE_TIMEOUT, write).await {
-                Ok(Ok(())) => {
-                    sent = true;
-                    break;
+            failure = match tokio::time::timeout(WRITE_TIMEOUT, write).await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(format!("writing to its bitswap stream failed: {e}")),
+                Err(_) => Some(format!(
+                    "writing to its bitswap stream took longer than {WRITE_TIMEOUT:?}"
+                )),
+            };
+            match &failure {
+                None => break,
+                Some(why) => {
+                    tracing::debug!(%peer, "{why}");
+                    stream = None;
                 }
-                _ => stream = None,
             }
         }
-        if !sent {
-            shared.peer_gone(peer);
+        if let Some(why) = failure {
+            shared.peer_gone(peer, &why);
             return;
+        }
+        if tracing::enabled!(tracing::Level::TRACE) {
+            log_sent(peer, &message, bytes.len());
         }
     }
 }
 
-async fn open_stream(control: &StreamControl, peer: PeerId) -> Option<Stream> {
+/// A new outbound bitswap stream to `peer`, or why there is none.
+async fn open_stream(control: &StreamControl, peer: PeerId) -> Result<Stream, String> {
     let offer = vec![BITSWAP_1_2, BITSWAP_1_1, BITSWAP_LEGACY];
     match tokio::time::timeout(WRITE_TIMEOUT, control.open(peer, offer)).await {
-        Ok(Ok((stream, _protocol))) => Some(stream),
-        Ok(Err(OpenError::NotConnected | OpenError::Unsupported | OpenError::Failed(_)))
-        | Err(_) => None,
+        Ok(Ok((stream, protocol))) => {
+            tracing::debug!(%peer, %protocol, "bitswap stream opened");
+            Ok(stream)
+        }
+        Ok(Err(OpenError::Unsupported)) => {
+            Err("it speaks none of /ipfs/bitswap/1.2.0, 1.1.0 or /ipfs/bitswap".into())
+        }
+        Ok(Err(e)) => Err(format!("cannot open a bitswap stream: {e}")),
+        Err(_) => Err(format!(
+            "opening a bitswap stream took longer than {WRITE_TIMEOUT:?}"
+        )),
     }
+}
+
+/// Logs what one written message carried (trace: each want and presence, and a summary).
+fn log_sent(peer: PeerId, message: &Message, bytes: usize) {
+    for want in &message.wants {
+        if want.cancel {
+            tracing::trace!(%peer, cid = %want.cid, "cancel sent");
+        } else {
+            tracing::trace!(%peer, cid = %want.cid, kind = ?want.want_type, "want sent");
+        }
+    }
+    for (cid, presence) in &message.presences {
+        tracing::trace!(%peer, %cid, ?presence, "presence sent");
+    }
+    tracing::trace!(
+        %peer,
+        bytes,
+        blocks = message.payload.len(),
+        wants = message.wants.len(),
+        "bitswap message sent"
+    );
 }
 
 fn message_size(message: &Message) -> usize {

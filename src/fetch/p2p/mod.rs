@@ -208,6 +208,29 @@ async fn dial_all<'a>(
     futures_util::future::join_all(dials).await
 }
 
+/// A failed block request told apart from "nobody has it": when a peer asked went away on the
+/// way (its connection or stream broke, it was dropped), that is what the error says, as a
+/// temporary failure (asked again later, when the peer may be back), not "not found".
+fn explain(
+    result: Result<Vec<u8>, SourceError>,
+    troubles: &[String],
+) -> Result<Vec<u8>, SourceError> {
+    if troubles.is_empty() {
+        return result;
+    }
+    let what = troubles.join("; ");
+    match result {
+        Err(SourceError::NotFound) => Err(SourceError::Transient {
+            detail: format!("{what}; no other peer had the block"),
+            retry_after: None,
+        }),
+        Err(SourceError::Unavailable(why)) => {
+            Err(SourceError::Unavailable(format!("{why} ({what})")))
+        }
+        other => other,
+    }
+}
+
 /// The p2p tier as a fetcher [`Source`].
 #[derive(Clone)]
 pub struct P2pSource {
@@ -412,6 +435,8 @@ impl Inner {
         let mut gone: HashSet<PeerId> = HashSet::new();
         let mut reasked: HashSet<PeerId> = HashSet::new();
         let mut redialed = false;
+        // What went wrong with the peers asked (not "does not have it"), for the error.
+        let mut troubles: Vec<String> = Vec::new();
         let mut tasks = tokio::task::JoinSet::new();
         let far = Instant::now() + Duration::from_secs(86400 * 365);
         let mut hedge_at = far;
@@ -514,11 +539,15 @@ impl Inner {
                                 haves.retain(|p| *p != peer);
                             }
                         }
-                        Some(WantEvent::PeerGone(peer)) => {
+                        Some(WantEvent::PeerGone(peer, why)) => {
                             if asked.contains(&peer) {
                                 refused.insert(peer);
                                 gone.insert(peer);
                                 haves.retain(|p| *p != peer);
+                                let trouble = format!("peer {peer}: {why}");
+                                if !troubles.contains(&trouble) {
+                                    troubles.push(trouble);
+                                }
                             }
                         }
                         None => break 'outer Err(SourceError::Unavailable("the p2p node stopped".into())),
@@ -560,7 +589,7 @@ impl Inner {
         for peer in &block_from {
             self.outstanding(*peer, -1);
         }
-        result
+        explain(result, &troubles)
     }
 
     /// Connected peers worth a want-have: not banned, and not asked yet for this block (or

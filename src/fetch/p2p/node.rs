@@ -55,8 +55,8 @@ pub enum NodeEvent {
     Listening(Multiaddr),
     /// The first connection to a peer.
     Connected(PeerId),
-    /// The last connection to a peer closed.
-    Disconnected(PeerId),
+    /// The last connection to a peer closed; with the error that closed it, if one did.
+    Disconnected(PeerId, Option<String>),
 }
 
 enum Command {
@@ -318,6 +318,21 @@ fn describe_dial_error(error: &libp2p::swarm::DialError) -> String {
     }
 }
 
+/// `error` and its sources as one line, each message once (an `io::Error` wrapping another
+/// displays the same text as what it wraps).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.last().is_some_and(|last| last.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
 /// The `/p2p/<peer id>` at the end of `addr`, if any.
 pub fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
     addr.iter().find_map(|p| match p {
@@ -500,8 +515,15 @@ impl Actor {
                 peer_id,
                 connection_id,
                 num_established,
+                endpoint,
                 ..
             } => {
+                tracing::debug!(
+                    peer = %peer_id,
+                    address = %endpoint.get_remote_address(),
+                    dialer = endpoint.is_dialer(),
+                    "connection established"
+                );
                 // The peer is marked connected before the dialer hears back: whoever awaited
                 // the dial may run at once (on another thread) and ask `connected_peers`.
                 if num_established.get() == 1 {
@@ -520,13 +542,21 @@ impl Actor {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established: 0,
+                num_established,
+                cause,
                 ..
             } => {
-                self.connected.lock().expect("lock").remove(&peer_id);
-                self.identified.lock().expect("lock").remove(&peer_id);
-                self.identify_seen.notify_waiters();
-                let _ = self.events.send(NodeEvent::Disconnected(peer_id));
+                let cause = cause.as_ref().map(|e| error_chain(e));
+                match &cause {
+                    Some(why) => tracing::debug!(peer = %peer_id, "connection closed: {why}"),
+                    None => tracing::debug!(peer = %peer_id, "connection closed"),
+                }
+                if num_established == 0 {
+                    self.connected.lock().expect("lock").remove(&peer_id);
+                    self.identified.lock().expect("lock").remove(&peer_id);
+                    self.identify_seen.notify_waiters();
+                    let _ = self.events.send(NodeEvent::Disconnected(peer_id, cause));
+                }
             }
             SwarmEvent::OutgoingConnectionError {
                 connection_id,

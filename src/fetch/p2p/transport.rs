@@ -9,6 +9,12 @@
 //!   Without `QuicStream` (below) that write fails, the negotiation fails and the stream — with
 //!   the blocks already received on it — is dropped: Kubo never seemed to answer on QUIC
 //!   connections trove opened.
+//! - rust-yamux refuses a data frame over 1 MiB and closes the whole connection
+//!   (`FrameTooLarge`), yet its window auto-tuning grants a stream up to its connection limit
+//!   (1 GiB). js-libp2p's yamux (Helia) sends each frame as large as the credit it holds, so
+//!   after a few 1 MiB blocks Helia's next 2 MiB frame killed the connection and every block in
+//!   flight with it. [`yamux_config`] caps what a connection grants beyond yamux's initial
+//!   256 KiB per stream at 768 KiB, so no stream is ever granted more than a frame may carry.
 
 use futures_util::{AsyncRead, AsyncWrite};
 use libp2p::core::muxing::{StreamMuxer, StreamMuxerBox, StreamMuxerEvent};
@@ -33,10 +39,30 @@ pub fn buffered_tcp(noise: noise::Config) -> Boxed<(PeerId, StreamMuxerBox)> {
         .map(|stream, _| futures_util::io::BufReader::with_capacity(TCP_READ_BUFFER, stream))
         .upgrade(Version::V1Lazy)
         .authenticate(noise)
-        .multiplex(yamux::Config::default())
+        .multiplex(yamux_config())
         .timeout(CONNECT_TIMEOUT)
         .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
         .boxed()
+}
+
+/// yamux's initial window per stream (the yamux spec's 256 KiB).
+const YAMUX_INITIAL_WINDOW: usize = 256 * 1024;
+/// The largest data frame rust-yamux accepts (`MAX_FRAME_BODY_LEN`).
+const YAMUX_MAX_FRAME: usize = 1024 * 1024;
+/// rust-yamux's default connection receive window, which libp2p's `yamux::Config` does not let
+/// us set (the test below fails if the default changes).
+const YAMUX_CONNECTION_WINDOW: usize = 1024 * 1024 * 1024;
+
+/// yamux whose streams are never granted more credit than one frame may carry (see the module
+/// docs). rust-yamux lets a stream's window grow by what is left of the connection window after
+/// `max_num_streams` × 256 KiB is set aside for every possible stream; choosing the stream
+/// count leaves exactly 768 KiB to grow by, shared by the connection's streams.
+pub fn yamux_config() -> yamux::Config {
+    let mut config = yamux::Config::default();
+    config.set_max_num_streams(
+        (YAMUX_CONNECTION_WINDOW - (YAMUX_MAX_FRAME - YAMUX_INITIAL_WINDOW)) / YAMUX_INITIAL_WINDOW,
+    );
+    config
 }
 
 /// QUIC v1, its inbound streams tolerating STOP_SENDING (see the module docs).
@@ -155,5 +181,23 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for QuicStream<S> {
     /// report the end of the stream to readers, cutting off what the peer sent.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.get_mut().write_side((), |inner| inner.poll_close(cx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yamux_window_growth_is_capped_at_one_frame() {
+        // The arithmetic in `yamux_config` relies on rust-yamux's default connection window.
+        let shown = format!("{:?}", yamux_config());
+        assert!(
+            shown.contains(&format!(
+                "max_connection_receive_window: Some({YAMUX_CONNECTION_WINDOW})"
+            )),
+            "rust-yamux's defaults changed: {shown}"
+        );
+        assert!(shown.contains("max_num_streams: 4093"), "{shown}");
     }
 }

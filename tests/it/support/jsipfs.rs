@@ -74,11 +74,17 @@ impl JsIpfs {
             }
             let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("the js-ipfs daemon exited ({status}) before it answered:\n{}", log());
+                panic!(
+                    "the js-ipfs daemon exited ({status}) before it answered:\n{}",
+                    log()
+                );
             }
             if Instant::now() > deadline {
                 stop(pid);
-                panic!("the js-ipfs daemon did not answer within {START_TIMEOUT:?}:\n{}", log());
+                panic!(
+                    "the js-ipfs daemon did not answer within {START_TIMEOUT:?}:\n{}",
+                    log()
+                );
             }
             std::thread::sleep(Duration::from_millis(200));
         };

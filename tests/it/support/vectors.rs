@@ -32,7 +32,8 @@ pub struct CarRow {
 /// Every row of `car/INDEX.tsv`, in order.
 pub fn car_rows() -> Vec<CarRow> {
     let path = vectors_dir().join("car/INDEX.tsv");
-    let index = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let index =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut lines = index.lines();
     let header: Vec<&str> = lines.next().expect("a header").split('\t').collect();
     let col = |name: &str| {
@@ -156,18 +157,20 @@ pub fn generated_input(name: &str) -> Option<Vec<u8>> {
 fn params_of(produced_for: &str) -> Option<ImportParams> {
     let (_, spec) = produced_for.split_once('|')?;
     let kv: HashMap<&str, &str> = spec
-        .split(|c| c == ';' || c == ' ')
+        .split([';', ' '])
         .filter_map(|kv| kv.split_once('='))
         .collect();
-    let mut p = ImportParams::default();
-    p.cid_version = match *kv.get("cid_version")? {
-        "0" => cid::Version::V0,
-        _ => cid::Version::V1,
+    let params = ImportParams {
+        cid_version: match *kv.get("cid_version")? {
+            "0" => cid::Version::V0,
+            _ => cid::Version::V1,
+        },
+        raw_leaves: *kv.get("raw_leaves")? == "true",
+        chunk_size: kv.get("chunker")?.strip_prefix("size-")?.parse().ok()?,
+        max_links: kv.get("max_links")?.parse().ok()?,
+        ..ImportParams::default()
     };
-    p.raw_leaves = *kv.get("raw_leaves")? == "true";
-    p.chunk_size = kv.get("chunker")?.strip_prefix("size-")?.parse().ok()?;
-    p.max_links = kv.get("max_links")?.parse().ok()?;
-    (kv.get("hash").copied() == Some("sha2-256")).then_some(p)
+    (kv.get("hash").copied() == Some("sha2-256")).then_some(params)
 }
 
 /// Lowercase hex of the SHA-256 of `bytes`.
