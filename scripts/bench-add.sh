@@ -7,8 +7,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 size_mib=${1:-1024}
 profile=${2:-unixfs-v0-2015}
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-trove="$root/target/release/trove"
+. "$root/scripts/lib/build-trove.sh"
+build_trove
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 file="$work/input.bin"

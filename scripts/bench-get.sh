@@ -1,26 +1,25 @@
 #!/usr/bin/env bash
-# Benchmark: `trove get` through a local trustless gateway (../shared/peers/trustless_gateway.py)
+# Benchmark: `trove get` through a local trustless gateway (scripts/peers/trustless_gateway.py)
 # against `curl` downloading the same bytes from the same server's /files/, in the same run.
 # Prints throughput of both and the ratio trove/curl (goal >= 0.8), trove's peak RSS (goal <=
 # 100 MiB), and what a get costs when no IPFS daemon runs (the kubo tier probing 127.0.0.1:5001)
 # compared with the same get with the kubo tier switched off (goal <= 100 ms).
 #   scripts/bench-get.sh [SIZE_MIB] [PROFILE]     defaults: 256 unixfs-v1-2025
-# TROVE_BENCH_DIR picks the folder the files, caches and outputs go to (default: target/).
+# TROVE_BENCH_DIR picks the folder the files, caches and outputs go to (default: $TMPDIR or /tmp).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 size_mib=${1:-256}
 profile=${2:-unixfs-v1-2025}
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-trove="$root/target/release/trove"
-mkdir -p "$root/target"
-work=$(mktemp -d -p "${TROVE_BENCH_DIR:-$root/target}" bench-get.XXXXXX)
+. "$root/scripts/lib/build-trove.sh"
+build_trove
+work=$(mktemp -d -p "${TROVE_BENCH_DIR:-${TMPDIR:-/tmp}}" bench-get.XXXXXX)
 gw_pid=
 cleanup() { [ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 mkdir -p "$work/files"
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom > "$work/files/data.bin"
 cid=$(TROVE_CACHE_DIR="$work/c0" "$trove" car export "$work/files/data.bin" -o "$work/data.car" --profile "$profile")
-python3 "$root/../shared/peers/trustless_gateway.py" --car "$work/data.car" --files-dir "$work/files" \
+python3 "$root/scripts/peers/trustless_gateway.py" --car "$work/data.car" --files-dir "$work/files" \
   --port 0 --port-file "$work/port" > "$work/gw.log" 2>&1 &
 gw_pid=$!
 for _ in $(seq 1 600); do [ -s "$work/port" ] && break; sleep 0.1; done
@@ -43,7 +42,7 @@ rss_kib=$( { TROVE_CACHE_DIR="$work/c9" /usr/bin/time -f '%M' "$trove" get "$cid
 printf 'hello trove\n' > "$work/files/small.txt"
 small=$(TROVE_CACHE_DIR="$work/c0" "$trove" car export "$work/files/small.txt" -o "$work/small.car")
 kill "$gw_pid"; wait "$gw_pid" 2>/dev/null || true
-python3 "$root/../shared/peers/trustless_gateway.py" --car "$work/data.car" --car "$work/small.car" \
+python3 "$root/scripts/peers/trustless_gateway.py" --car "$work/data.car" --car "$work/small.car" \
   --port 0 --port-file "$work/port2" > "$work/gw2.log" 2>&1 &
 gw_pid=$!
 for _ in $(seq 1 600); do [ -s "$work/port2" ] && break; sleep 0.1; done
