@@ -1034,6 +1034,8 @@ class Handler(BaseHTTPRequestHandler):
                 data = other[1]
         elif fault == "oversize":
             data = bytes(data) + bytes(OVERSIZE_PAD)
+        if not fault and self.not_modified('"%s"' % cid):
+            return
         extra = {"fault": fault} if fault else {}
         self.log_status(200, **extra)
         if fault == "truncate":  # truncate cuts CARs and files; a raw block goes out whole
@@ -1090,12 +1092,14 @@ class Handler(BaseHTTPRequestHandler):
             pieces.append(uvarint(len(section_cid.raw) + len(section_data)) + section_cid.raw)
             pieces.append(section_data)
         total = sum(len(p) for p in pieces)
+        etag = '"%s.car.%s"' % (cid, hashlib.sha256(
+            repr((segments, scope, byte_range, dups)).encode()).hexdigest()[:16])
+        if not fault and self.not_modified(etag):
+            return
         self.log_status(200, fault=fault, blocks=len(sections), complete=plan.complete)
         ctype = "%s; version=1; order=dfs; dups=%s" % (CAR_TYPE, "y" if dups else "n")
         if fault == "wrong-ctype":
             ctype = "application/octet-stream"
-        etag = '"%s.car.%s"' % (cid, hashlib.sha256(
-            repr((segments, scope, byte_range, dups)).encode()).hexdigest()[:16])
         headers = [
             ("Content-Type", ctype),
             ("Content-Length", str(total // 2 if fault == "truncate" else total)),
@@ -1149,6 +1153,8 @@ class Handler(BaseHTTPRequestHandler):
             st = os.fstat(f.fileno())
             size = st.st_size
             etag = '"%d-%d"' % (size, int(st.st_mtime))
+            if self.not_modified(etag):
+                return
             span = self.wanted_range(size, etag)
             if span == "unsatisfiable":
                 self.simple(416, b"", headers=[("Content-Range", "bytes */%d" % size)])
@@ -1179,6 +1185,23 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 self.connection.sendfile(f, start, length)
                 gw.sent(length)
+
+    def not_modified(self, etag):
+        """Answers 304 (with the ETag, no body) when If-None-Match names `etag` or is `*`
+        (weak comparison, RFC 9110 13.1.2); returns whether it did."""
+        value = self.headers.get("If-None-Match")
+        if value is None:
+            return False
+        tags = [t.strip() for t in value.split(",")]
+        bare = lambda t: t[2:] if t.startswith("W/") else t
+        if "*" not in tags and bare(etag) not in (bare(t) for t in tags):
+            return False
+        self.log_status(304)
+        self.send_response(304)
+        self.send_header("ETag", etag)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return True
 
     def wanted_range(self, size, etag):
         """None (the whole file), (first, last) or "unsatisfiable", from Range and If-Range."""
