@@ -250,6 +250,21 @@ pub enum ConfigError {
     },
 }
 
+impl crate::Hint for ConfigError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            ConfigError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Some("check the path given with --config or TROVE_CONFIG".into())
+            }
+            ConfigError::Parse { .. } => Some(
+                "the README's Configuration section lists every key; TOML needs strings in quotes"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
 /// The process environment, read once (tests build it by hand).
 #[derive(Debug, Default, Clone)]
 pub struct Env {

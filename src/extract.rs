@@ -3,7 +3,8 @@
 //! place, and untrusted names and symlinks can never place anything outside the output.
 
 use crate::content::Cid;
-use crate::store::{remove_path, BlockGetter};
+use crate::output::{folder_of, staging_dir, staging_file, swap_in, OutputError};
+use crate::store::BlockGetter;
 use crate::unixfs::{check_entry_name, NodeKind, ReadError, Reader};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -43,12 +44,9 @@ pub enum ExtractError {
         /// Its target.
         target: String,
     },
-    /// The output exists and is a directory (or the content is a directory and the output exists).
-    #[error("`{}` already exists", path.display())]
-    Exists {
-        /// The output path.
-        path: PathBuf,
-    },
+    /// The output cannot be placed (it exists, its folder does not, a rename failed).
+    #[error(transparent)]
+    Output(#[from] OutputError),
     /// The content is a symlink: written out only inside a folder (its target could be
     /// anywhere).
     #[error("`{cid}` is a symlink (to `{target}`), not a file or folder; trove writes symlinks only inside a folder it writes")]
@@ -57,12 +55,6 @@ pub enum ExtractError {
         cid: Cid,
         /// Its target.
         target: String,
-    },
-    /// The folder the output would go into does not exist.
-    #[error("the folder `{}` does not exist", path.display())]
-    NoFolder {
-        /// The missing folder.
-        path: PathBuf,
     },
     /// Not UnixFS content.
     #[error("`{cid}` is a {kind}; only UnixFS files, directories and symlinks can be written out")]
@@ -84,6 +76,19 @@ impl ExtractError {
     }
 }
 
+impl crate::Hint for ExtractError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            ExtractError::Output(e) => e.hint(),
+            ExtractError::Read(e) => e.hint(),
+            ExtractError::SymlinkRoot { .. } => Some(
+                "get the folder that holds it, or the file it points to (CID/path/to/file)".into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
 /// What was written.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ExtractSummary {
@@ -97,38 +102,6 @@ pub struct ExtractSummary {
     pub bytes: u64,
 }
 
-/// Refuses, before anything is fetched, an output that [`extract`] would refuse whatever the
-/// content turns out to be: a folder already at `out` when `replace` is not set, or an `out`
-/// whose folder does not exist.
-pub fn check_output(out: &Path, replace: bool) -> Result<(), ExtractError> {
-    if !replace && out.is_dir() {
-        return Err(ExtractError::Exists {
-            path: out.to_path_buf(),
-        });
-    }
-    check_folder(out)
-}
-
-/// Refuses an output path whose folder does not exist (before anything is fetched or written).
-pub fn check_folder(out: &Path) -> Result<(), ExtractError> {
-    let folder = folder_of(out);
-    if folder.is_dir() {
-        return Ok(());
-    }
-    Err(ExtractError::NoFolder {
-        path: folder.to_path_buf(),
-    })
-}
-
-/// The folder `out` goes into: its parent, or `.` for a bare name (where temporary files for
-/// an atomic write are made).
-pub fn folder_of(out: &Path) -> &Path {
-    match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
 /// Writes the content at `cid` to `out`: a file becomes a file (replacing an existing file
 /// atomically), a directory a new directory. A folder already at `out` (or, for a directory, any
 /// entry there) is an error unless `replace` is set; then the new output takes its place in one
@@ -139,15 +112,44 @@ pub fn extract<G: BlockGetter + Sync>(
     out: &Path,
     replace: bool,
 ) -> Result<ExtractSummary, ExtractError> {
+    extract_with(
+        reader,
+        cid,
+        out,
+        ExtractOptions {
+            replace,
+            read_only: false,
+        },
+    )
+}
+
+/// How [`extract_with`] writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExtractOptions {
+    /// Replace a folder already at the output (see [`extract`]).
+    pub replace: bool,
+    /// Mark everything read-only before it is renamed into place (the cache's snapshots).
+    pub read_only: bool,
+}
+
+/// [`extract`] with options.
+pub fn extract_with<G: BlockGetter + Sync>(
+    reader: &Reader<G>,
+    cid: &Cid,
+    out: &Path,
+    options: ExtractOptions,
+) -> Result<ExtractSummary, ExtractError> {
+    let ExtractOptions { replace, read_only } = options;
     let parent = folder_of(out);
     let mut summary = ExtractSummary::default();
     match reader.kind(cid)? {
         NodeKind::File { size } => {
             let in_the_way = out.is_dir();
             if in_the_way && !replace {
-                return Err(ExtractError::Exists {
+                return Err(OutputError::Exists {
                     path: out.to_path_buf(),
-                });
+                }
+                .into());
             }
             let mut tmp = staging_file(parent)
                 .map_err(|e| ExtractError::io("create a temporary file in", parent, e))?;
@@ -160,6 +162,9 @@ pub fn extract<G: BlockGetter + Sync>(
                 &tmp_path,
                 &mut summary,
             )?;
+            if read_only {
+                crate::output::make_read_only(&tmp_path)?;
+            }
             if in_the_way {
                 let staged = tmp
                     .into_temp_path()
@@ -174,13 +179,17 @@ pub fn extract<G: BlockGetter + Sync>(
         NodeKind::Directory | NodeKind::ShardedDirectory => {
             let in_the_way = out.symlink_metadata().is_ok();
             if in_the_way && !replace {
-                return Err(ExtractError::Exists {
+                return Err(OutputError::Exists {
                     path: out.to_path_buf(),
-                });
+                }
+                .into());
             }
             let tmp = staging_dir(parent)
                 .map_err(|e| ExtractError::io("create a temporary folder in", parent, e))?;
             write_dir(reader, cid, tmp.path(), tmp.path(), 0, &mut summary)?;
+            if read_only {
+                crate::output::make_read_only(tmp.path())?;
+            }
             let staged = tmp.keep();
             if in_the_way {
                 swap_in(&staged, out, parent)?;
@@ -200,56 +209,6 @@ pub fn extract<G: BlockGetter + Sync>(
         }
     }
     Ok(summary)
-}
-
-/// Puts the finished output `staged` where `existing` is: moves `existing` aside (a hidden name
-/// in `parent`), renames `staged` into place, then deletes the old one. If the second rename
-/// fails, the old output is put back and `staged` removed: either the old or the new output is
-/// at `existing`, never neither.
-fn swap_in(staged: &Path, existing: &Path, parent: &Path) -> Result<(), ExtractError> {
-    let pid = std::process::id();
-    let mut aside = parent.join(format!(".trove-replaced-{pid}"));
-    let mut n = 0u32;
-    while aside.symlink_metadata().is_ok() {
-        n += 1;
-        aside = parent.join(format!(".trove-replaced-{pid}-{n}"));
-    }
-    if let Err(e) = std::fs::rename(existing, &aside) {
-        let _ = remove_path(staged);
-        return Err(ExtractError::io("move aside the existing", existing, e));
-    }
-    if let Err(e) = std::fs::rename(staged, existing) {
-        let _ = std::fs::rename(&aside, existing);
-        let _ = remove_path(staged);
-        return Err(ExtractError::io("move the finished output to", existing, e));
-    }
-    let _ = remove_path(&aside);
-    Ok(())
-}
-
-/// A hidden temporary file in `dir`, to be renamed over the real output once complete. It gets
-/// the permissions a newly created file would get (0666 less the umask), not 0600.
-pub fn staging_file(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".trove-").suffix(".part");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o666));
-    }
-    builder.tempfile_in(dir)
-}
-
-/// A hidden temporary folder in `dir` (0777 less the umask), renamed into place once complete.
-pub fn staging_dir(dir: &Path) -> std::io::Result<tempfile::TempDir> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".trove-").suffix(".part");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o777));
-    }
-    builder.tempdir_in(dir)
 }
 
 /// Writes the file at `cid` (of `size` bytes) into `file` (at `path`) and flushes it to disk.

@@ -47,8 +47,16 @@ pub enum ImportError {
 }
 
 impl ImportError {
-    /// A line of advice for the user, where there is one.
-    pub fn hint(&self) -> Option<String> {
+    fn read(path: &Path, source: std::io::Error) -> Self {
+        ImportError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+impl crate::Hint for ImportError {
+    fn hint(&self) -> Option<String> {
         match self {
             ImportError::Sink(e) => e.hint(),
             ImportError::BadName { .. } => Some("rename the file or leave it out".into()),
@@ -56,13 +64,6 @@ impl ImportError {
                 Some("sockets, pipes and devices cannot be stored; leave them out".into())
             }
             ImportError::Read { .. } => None,
-        }
-    }
-
-    fn read(path: &Path, source: std::io::Error) -> Self {
-        ImportError::Read {
-            path: path.to_path_buf(),
-            source,
         }
     }
 }

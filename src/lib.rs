@@ -28,13 +28,16 @@
 pub mod car;
 pub mod cbor;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod content;
 pub mod dag;
 pub mod dagpb;
+pub mod error;
 pub mod extract;
 pub mod fetch;
 pub mod import;
+pub mod output;
 pub mod progress;
 pub mod protobuf;
 pub mod publish;
@@ -45,3 +48,6 @@ pub mod target;
 pub(crate) mod test_blocks;
 pub mod unixfs;
 pub mod varint;
+
+pub use client::{Client, Options, Settings};
+pub use error::{Error, ErrorKind, Hint};

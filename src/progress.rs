@@ -39,6 +39,12 @@ pub enum Event<'a> {
         /// What went wrong.
         reason: &'a str,
     },
+    /// Something the user should know that is not an error (a local mirror that could not be
+    /// read, a daemon address that was skipped).
+    Warning {
+        /// What happened, naming the thing.
+        message: &'a str,
+    },
     /// The item is done.
     Finish,
 }

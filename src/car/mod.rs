@@ -220,9 +220,8 @@ pub enum CarError {
     Write(#[source] std::io::Error),
 }
 
-impl CarError {
-    /// A line of advice for the user, where there is one.
-    pub fn hint(&self) -> Option<String> {
+impl crate::Hint for CarError {
+    fn hint(&self) -> Option<String> {
         match self {
             CarError::Empty | CarError::Truncated { .. } => Some(
                 "the CAR was cut short (an interrupted download?); fetch it again or try another source"

@@ -232,7 +232,7 @@ mod tests {
             .next_section()
             .unwrap_err();
         assert!(matches!(err, CarError::SectionTooLarge { .. }), "{err}");
-        assert!(err.hint().is_some());
+        assert!(crate::Hint::hint(&err).is_some());
     }
 
     #[test]

@@ -503,13 +503,14 @@ pub struct CatArgs {
 /// `trove cache …`.
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
-    /// Re-hash every stored block; exit 1 and list the bad ones if any.
+    /// Re-hash every stored block and compare every snapshot with its content; exit 1 and list
+    /// what is bad if anything is.
     Verify {
-        /// Delete bad blocks (they are fetched again when needed).
+        /// Delete bad blocks and snapshots (they are fetched or written again when needed).
         #[arg(long)]
         remove: bool,
     },
-    /// List kept roots (and, with --blocks, every stored block).
+    /// List kept roots and snapshots (and, with --blocks, every stored block).
     Ls {
         /// List every block instead of the kept roots.
         #[arg(long)]
@@ -521,6 +522,10 @@ pub enum CacheCommand {
         /// which protects downloads running in other processes.
         #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
         grace: std::time::Duration,
+        /// Remove every snapshot too (the read-only trees `get` hands out; they are written
+        /// again from the blocks when needed). Without it only those whose content is gone are.
+        #[arg(long)]
+        snapshots: bool,
     },
     /// Keep a root (and everything under it) through gc.
     Pin {

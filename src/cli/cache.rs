@@ -1,20 +1,19 @@
-//! `trove cache verify|ls|gc|pin|unpin`.
+//! `trove cache verify|ls|gc|pin|unpin`: parse, call the library, render.
 
 use super::args::CacheCommand;
 use super::Context;
 use crate::content::parse_cid;
-use crate::store::FsStoreOptions;
+use crate::progress::Silent;
+use std::sync::Arc;
 
 pub(crate) fn run(ctx: &Context, cmd: CacheCommand) -> anyhow::Result<i32> {
     match cmd {
         CacheCommand::Verify { remove } => verify(ctx, remove),
         CacheCommand::Ls { blocks } => ls(ctx, blocks),
-        CacheCommand::Gc { grace } => {
-            let store = ctx.store_with(FsStoreOptions {
-                gc_grace: grace,
-                ..FsStoreOptions::default()
-            })?;
-            let report = store.gc()?;
+        CacheCommand::Gc { grace, snapshots } => {
+            let client = ctx.client(&ctx.options(), Arc::new(Silent))?;
+            let gc = client.collect_garbage(grace, snapshots)?;
+            let report = &gc.blocks;
             for err in &report.walk_errors {
                 eprintln!(
                     "warning: cannot read links of `{}`: {}",
@@ -42,6 +41,11 @@ pub(crate) fn run(ctx: &Context, cmd: CacheCommand) -> anyhow::Result<i32> {
                     String::new()
                 }
             );
+            println!(
+                "removed {} snapshot(s), {} bytes",
+                gc.snapshots_removed.len(),
+                gc.snapshot_bytes
+            );
             Ok(if report.walk_errors.is_empty() { 0 } else { 1 })
         }
         CacheCommand::Pin { cid, label } => {
@@ -65,8 +69,9 @@ pub(crate) fn run(ctx: &Context, cmd: CacheCommand) -> anyhow::Result<i32> {
 }
 
 fn verify(ctx: &Context, remove: bool) -> anyhow::Result<i32> {
-    let store = ctx.store()?;
-    let report = store.verify_all(remove)?;
+    let client = ctx.client(&ctx.options(), Arc::new(Silent))?;
+    let check = client.verify_cache(remove)?;
+    let report = &check.blocks;
     for bad in &report.bad {
         println!(
             "BAD {} ({}): {}",
@@ -75,25 +80,50 @@ fn verify(ctx: &Context, remove: bool) -> anyhow::Result<i32> {
             bad.reason
         );
     }
+    let mut bad_snapshots = 0;
+    for (snapshot, result) in &check.snapshots {
+        match result {
+            Ok(mismatches) if mismatches.is_empty() => {}
+            Ok(mismatches) => {
+                bad_snapshots += 1;
+                for m in mismatches {
+                    println!(
+                        "BAD snapshot {} ({}): {m}",
+                        snapshot.cid,
+                        snapshot.path.display()
+                    );
+                }
+            }
+            Err(e) => {
+                bad_snapshots += 1;
+                println!(
+                    "BAD snapshot {} ({}): cannot compare: {e}",
+                    snapshot.cid,
+                    snapshot.path.display()
+                );
+            }
+        }
+    }
     eprintln!(
-        "checked {} block(s), {} bytes: {} bad{}",
+        "checked {} block(s), {} bytes: {} bad; {} snapshot(s): {} bad{}",
         report.checked,
         report.checked_bytes,
         report.bad.len(),
+        check.snapshots.len(),
+        bad_snapshots,
         if remove {
-            format!(", {} removed", report.removed)
+            format!(
+                "; removed {} block(s), {} snapshot(s)",
+                report.removed, check.snapshots_removed
+            )
         } else {
             String::new()
         }
     );
-    if !report.bad.is_empty() && !remove {
-        eprintln!("hint: run `trove cache verify --remove` to delete them; they are fetched again when needed");
+    if !check.is_intact() && !remove {
+        eprintln!("hint: run `trove cache verify --remove` to delete them; they are fetched or written again when needed");
     }
-    Ok(if report.bad.is_empty() || remove {
-        0
-    } else {
-        1
-    })
+    Ok(if check.is_intact() || remove { 0 } else { 1 })
 }
 
 fn ls(ctx: &Context, blocks: bool) -> anyhow::Result<i32> {
@@ -112,11 +142,21 @@ fn ls(ctx: &Context, blocks: bool) -> anyhow::Result<i32> {
             .unwrap_or(0);
         println!("{}\t{}\t{}", root.cid, when, root.label);
     }
+    let snapshots = crate::client::Snapshots::new(store.root()).list()?;
+    for s in &snapshots {
+        println!(
+            "snapshot\t{}\t{}\t{}",
+            s.cid,
+            crate::client::snapshot::tree_size(&s.path),
+            s.path.display()
+        );
+    }
     let stats = store.stats()?;
     eprintln!(
-        "{} block(s), {} bytes in {}",
+        "{} block(s), {} bytes, {} snapshot(s) in {}",
         stats.blocks,
         stats.bytes,
+        snapshots.len(),
         store.root().display()
     );
     Ok(0)

@@ -6,8 +6,6 @@ use crate::car::{export_dag, import_car};
 use crate::import::import_path;
 use crate::progress::Silent;
 use anyhow::Context as _;
-use std::io::Write;
-use std::path::Path;
 
 pub(crate) fn run(ctx: &Context, cmd: CarCommand) -> anyhow::Result<i32> {
     match cmd {
@@ -19,7 +17,7 @@ pub(crate) fn run(ctx: &Context, cmd: CarCommand) -> anyhow::Result<i32> {
 fn export(ctx: &Context, args: CarExportArgs) -> anyhow::Result<i32> {
     let params = super::import_params(&args.import)?;
     if args.output.as_os_str() != "-" {
-        crate::extract::check_folder(&args.output)?;
+        crate::output::check_folder(&args.output)?;
     }
     let store = ctx.store()?;
     let root = import_path(&args.path, &params, &store, &Silent)?;
@@ -28,7 +26,7 @@ fn export(ctx: &Context, args: CarExportArgs) -> anyhow::Result<i32> {
         export_dag(&store, &root.cid, stdout.lock())?;
         return Ok(0);
     }
-    let summary = write_car_file(&store, &root.cid, &args.output)?;
+    let summary = crate::output::write_car_file(&store, &root.cid, &args.output)?;
     println!("{}", root.cid);
     eprintln!(
         "wrote {} ({} blocks, {} bytes)",
@@ -85,24 +83,4 @@ fn import(ctx: &Context, args: CarImportArgs) -> anyhow::Result<i32> {
         return Ok(1);
     }
     Ok(0)
-}
-
-/// Writes the DAG under `cid` as a CARv1 file at `out`, atomically: written and synced beside
-/// it under a temporary name, then renamed into place.
-pub(crate) fn write_car_file<G: crate::store::BlockGetter>(
-    store: &G,
-    cid: &crate::content::Cid,
-    out: &Path,
-) -> anyhow::Result<crate::car::ExportSummary> {
-    let parent = crate::extract::folder_of(out);
-    let mut tmp = crate::extract::staging_file(parent)
-        .with_context(|| format!("cannot create a temporary file in `{}`", parent.display()))?;
-    let summary = export_dag(store, cid, tmp.as_file_mut())?;
-    tmp.as_file_mut()
-        .flush()
-        .and_then(|_| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write `{}`", out.display()))?;
-    tmp.persist(out)
-        .with_context(|| format!("cannot move the CAR into `{}`", out.display()))?;
-    Ok(summary)
 }

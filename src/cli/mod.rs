@@ -6,19 +6,20 @@ mod cache;
 mod car;
 mod get;
 mod install;
-mod kubo;
 mod logging;
 mod progress;
 mod publish;
 mod registry;
 mod serve;
 mod settings;
-mod sources;
 
+use crate::client::{Client, Options, Settings};
+use crate::progress::Reporter;
 use anyhow::Context as _;
 use args::{Cli, Command};
 use clap::Parser;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Runs trove with the process arguments; returns the exit code (0 ok, 1 failure, 2 usage).
 pub fn main() -> i32 {
@@ -58,21 +59,10 @@ pub fn main() -> i32 {
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let env = crate::config::Env::from_process();
     logging::init(cli.verbose, env.rust_log.as_deref())?;
-    let (config_path, explicit) = match cli.config.clone().or_else(|| env.config.clone()) {
-        Some(path) => (Some(path), true),
-        None => (crate::config::default_config_path(), false),
-    };
-    let config = match &config_path {
-        Some(path) => crate::config::load_config(path, explicit)?,
-        None => crate::config::ConfigFile::default(),
-    };
     let ctx = Context {
-        cache_dir: cli
-            .cache_dir
-            .or_else(|| env.cache_dir.clone())
-            .or_else(|| config.cache_dir.clone()),
-        env,
-        config,
+        cache_dir: cli.cache_dir,
+        config: cli.config,
+        settings: std::cell::OnceCell::new(),
     };
     match cli.command {
         Command::Add(args) => add::run(&ctx, args),
@@ -90,23 +80,48 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
-/// Settings every command shares.
+/// What every command shares: the global flags. Settings are resolved by the library.
 pub(crate) struct Context {
     cache_dir: Option<PathBuf>,
-    env: crate::config::Env,
-    config: crate::config::ConfigFile,
+    config: Option<PathBuf>,
+    /// The settings with only the global flags, resolved on first use.
+    settings: std::cell::OnceCell<Settings>,
 }
 
 impl Context {
-    /// The cache directory: `--cache-dir`, `TROVE_CACHE_DIR`, the config file, or the default.
-    pub(crate) fn cache_root(&self) -> anyhow::Result<PathBuf> {
-        Ok(match &self.cache_dir {
-            Some(dir) => dir.clone(),
-            None => crate::store::default_cache_dir()?,
-        })
+    /// The options the global flags set.
+    pub(crate) fn options(&self) -> Options {
+        Options {
+            cache_dir: self.cache_dir.clone(),
+            config_file: self.config.clone(),
+            ..Options::default()
+        }
     }
 
-    /// Opens the block store at `--cache-dir`, `TROVE_CACHE_DIR` or the default location.
+    /// The settings with only the global flags.
+    pub(crate) fn settings(&self) -> anyhow::Result<&Settings> {
+        if let Some(settings) = self.settings.get() {
+            return Ok(settings);
+        }
+        let settings = Settings::from_environment(&self.options())?;
+        Ok(self.settings.get_or_init(|| settings))
+    }
+
+    /// A client with `options` (made from [`Context::options`]), reporting to `reporter`.
+    pub(crate) fn client(
+        &self,
+        options: &Options,
+        reporter: Arc<dyn Reporter>,
+    ) -> anyhow::Result<Client> {
+        Ok(Client::new(options)?.with_reporter(reporter))
+    }
+
+    /// The cache directory: `--cache-dir`, `TROVE_CACHE_DIR`, the config file, or the default.
+    pub(crate) fn cache_root(&self) -> anyhow::Result<PathBuf> {
+        Ok(self.settings()?.cache_dir.clone())
+    }
+
+    /// Opens the block store at the cache directory.
     pub(crate) fn store(&self) -> anyhow::Result<crate::store::FsStore> {
         self.store_with(crate::store::FsStoreOptions::default())
     }
@@ -153,94 +168,39 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// The first hint any error in the chain offers.
+/// The first hint any error in the chain offers (every error type trove has implements
+/// [`crate::Hint`]).
 fn hint_for(err: &anyhow::Error) -> Option<String> {
-    use crate::extract::ExtractError;
-    use crate::store::StoreError;
-    use crate::unixfs::ReadError;
+    macro_rules! hint_of {
+        ($cause:expr, $($ty:ty),* $(,)?) => {
+            $(
+                if let Some(hint) = $cause.downcast_ref::<$ty>().and_then(crate::Hint::hint) {
+                    return Some(hint);
+                }
+            )*
+        };
+    }
     for cause in err.chain() {
-        if let Some(crate::content::CidError::Invalid { .. }) = cause.downcast_ref() {
-            return Some(
-                "copy the CID whole (a CIDv0 is 46 characters starting with `Qm`; a CIDv1 usually starts with `bafy` or `bafk`), or name an artifact by its registry ID (`trove list`)".into(),
-            );
-        }
-        if let Some(e) = cause.downcast_ref::<StoreError>() {
-            if let Some(h) = e.hint() {
-                return Some(h);
-            }
-        }
-        if let Some(e) = cause.downcast_ref::<crate::registry::RegistryError>() {
-            if let Some(h) = e.hint() {
-                return Some(h);
-            }
-        }
-        if let Some(e) = cause.downcast_ref::<crate::fetch::KuboError>() {
-            if let Some(h) = e.hint() {
-                return Some(h);
-            }
-        }
-        if let Some(e) = cause.downcast_ref::<crate::fetch::HttpError>() {
-            if let Some(h) = e.hint() {
-                return Some(h);
-            }
-        }
-        if let Some(e) = cause.downcast_ref::<crate::fetch::FetchError>() {
-            if let Some(h) = e.hint() {
-                return Some(h);
-            }
-        }
-        if let Some(e) = cause.downcast_ref::<crate::fetch::p2p::P2pError>() {
-            return Some(e.hint());
-        }
-        if let Some(e) = cause.downcast_ref::<crate::import::ImportError>() {
-            if let Some(h) = e.hint() {
-                return Some(h);
-            }
-        }
-        if let Some(e) = cause.downcast_ref::<crate::car::CarError>() {
-            if let Some(h) = e.hint() {
-                return Some(h);
-            }
-        }
-        match cause.downcast_ref::<ExtractError>() {
-            Some(ExtractError::Exists { .. }) => {
-                return Some(
-                    "pass --force to replace it, or choose another path with -o PATH".into(),
-                )
-            }
-            Some(ExtractError::SymlinkRoot { .. }) => {
-                return Some(
-                    "get the folder that holds it, or the file it points to (CID/path/to/file)"
-                        .into(),
-                )
-            }
-            Some(ExtractError::NoFolder { path }) => {
-                return Some(format!(
-                    "create it first (`mkdir -p {}`), or write somewhere else",
-                    path.display()
-                ))
-            }
-            _ => {}
-        }
-        let read = cause.downcast_ref::<ReadError>().or_else(|| {
-            match cause.downcast_ref::<ExtractError>() {
-                Some(ExtractError::Read(r)) => Some(r),
-                _ => None,
-            }
-        });
-        if let Some(ReadError::NotAFile { kind, .. }) = read {
-            if kind.contains("directory") {
-                return Some(
-                    "only a file can go to standard output: name one as CID/path/to/file, or write the folder with `trove get CID -o DIR`".into(),
-                );
-            }
-        }
-        if let Some(ReadError::MissingBlock(_)) = read {
-            return Some(
-                "the block is not in the local cache; import a CAR that holds it with `trove car import FILE.car`"
-                    .into(),
-            );
-        }
+        hint_of!(
+            cause,
+            crate::Error,
+            crate::registry::RegistryError,
+            crate::fetch::FetchError,
+            crate::fetch::HttpError,
+            crate::fetch::KuboError,
+            crate::fetch::p2p::P2pError,
+            crate::store::StoreError,
+            crate::extract::ExtractError,
+            crate::output::OutputError,
+            crate::unixfs::ReadError,
+            crate::import::ImportError,
+            crate::car::CarError,
+            crate::content::CidError,
+            crate::config::ConfigError,
+            crate::publish::pr::PrError,
+            crate::publish::pin::PinError,
+            crate::publish::forge::ForgeError,
+        );
     }
     None
 }

@@ -74,13 +74,15 @@ impl Reporter for CliReporter {
     fn report(&self, event: Event<'_>) {
         match self {
             CliReporter::Quiet => {}
-            CliReporter::Plain { warnings } => {
-                if let Event::SourceFailed { source, reason } = event {
+            CliReporter::Plain { warnings } => match event {
+                Event::SourceFailed { source, reason } => {
                     if let Some(line) = warnings.line(source, reason) {
                         eprintln!("{line}");
                     }
                 }
-            }
+                Event::Warning { message } => eprintln!("warning: {message}"),
+                _ => {}
+            },
             CliReporter::Bar {
                 bar,
                 blocks,
@@ -98,6 +100,7 @@ impl Reporter for CliReporter {
                         bar.suspend(|| eprintln!("{line}"));
                     }
                 }
+                Event::Warning { message } => bar.suspend(|| eprintln!("warning: {message}")),
                 Event::Start { what, .. } => bar.set_message(what.to_string()),
                 Event::Finish => {}
             },
@@ -145,6 +148,7 @@ fn event_json(event: &Event<'_>) -> serde_json::Value {
         Event::SourceFailed { source, reason } => {
             json!({"event": "source_failed", "source": source, "reason": reason})
         }
+        Event::Warning { message } => json!({"event": "warning", "message": message}),
         Event::Finish => json!({"event": "finish"}),
     }
 }

@@ -2,102 +2,73 @@
 //! commands.
 
 use super::args::{InfoArgs, ListArgs, QueryArgs, RegistryArgs, RegistryCommand, SearchArgs};
+use super::settings::registry_options;
 use super::Context;
-use crate::registry::{
-    check_document, Client, ClientOptions, Entry, Filter, Registry, RegistrySet, RegistrySource,
-};
+use crate::client::{Client, Listed};
+use crate::progress::{Event, Reporter};
+use crate::registry::{check_document, Filter, RegistrySet};
 use serde_json::json;
+use std::sync::Arc;
 
-/// The registries to read: `--registry` > `TROVE_REGISTRY` > the config file's `registries`.
-pub(crate) fn sources(ctx: &Context, args: &RegistryArgs) -> anyhow::Result<Vec<RegistrySource>> {
-    let texts: Vec<String> = if !args.registries.is_empty() {
-        args.registries.clone()
-    } else if let Some(env) = &ctx.env.registry {
-        env.split(',').map(|s| s.trim().to_string()).collect()
-    } else {
-        ctx.config.registries.clone().unwrap_or_default()
-    };
-    let texts: Vec<String> = texts.into_iter().filter(|t| !t.is_empty()).collect();
-    if texts.is_empty() {
-        anyhow::bail!(
-            "no registry is configured\nhint: pass --registry PATH|URL|owner/repo (e.g. --registry registry/registry.json), set TROVE_REGISTRY, or add `registries = [...]` to the config file"
-        );
-    }
-    texts
-        .iter()
-        .map(|t| RegistrySource::parse(t).map_err(anyhow::Error::from))
-        .collect()
-}
-
-/// A registry client with the cache, TTL and offline settings of this command.
-pub(crate) fn client(ctx: &Context, args: &RegistryArgs, offline: bool) -> anyhow::Result<Client> {
-    let mut options = ClientOptions::new(ctx.cache_root()?);
-    options.offline = offline || ctx.env.offline()?.or(ctx.config.offline).unwrap_or(false);
-    options.refresh = args.refresh;
-    if let Some(ttl) = &ctx.config.registry_ttl {
-        options.ttl = crate::config::parse_duration("registry_ttl", ttl)?;
-    }
-    options.allow_insecure = ctx.config.gateway.allow_insecure.unwrap_or(false);
-    Ok(Client::new(options)?)
-}
-
-/// Loads every configured registry (warnings go to standard error).
-pub(crate) fn load(
-    ctx: &Context,
-    args: &RegistryArgs,
-    offline: bool,
+/// Prints the library's warnings (registry copies used when a server failed, …) on standard
+/// error, unless asked for silence.
+struct Warnings {
     quiet: bool,
-) -> anyhow::Result<RegistrySet> {
-    let sources = sources(ctx, args)?;
-    let client = client(ctx, args, offline)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let (set, warnings) = runtime.block_on(client.load_all(&sources))?;
-    if !quiet {
-        for w in warnings {
-            eprintln!("warning: {w}");
+}
+
+impl Reporter for Warnings {
+    fn report(&self, event: Event<'_>) {
+        if let Event::Warning { message } = event {
+            if !self.quiet {
+                eprintln!("warning: {message}");
+            }
         }
     }
-    Ok(set)
+}
+
+/// A client for the registry flags of a query (`--json` silences the warnings).
+fn query_client(ctx: &Context, query: &QueryArgs) -> anyhow::Result<Client> {
+    let mut options = registry_options(ctx.options(), &query.registry);
+    if query.offline {
+        options.offline = Some(true);
+    }
+    ctx.client(&options, Arc::new(Warnings { quiet: query.json }))
 }
 
 /// Loads the registries of `list`, `search` or `info` (with `--json`, without the warnings).
 fn load_query(ctx: &Context, query: &QueryArgs) -> anyhow::Result<RegistrySet> {
-    load(ctx, &query.registry, query.offline, query.json)
+    Ok(query_client(ctx, query)?.registries()?)
 }
 
 pub(crate) fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<i32> {
-    let set = load_query(ctx, &args.query)?;
+    let client = query_client(ctx, &args.query)?;
     let filter = Filter {
         domain: args.domain.clone(),
         model_type: args.model_type.clone(),
         tags: args.tags.clone(),
         include_retracted: false,
     };
-    let entries = set.list(&filter);
-    print_entries(entries.iter().map(|(r, e)| (*r, *e)), args.query.json);
+    print_entries(&client.list(&filter)?, args.query.json);
     Ok(0)
 }
 
 pub(crate) fn search(ctx: &Context, args: SearchArgs) -> anyhow::Result<i32> {
-    let set = load_query(ctx, &args.query)?;
+    let client = query_client(ctx, &args.query)?;
     let text = args.text.join(" ");
-    let hits = set.search(&text);
+    let hits = client.search(&text)?;
     if hits.is_empty() && !args.query.json {
         eprintln!("no artifact matches `{text}`");
         return Ok(1);
     }
-    print_entries(hits.iter().map(|(r, h)| (*r, h.entry)), args.query.json);
+    print_entries(&hits, args.query.json);
     Ok(0)
 }
 
-fn print_entries<'a>(entries: impl Iterator<Item = (&'a Registry, &'a Entry)>, json: bool) {
-    let entries: Vec<_> = entries.collect();
+fn print_entries(entries: &[Listed], json: bool) {
     if json {
         let out: Vec<_> = entries
             .iter()
-            .map(|(r, e)| json!({"registry": r.name, "entry": e}))
+            .map(|l| json!({"registry": l.registry, "entry": l.entry}))
             .collect();
         println!(
             "{}",
@@ -107,7 +78,7 @@ fn print_entries<'a>(entries: impl Iterator<Item = (&'a Registry, &'a Entry)>, j
     }
     let width = entries
         .iter()
-        .map(|(_, e)| e.id.len())
+        .map(|l| l.entry.id.len())
         .max()
         .unwrap_or(2)
         .max(2);
@@ -115,7 +86,7 @@ fn print_entries<'a>(entries: impl Iterator<Item = (&'a Registry, &'a Entry)>, j
         "{:width$}  {:>8}  {:>10}  DESCRIPTION",
         "ID", "VERSION", "SIZE"
     );
-    for (_, e) in entries {
+    for Listed { entry: e, .. } in entries {
         let latest = e.latest();
         let version = latest.map(|v| v.version.as_str()).unwrap_or("-");
         let size = latest
@@ -234,8 +205,13 @@ pub(crate) fn registry(ctx: &Context, cmd: RegistryCommand) -> anyhow::Result<i3
                 registries: source.into_iter().collect(),
                 refresh: true,
             };
-            let sources = sources(ctx, &args)?;
-            let client = client(ctx, &args, offline)?;
+            let mut options = registry_options(ctx.options(), &args);
+            if offline {
+                options.offline = Some(true);
+            }
+            let settings = crate::client::Settings::from_environment(&options)?;
+            let sources = settings.registry_sources()?;
+            let client = crate::registry::Client::new(settings.registry_options())?;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;

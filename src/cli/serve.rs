@@ -7,8 +7,9 @@
 //! connected.
 
 use super::args::ServeArgs;
-use super::settings::{identity_path, multiaddrs, p2p_config};
 use super::Context;
+use crate::client::settings::{multiaddrs, p2p_config};
+use crate::client::{Client, Settings};
 use crate::content::Cid;
 use crate::fetch::p2p::{self, BlockProvider, NodeEvent, P2pConfig};
 use crate::store::FsStore;
@@ -28,7 +29,7 @@ const REANNOUNCE: std::time::Duration = std::time::Duration::from_secs(6 * 3600)
 pub(crate) fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<i32> {
     debug_assert!(args.p2p, "clap requires --p2p");
     let store = Arc::new(ctx.store()?);
-    let config = serving_config(ctx, &args.peers, &args.listen)?;
+    let config = serving_config(ctx.settings()?, &args.peers, &args.listen)?;
     let roots: Vec<Cid> = store
         .kept_roots()
         .context("cannot list the kept roots")?
@@ -46,19 +47,41 @@ pub(crate) fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<i32> {
 /// The p2p settings of a serving node: `peers` and `listen` from the command line (else the
 /// config file, else [`DEFAULT_LISTEN`]) and the persistent identity.
 pub(crate) fn serving_config(
-    ctx: &Context,
+    settings: &Settings,
     peers: &[String],
     listen: &[String],
 ) -> anyhow::Result<P2pConfig> {
-    let mut config = p2p_config(peers, &ctx.env, &ctx.config)?;
+    let mut config = p2p_config(peers, &settings.env, &settings.config)?;
     if !listen.is_empty() {
         config.listen = multiaddrs("--listen", listen)?;
     } else if config.listen.is_empty() {
         let defaults: Vec<String> = DEFAULT_LISTEN.iter().map(|s| s.to_string()).collect();
         config.listen = multiaddrs("the default listen addresses", &defaults)?;
     }
-    config.identity = Some(identity_path(&ctx.env, &ctx.config)?);
+    config.identity = Some(settings.identity_path()?);
     Ok(config)
+}
+
+/// `get --seed`: serves the client's store over bitswap (announcing `cid`) until interrupted.
+pub(crate) fn seed(
+    client: &Client,
+    cid: &Cid,
+    label: &str,
+    peers: &[String],
+    listen: &[String],
+    quiet: bool,
+) -> anyhow::Result<()> {
+    client
+        .store()
+        .keep_root(cid, label)
+        .context("cannot keep the root being seeded")?;
+    let config = serving_config(client.settings(), peers, listen)?;
+    client.block_on(serve_until_interrupted(
+        client.store().clone(),
+        config,
+        vec![*cid],
+        quiet,
+    ))
 }
 
 /// Serves `store` until SIGINT or SIGTERM, announcing `roots`.

@@ -41,6 +41,17 @@ pub enum CidError {
     InvalidBytes(String),
 }
 
+impl crate::Hint for CidError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            CidError::Invalid { .. } => Some(
+                "copy the CID whole (a CIDv0 is 46 characters starting with `Qm`; a CIDv1 usually starts with `bafy` or `bafk`), or name an artifact by its registry ID (`trove list`)".into(),
+            ),
+            CidError::InvalidBytes(_) => None,
+        }
+    }
+}
+
 /// Parses a CID in any multibase Kubo accepts (CIDv0 base58btc `Qm…`, CIDv1 `bafy…`, `z…`,
 /// `k…`, `m…`, `B…`, …). Surrounding whitespace is ignored.
 ///

@@ -154,9 +154,8 @@ pub enum FetchError {
     Store(#[from] StoreError),
 }
 
-impl FetchError {
-    /// A line of advice for the user, where there is one.
-    pub fn hint(&self) -> Option<String> {
+impl crate::Hint for FetchError {
+    fn hint(&self) -> Option<String> {
         match self {
             FetchError::Incomplete {
                 only_not_found: false,

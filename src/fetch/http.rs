@@ -68,9 +68,8 @@ pub enum HttpError {
     Client(String),
 }
 
-impl HttpError {
-    /// A line of advice for the user, where there is one.
-    pub fn hint(&self) -> Option<String> {
+impl crate::Hint for HttpError {
+    fn hint(&self) -> Option<String> {
         match self {
             HttpError::InsecureUrl { .. } => Some(
                 "use an https:// URL; to allow plain http on a network you trust, set `allow_insecure = true` in the `[gateway]` section of the config file"

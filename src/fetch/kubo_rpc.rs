@@ -230,9 +230,8 @@ fn quoted_log(log: &str) -> String {
     }
 }
 
-impl KuboError {
-    /// A line of advice for the user, where there is one.
-    pub fn hint(&self) -> Option<String> {
+impl crate::Hint for KuboError {
+    fn hint(&self) -> Option<String> {
         match self {
             KuboError::InvalidAddress { origin: ApiOrigin::ApiFile(path), .. }
             | KuboError::ApiFile { path, .. } => Some(format!(

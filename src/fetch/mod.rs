@@ -14,8 +14,9 @@ pub use fetcher::{frontier, BlockStore, FetchError, FetchOptions, FetchReport, F
 pub use gateway::GatewaySource;
 pub use http::{HttpClient, HttpError, HttpOptions};
 pub use idle::IdleTimeout;
+pub use libp2p::Multiaddr;
 pub use mirror::MirrorSource;
-pub use p2p::{P2pConfig, P2pSource};
+pub use p2p::{P2pConfig, P2pSource, DEFAULT_BOOTSTRAP, DEFAULT_ROUTERS};
 pub use source::{ByteStream, Source, SourceError, SourceKind};
 pub mod kubo_rpc;
 pub use kubo_rpc::{

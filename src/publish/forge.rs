@@ -76,9 +76,10 @@ impl ForgeError {
             _ => None,
         }
     }
+}
 
-    /// A line of advice, where there is one.
-    pub fn hint(&self) -> Option<String> {
+impl crate::Hint for ForgeError {
+    fn hint(&self) -> Option<String> {
         match self {
             ForgeError::Url(e) => e.hint(),
             ForgeError::Status { status: 401, .. } => Some(

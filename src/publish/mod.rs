@@ -17,7 +17,53 @@
 
 pub mod edit;
 pub mod entry;
+pub mod flow;
 pub mod forge;
 pub mod git;
 pub mod pin;
 pub mod pr;
+
+use crate::error::ErrorKind;
+
+/// Why publishing failed, as one type for [`crate::Error`].
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// Building the entry.
+    #[error(transparent)]
+    Entry(#[from] entry::EntryError),
+    /// Merging it into the registry document.
+    #[error(transparent)]
+    Edit(#[from] edit::EditError),
+    /// Adding to the daemon or pinning remotely.
+    #[error(transparent)]
+    Pin(#[from] pin::PinError),
+    /// The pull request (git and the forge).
+    #[error(transparent)]
+    Pr(#[from] pr::PrError),
+    /// The forge's API.
+    #[error(transparent)]
+    Forge(#[from] forge::ForgeError),
+}
+
+impl PublishError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            PublishError::Entry(_) | PublishError::Edit(_) => ErrorKind::Usage,
+            PublishError::Pin(_) | PublishError::Pr(_) | PublishError::Forge(_) => {
+                ErrorKind::Network
+            }
+        }
+    }
+}
+
+impl crate::Hint for PublishError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            PublishError::Pin(e) => e.hint(),
+            PublishError::Pr(e) => e.hint(),
+            PublishError::Forge(e) => e.hint(),
+            PublishError::Entry(_) | PublishError::Edit(_) => None,
+        }
+    }
+}

@@ -61,9 +61,8 @@ pub enum PinError {
     },
 }
 
-impl PinError {
-    /// A line of advice, where there is one.
-    pub fn hint(&self) -> Option<String> {
+impl crate::Hint for PinError {
+    fn hint(&self) -> Option<String> {
         match self {
             PinError::Daemon { .. } => {
                 Some("run with --no-daemon to skip the local daemon, or --car OUT.car and `ipfs dag import OUT.car`".into())

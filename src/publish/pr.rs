@@ -20,6 +20,7 @@
 use super::forge::{Forge, ForgeError, NewPull, RepoInfo};
 use super::git::{self, GitIdentity};
 use crate::fetch::http::{is_local_host, is_local_ip};
+use crate::Hint as _;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -245,43 +246,6 @@ pub enum PrError {
 }
 
 impl PrError {
-    /// What to do instead (never includes the token).
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            PrError::InvalidRepository { .. } => Some(
-                "give `owner/repo`, an https:// or ssh git URL (`git@host:owner/repo.git`), or a local path".into(),
-            ),
-            PrError::InvalidRegistryPath { .. } => None,
-            PrError::Git { .. } => None,
-            PrError::Api { hint, .. } => hint.clone(),
-            PrError::BaseNotFound { .. } => {
-                Some("name an existing branch with --base".into())
-            }
-            PrError::RegistryMissing { .. } => Some(
-                "check the registry path (`registry_path` in the `[publish]` section of the config file) and the base branch".into(),
-            ),
-            PrError::NoIdentity { .. } => Some(
-                "tell git who you are: git config --global user.name \"Your Name\" && git config --global user.email you@example.org".into(),
-            ),
-            PrError::Edit { .. } => None,
-            PrError::Unchanged { .. } => {
-                Some("the registry already holds this entry: there is nothing to propose".into())
-            }
-            PrError::BranchExists { branch, remote } => Some(format!(
-                "an earlier publish of this ID is still there: pass --force to replace it, delete it with `git push {remote} --delete {branch}`, or publish under another ID"
-            )),
-            PrError::NotAFork { upstream, .. } => Some(format!(
-                "rename or delete that repository so trove can fork `{upstream}`, or publish from a local clone of your fork (give its path as the repository)"
-            )),
-            PrError::Io { .. } => None,
-            PrError::Unfinished { error, steps } => Some(match error.hint() {
-                Some(h) => format!("{h}\n{steps}"),
-                None => steps.clone(),
-            }),
-            PrError::Task(_) => None,
-        }
-    }
-
     /// This error with every occurrence of `secret` replaced by `***` (a safety net: trove never
     /// puts the token in a message, but a server might echo it).
     fn redact(self, secret: Option<&str>) -> Self {
@@ -352,6 +316,44 @@ impl PrError {
         PrError::Unfinished {
             error: Box::new(self),
             steps,
+        }
+    }
+}
+
+impl crate::Hint for PrError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            PrError::InvalidRepository { .. } => Some(
+                "give `owner/repo`, an https:// or ssh git URL (`git@host:owner/repo.git`), or a local path".into(),
+            ),
+            PrError::InvalidRegistryPath { .. } => None,
+            PrError::Git { .. } => None,
+            PrError::Api { hint, .. } => hint.clone(),
+            PrError::BaseNotFound { .. } => {
+                Some("name an existing branch with --base".into())
+            }
+            PrError::RegistryMissing { .. } => Some(
+                "check the registry path (`registry_path` in the `[publish]` section of the config file) and the base branch".into(),
+            ),
+            PrError::NoIdentity { .. } => Some(
+                "tell git who you are: git config --global user.name \"Your Name\" && git config --global user.email you@example.org".into(),
+            ),
+            PrError::Edit { .. } => None,
+            PrError::Unchanged { .. } => {
+                Some("the registry already holds this entry: there is nothing to propose".into())
+            }
+            PrError::BranchExists { branch, remote } => Some(format!(
+                "an earlier publish of this ID is still there: pass --force to replace it, delete it with `git push {remote} --delete {branch}`, or publish under another ID"
+            )),
+            PrError::NotAFork { upstream, .. } => Some(format!(
+                "rename or delete that repository so trove can fork `{upstream}`, or publish from a local clone of your fork (give its path as the repository)"
+            )),
+            PrError::Io { .. } => None,
+            PrError::Unfinished { error, steps } => Some(match error.hint() {
+                Some(h) => format!("{h}\n{steps}"),
+                None => steps.clone(),
+            }),
+            PrError::Task(_) => None,
         }
     }
 }

@@ -337,8 +337,18 @@ fn names(registries: &[String]) -> String {
 }
 
 impl RegistryError {
-    /// The advice line for the user, if there is one.
-    pub fn hint(&self) -> Option<String> {
+    fn registry_name(&self) -> Option<&str> {
+        match self {
+            RegistryError::TooLarge { registry, .. }
+            | RegistryError::Json { registry, .. }
+            | RegistryError::Invalid { registry, .. } => Some(registry),
+            _ => None,
+        }
+    }
+}
+
+impl crate::Hint for RegistryError {
+    fn hint(&self) -> Option<String> {
         Some(match self {
             RegistryError::BadSource { .. } => {
                 "a registry is a path to a registry.json, an http(s) URL, or `owner/repo[@ref]` on GitHub".into()
@@ -380,14 +390,5 @@ impl RegistryError {
             }
             RegistryError::Read { .. } | RegistryError::Cache { .. } => return None,
         })
-    }
-
-    fn registry_name(&self) -> Option<&str> {
-        match self {
-            RegistryError::TooLarge { registry, .. }
-            | RegistryError::Json { registry, .. }
-            | RegistryError::Invalid { registry, .. } => Some(registry),
-            _ => None,
-        }
     }
 }

@@ -22,6 +22,7 @@
 use super::lock::{unique_suffix, LockMode, Locker};
 use super::{BlockGetter, BlockPutter, StoreError};
 use crate::content::{is_inline, multihash_key, verify, Block, Cid, Multihash, RAW};
+use crate::output::remove_path;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -564,16 +565,6 @@ fn read_dir(dir: &Path) -> Result<Vec<fs::DirEntry>, StoreError> {
         .map_err(|e| StoreError::io("failed to list directory", dir, e))
 }
 
-/// Removes `path`: a folder with everything in it, anything else (a symlink too, never
-/// followed) as a file.
-pub(crate) fn remove_path(path: &Path) -> std::io::Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path),
-        Ok(_) => fs::remove_file(path),
-        Err(e) => Err(e),
-    }
-}
-
 fn remove_any(path: &Path) -> Result<(), StoreError> {
     match remove_path(path) {
         Err(e) if e.kind() != ErrorKind::NotFound => {
@@ -887,7 +878,7 @@ mod tests {
         fs::write(s.roots.join("junk.json"), "{").unwrap();
         let err = s.kept_roots().unwrap_err();
         assert!(matches!(err, StoreError::BadRootFile { .. }), "{err}");
-        assert!(err.hint().is_some());
+        assert!(crate::Hint::hint(&err).is_some());
     }
 
     #[test]

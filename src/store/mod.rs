@@ -7,7 +7,6 @@ mod memory;
 mod roots;
 mod waiting;
 
-pub(crate) use fs::remove_path;
 pub use fs::{
     default_cache_dir, BadBlock, FsStore, FsStoreOptions, StoreStats, StoredBlock, VerifyReport,
 };
@@ -136,8 +135,23 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// A line of advice for the user, where there is one.
-    pub fn hint(&self) -> Option<String> {
+    /// Wraps an IO error, turning "no space left" into [`StoreError::DiskFull`].
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        let path = path.into();
+        if source.kind() == std::io::ErrorKind::StorageFull || source.raw_os_error() == Some(28) {
+            StoreError::DiskFull { path }
+        } else {
+            StoreError::Io {
+                action,
+                path,
+                source,
+            }
+        }
+    }
+}
+
+impl crate::Hint for StoreError {
+    fn hint(&self) -> Option<String> {
         match self {
             StoreError::DiskFull { .. } => Some(
                 "free some space, run `trove cache gc`, or point --cache-dir / TROVE_CACHE_DIR at a bigger disk"
@@ -157,20 +171,6 @@ impl StoreError {
                 path.display()
             )),
             StoreError::Io { .. } | StoreError::Layout { .. } => None,
-        }
-    }
-
-    /// Wraps an IO error, turning "no space left" into [`StoreError::DiskFull`].
-    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        let path = path.into();
-        if source.kind() == std::io::ErrorKind::StorageFull || source.raw_os_error() == Some(28) {
-            StoreError::DiskFull { path }
-        } else {
-            StoreError::Io {
-                action,
-                path,
-                source,
-            }
         }
     }
 }

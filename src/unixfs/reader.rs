@@ -63,6 +63,21 @@ pub enum ReadError {
     Output(#[source] std::io::Error),
 }
 
+impl crate::Hint for ReadError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            ReadError::NotAFile { kind, .. } if kind.contains("directory") => Some(
+                "only a file can go to standard output: name one as CID/path/to/file, or write the folder with `trove get CID -o DIR`".into(),
+            ),
+            ReadError::MissingBlock(_) => Some(
+                "the block is not in the local cache; import a CAR that holds it with `trove car import FILE.car`, or get the content with `trove get`".into(),
+            ),
+            ReadError::Store(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
 /// What a node is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeKind {

@@ -10,6 +10,7 @@ use trove::car::{
 };
 use trove::content::{parse_cid, Cid};
 use trove::store::MemoryStore;
+use trove::Hint as _;
 
 /// The verdict `fixtures/INDEX.md` gives a fixture, in the form these tests check it.
 #[derive(Debug, Clone, Copy)]

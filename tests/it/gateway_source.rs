@@ -14,6 +14,7 @@ use trove::fetch::{
 };
 use trove::store::MemoryStore;
 use trove::unixfs::{ImportParams, Profile};
+use trove::Hint as _;
 
 const RAND_1M_V0: &str = "rand-1048576.v0-pb-256k-174.car";
 const RAND_1M_V0_ROOT: &str = "QmVL67sWBFHxX6vJps4LzamyYGBBkNEzTuZrdYqwgQBPMv";

@@ -14,6 +14,7 @@ use trove::fetch::kubo_rpc::{
 };
 use trove::fetch::{Source, SourceError, SourceKind};
 use trove::store::MemoryStore;
+use trove::Hint as _;
 use url::Url;
 
 const PLANETS: &str = "kubo-sharness-planets.v1-raw-256k-174.car";

@@ -6,6 +6,7 @@ use crate::support::gateway::Gateway;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use trove::registry::*;
+use trove::Hint as _;
 
 fn samples_dir() -> PathBuf {
     crate::support::samples_dir().join("phasic-traces")

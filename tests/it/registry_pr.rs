@@ -8,6 +8,7 @@ use trove::publish::git::GitIdentity;
 use trove::publish::pr::{
     open_pull_request, read_registry, work_clone_dir, PrChange, PrError, PrOptions, PrOutcome,
 };
+use trove::Hint as _;
 
 const TOKEN: &str = "ghp_TESTtoken0123456789abcdefNEVERprint";
 const ID: &str = "tiny_entry";

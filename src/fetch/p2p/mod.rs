@@ -90,14 +90,15 @@ pub enum P2pError {
     },
 }
 
-impl P2pError {
-    /// A line of advice for the user.
-    pub fn hint(&self) -> String {
-        match self {
+impl crate::Hint for P2pError {
+    fn hint(&self) -> Option<String> {
+        Some({
+            match self {
             P2pError::Setup(_) => "check the system's DNS configuration (/etc/resolv.conf) and that UDP/TCP sockets can be opened".into(),
             P2pError::Listen { .. } => "choose another address or port with --listen (port 0 picks a free one), or stop the program using it".into(),
             P2pError::Identity { .. } => "set another key file with TROVE_P2P_IDENTITY or `identity` in the [p2p] section of the config file".into(),
         }
+        })
     }
 }
 

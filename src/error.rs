@@ -1,0 +1,297 @@
+//! One error type for the library's front door ([`crate::Client`]), one taxonomy for every
+//! front end, and one [`Hint`] trait for every error.
+//!
+//! Each module keeps its own `thiserror` enum, naming the CID, path or URL involved; [`Error`]
+//! wraps them (or says something of its own, with a hint) and adds what the callers need to
+//! decide without parsing messages:
+//! - [`Error::kind`]: not found, offline miss, integrity, registry, usage, network, other. The
+//!   CLI's exit code and the Python exception class both come from it, so a script and a
+//!   notebook see the same distinctions.
+//! - [`Hint::hint`]: the advice line the CLI prints after `hint:` and the Python exceptions
+//!   carry as `.hint`.
+
+use crate::car::CarError;
+use crate::config::ConfigError;
+use crate::content::CidError;
+use crate::extract::ExtractError;
+use crate::fetch::{FetchError, HttpError, KuboError};
+use crate::import::ImportError;
+use crate::registry::RegistryError;
+use crate::store::StoreError;
+use crate::unixfs::ReadError;
+
+/// A line of advice for the user: what to do about an error.
+pub trait Hint {
+    /// The advice, when there is one worth giving.
+    fn hint(&self) -> Option<String>;
+}
+
+/// What kind of failure an error is: what a caller branches on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// No such ID (or version, alias, file), or content no source has.
+    NotFound,
+    /// Offline (`--offline`, `TROVE_OFFLINE`, `offline=True`) and not in the cache.
+    Offline,
+    /// Bytes that do not match what names them: a block against its CID, a file against a
+    /// recorded sha256, a corrupt cache entry.
+    Integrity,
+    /// A registry that cannot be read, parsed or trusted.
+    Registry,
+    /// Bad input: a malformed CID, target or setting, an output already there.
+    Usage,
+    /// Sources failed (unreachable, timed out, broke the protocol) rather than lacked the
+    /// content.
+    Network,
+    /// Anything else (a disk error, say).
+    Other,
+}
+
+impl ErrorKind {
+    /// A short name (`not-found`, `offline`, …) for JSON output and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not-found",
+            ErrorKind::Offline => "offline",
+            ErrorKind::Integrity => "integrity",
+            ErrorKind::Registry => "registry",
+            ErrorKind::Usage => "usage",
+            ErrorKind::Network => "network",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
+/// The library's error: a module's own error, or one with its message, kind and hint.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Loading or resolving registries.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// Fetching from the sources.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The local cache.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Writing content out.
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    /// Reading UnixFS content.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// Settings.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The HTTP client or a URL.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The local daemon.
+    #[error(transparent)]
+    Kubo(#[from] KuboError),
+    /// Importing files.
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    /// CAR data.
+    #[error(transparent)]
+    Car(#[from] CarError),
+    /// A CID that does not parse.
+    #[error(transparent)]
+    Cid(#[from] CidError),
+    /// Setting up the p2p node.
+    #[cfg(feature = "p2p")]
+    #[error(transparent)]
+    P2p(#[from] crate::fetch::p2p::P2pError),
+    /// Publishing.
+    #[cfg(feature = "publish")]
+    #[error(transparent)]
+    Publish(#[from] crate::publish::PublishError),
+    /// What was being done when `source` happened (`cannot get `ID``).
+    #[error("{context}")]
+    Context {
+        /// What was being done.
+        context: String,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A failure described here, with its kind and hint.
+    #[error("{message}")]
+    Message {
+        /// What went wrong, naming the thing.
+        message: String,
+        /// Its kind.
+        kind: ErrorKind,
+        /// What to do about it.
+        hint: Option<String>,
+    },
+    /// A filesystem operation outside the cache.
+    #[error("cannot {action} `{}`: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The operation was cancelled (Ctrl-C in Python, a dropped token).
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    /// An error described here.
+    pub fn msg(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error::Message {
+            message: message.into(),
+            kind,
+            hint: None,
+        }
+    }
+
+    /// An error described here, with a hint.
+    pub fn with_hint(kind: ErrorKind, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Message {
+            message: message.into(),
+            kind,
+            hint: Some(hint.into()),
+        }
+    }
+
+    /// A filesystem error naming the path.
+    pub fn io(
+        action: &'static str,
+        path: impl Into<std::path::PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// This error as the cause of `context` (what was being done).
+    pub fn context(self, context: impl Into<String>) -> Self {
+        Error::Context {
+            context: context.into(),
+            source: Box::new(self),
+        }
+    }
+
+    /// The innermost error this one wraps with context.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::Context { source, .. } => source.root(),
+            other => other,
+        }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Context { source, .. } => source.kind(),
+            Error::Message { kind, .. } => *kind,
+            Error::Registry(e) => match e {
+                RegistryError::UnknownId { .. }
+                | RegistryError::UnknownVersion { .. }
+                | RegistryError::UnknownFile { .. }
+                | RegistryError::UnknownCollection { .. } => ErrorKind::NotFound,
+                RegistryError::NotCached { .. } | RegistryError::Offline { .. } => {
+                    ErrorKind::Offline
+                }
+                RegistryError::Artifact { .. } => ErrorKind::Integrity,
+                RegistryError::BadSelector { .. } => ErrorKind::Usage,
+                _ => ErrorKind::Registry,
+            },
+            Error::Fetch(e) => match e {
+                FetchError::Offline { .. } => ErrorKind::Offline,
+                FetchError::Incomplete {
+                    only_not_found: true,
+                    ..
+                } => ErrorKind::NotFound,
+                FetchError::Incomplete { .. }
+                | FetchError::TimedOut { .. }
+                | FetchError::NoSources { .. } => ErrorKind::Network,
+                FetchError::BadContent { .. } => ErrorKind::Integrity,
+                FetchError::Store(e) => store_kind(e),
+            },
+            Error::Store(e) => store_kind(e),
+            Error::Read(e) => read_kind(e),
+            Error::Extract(e) => match e {
+                ExtractError::Read(e) => read_kind(e),
+                ExtractError::Output(_) | ExtractError::SymlinkRoot { .. } => ErrorKind::Usage,
+                ExtractError::UnsafeName { .. } | ExtractError::UnsafeSymlink { .. } => {
+                    ErrorKind::Integrity
+                }
+                _ => ErrorKind::Other,
+            },
+            Error::Config(_) | Error::Cid(_) => ErrorKind::Usage,
+            Error::Http(_) => ErrorKind::Usage,
+            Error::Kubo(_) => ErrorKind::Network,
+            Error::Import(_) | Error::Io { .. } => ErrorKind::Other,
+            Error::Car(_) => ErrorKind::Integrity,
+            #[cfg(feature = "p2p")]
+            Error::P2p(_) => ErrorKind::Network,
+            #[cfg(feature = "publish")]
+            Error::Publish(e) => e.kind(),
+            Error::Cancelled => ErrorKind::Other,
+        }
+    }
+}
+
+fn store_kind(e: &StoreError) -> ErrorKind {
+    match e {
+        StoreError::Corrupt { .. } => ErrorKind::Integrity,
+        _ => ErrorKind::Other,
+    }
+}
+
+fn read_kind(e: &ReadError) -> ErrorKind {
+    match e {
+        ReadError::NotFound { .. } => ErrorKind::NotFound,
+        ReadError::Invalid { .. } => ErrorKind::Integrity,
+        ReadError::NotAFile { .. } | ReadError::NotADirectory { .. } => ErrorKind::Usage,
+        ReadError::Store(e) => store_kind(e),
+        _ => ErrorKind::Other,
+    }
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Context { source, .. } => source.hint(),
+            Error::Message { hint, .. } => hint.clone(),
+            Error::Registry(e) => e.hint(),
+            Error::Fetch(e) => e.hint(),
+            Error::Store(e) => e.hint(),
+            Error::Extract(e) => e.hint(),
+            Error::Read(e) => e.hint(),
+            Error::Config(e) => e.hint(),
+            Error::Http(e) => e.hint(),
+            Error::Kubo(e) => e.hint(),
+            Error::Import(e) => e.hint(),
+            Error::Car(e) => e.hint(),
+            Error::Cid(e) => e.hint(),
+            #[cfg(feature = "p2p")]
+            Error::P2p(e) => e.hint(),
+            #[cfg(feature = "publish")]
+            Error::Publish(e) => e.hint(),
+            Error::Io { .. } | Error::Cancelled => None,
+        }
+    }
+}
+
+/// `result` with `context` (what was being done) around its error.
+pub trait ResultExt<T> {
+    /// Wraps the error with what was being done.
+    fn context(self, context: impl FnOnce() -> String) -> Result<T, Error>;
+}
+
+impl<T, E: Into<Error>> ResultExt<T> for Result<T, E> {
+    fn context(self, context: impl FnOnce() -> String) -> Result<T, Error> {
+        self.map_err(|e| e.into().context(context()))
+    }
+}
