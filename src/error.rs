@@ -217,6 +217,7 @@ impl Error {
                 | FetchError::NoSources { .. } => ErrorKind::Network,
                 FetchError::BadContent { .. } => ErrorKind::Integrity,
                 FetchError::Store(e) => store_kind(e),
+                FetchError::Cancelled => ErrorKind::Other,
             },
             Error::Store(e) => store_kind(e),
             Error::Read(e) => read_kind(e),

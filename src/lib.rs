@@ -15,11 +15,18 @@
 //!   that verifies and stores every block.
 //! - [`registry`]: registry formats (1.0, 2.0, ours), resolution, checks, queries, the cached
 //!   HTTP client.
-//! - [`publish`]: registry entries, registry edits, daemon import and remote pinning, pull
+//! - [`publish`] (feature `publish`): registry entries, registry edits, daemon import and remote pinning, pull
 //!   requests.
 //! - [`target`], [`config`], [`progress`]: what the user asks for, environment variables,
 //!   progress reporting.
-//! - [`cli`]: the `trove` command (the only place that prints).
+//! - [`client`]: [`Client`], the front door every front end uses (settings, sessions,
+//!   snapshots, registries, install, publish, cache maintenance); [`error`]: its [`Error`] with
+//!   an [`ErrorKind`] and the [`Hint`] trait every error type implements; [`output`]: atomic
+//!   output placement and snapshot copies.
+//! - [`cli`] (feature `cli`): the `trove` command (the only place that prints).
+//!
+//! Features: `cli`, `p2p` (the embedded libp2p node), `publish` (registry edits, pinning, pull
+//! requests with git2) and `jemalloc` (the binary's allocator), all on by default.
 
 // Errors carry CIDs (about 100 bytes) so that messages can name them; they are returned on cold
 // paths only, so their size does not matter.
@@ -27,6 +34,7 @@
 
 pub mod car;
 pub mod cbor;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -40,6 +48,7 @@ pub mod import;
 pub mod output;
 pub mod progress;
 pub mod protobuf;
+#[cfg(feature = "publish")]
 pub mod publish;
 pub mod registry;
 pub mod store;

@@ -73,17 +73,28 @@ pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
     let cid = result?;
     if args.seed {
         let cid = cid.context("a registry 2.0 entry has no CID to seed")?;
-        let quiet = args.fetch.quiet || args.fetch.json;
-        super::serve::seed(
-            &client,
-            &cid,
-            &args.target,
-            &args.fetch.peers,
-            &args.listen,
-            quiet,
-        )?;
+        seed(&client, &cid, &args)?;
     }
     Ok(0)
+}
+
+/// `get --seed`: serves the content until interrupted.
+#[cfg(feature = "p2p")]
+fn seed(client: &Client, cid: &crate::content::Cid, args: &GetArgs) -> anyhow::Result<()> {
+    let quiet = args.fetch.quiet || args.fetch.json;
+    super::serve::seed(
+        client,
+        cid,
+        &args.target,
+        &args.fetch.peers,
+        &args.listen,
+        quiet,
+    )
+}
+
+#[cfg(not(feature = "p2p"))]
+fn seed(_client: &Client, _cid: &crate::content::Cid, _args: &GetArgs) -> anyhow::Result<()> {
+    Err(super::not_built("get --seed", "p2p"))
 }
 
 /// `get --car` and `get -o -`: the content is completed in the store and streamed from there

@@ -8,8 +8,10 @@ mod get;
 mod install;
 mod logging;
 mod progress;
+#[cfg(feature = "publish")]
 mod publish;
 mod registry;
+#[cfg(feature = "p2p")]
 mod serve;
 mod settings;
 
@@ -23,7 +25,17 @@ use std::sync::Arc;
 
 /// Runs trove with the process arguments; returns the exit code (0 ok, 1 failure, 2 usage).
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    main_with(std::env::args_os())
+}
+
+/// Runs trove with `args` (the first is the program name), as the `trove` command does; the
+/// Python package's console script calls this.
+pub fn main_with<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
             let code = if err.use_stderr() { 2 } else { 0 };
@@ -69,14 +81,20 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Car(cmd) => car::run(&ctx, cmd),
         Command::Get(args) => get::get(&ctx, args),
         Command::Cat(args) => get::cat(&ctx, args),
+        #[cfg(feature = "p2p")]
         Command::Serve(args) => serve::run(&ctx, args),
+        #[cfg(not(feature = "p2p"))]
+        Command::Serve(_) => Err(not_built("serve --p2p", "p2p")),
         Command::Cache(cmd) => cache::run(&ctx, cmd),
         Command::List(args) => registry::list(&ctx, args),
         Command::Search(args) => registry::search(&ctx, args),
         Command::Info(args) => registry::info(&ctx, args),
         Command::Install(args) => install::run(&ctx, args),
         Command::Registry(cmd) => registry::registry(&ctx, cmd),
+        #[cfg(feature = "publish")]
         Command::Publish(args) => publish::run(&ctx, args),
+        #[cfg(not(feature = "publish"))]
+        Command::Publish(_) => Err(not_built("publish", "publish")),
     }
 }
 
@@ -137,6 +155,14 @@ impl Context {
     }
 }
 
+/// The error for a command this build was made without.
+#[allow(dead_code)] // used only in builds without some features
+fn not_built(command: &str, feature: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "`trove {command}` is not in this build of trove\nhint: build it with the `{feature}` feature (cargo install trove --features {feature}), or use a full build"
+    )
+}
+
 /// The import parameters asked for on the command line.
 pub(crate) fn import_params(
     args: &args::ImportArgs,
@@ -188,7 +214,6 @@ fn hint_for(err: &anyhow::Error) -> Option<String> {
             crate::fetch::FetchError,
             crate::fetch::HttpError,
             crate::fetch::KuboError,
-            crate::fetch::p2p::P2pError,
             crate::store::StoreError,
             crate::extract::ExtractError,
             crate::output::OutputError,
@@ -197,6 +222,13 @@ fn hint_for(err: &anyhow::Error) -> Option<String> {
             crate::car::CarError,
             crate::content::CidError,
             crate::config::ConfigError,
+        );
+        #[cfg(feature = "p2p")]
+        hint_of!(cause, crate::fetch::p2p::P2pError);
+        #[cfg(feature = "publish")]
+        hint_of!(
+            cause,
+            crate::publish::PublishError,
             crate::publish::pr::PrError,
             crate::publish::pin::PinError,
             crate::publish::forge::ForgeError,

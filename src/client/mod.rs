@@ -111,6 +111,8 @@ pub struct Client {
     snapshots: Snapshots,
     runtime: tokio::runtime::Runtime,
     reporter: Arc<dyn Reporter>,
+    /// Cancels the operations in flight (see [`Client::cancel`]).
+    cancel: std::sync::Mutex<tokio_util::sync::CancellationToken>,
 }
 
 impl Client {
@@ -144,6 +146,7 @@ impl Client {
             settings,
             runtime,
             reporter: Arc::new(Silent),
+            cancel: std::sync::Mutex::default(),
         })
     }
 
@@ -178,6 +181,45 @@ impl Client {
         self.runtime.block_on(future)
     }
 
+    /// Runs a future on the client's runtime unless `token` is cancelled first (`None`).
+    pub fn block_on_until<F: std::future::Future>(
+        &self,
+        token: &tokio_util::sync::CancellationToken,
+        future: F,
+    ) -> Option<F::Output> {
+        self.runtime.block_on(async {
+            tokio::select! {
+                out = future => Some(out),
+                () = token.cancelled() => None,
+            }
+        })
+    }
+
+    /// Runs a fallible future unless the operations in flight are cancelled first
+    /// ([`Error::Cancelled`]).
+    pub fn run<T, E: Into<Error>>(
+        &self,
+        future: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, Error> {
+        match self.block_on_until(&self.cancel_token(), future) {
+            Some(result) => result.map_err(Into::into),
+            None => Err(Error::Cancelled),
+        }
+    }
+
+    /// Cancels every operation in flight (a fetch stops, nothing half-written is left; the
+    /// operation fails with [`Error::Cancelled`]). Operations started afterwards run normally.
+    pub fn cancel(&self) {
+        let mut token = self.cancel.lock().expect("cancel lock");
+        token.cancel();
+        *token = tokio_util::sync::CancellationToken::new();
+    }
+
+    /// The token the operations starting now are cancelled with.
+    pub fn cancel_token(&self) -> tokio_util::sync::CancellationToken {
+        self.cancel.lock().expect("cancel lock").clone()
+    }
+
     /// A fetching session reporting to the client's reporter.
     pub fn session(&self) -> Session<'_> {
         Session::new(self, self.reporter.clone())
@@ -188,7 +230,7 @@ impl Client {
     pub fn registries(&self) -> Result<RegistrySet, Error> {
         let sources = self.settings.registry_sources()?;
         let client = crate::registry::Client::new(self.settings.registry_options())?;
-        let (set, warnings) = self.block_on(client.load_all(&sources))?;
+        let (set, warnings) = self.run(client.load_all(&sources))?;
         for w in warnings {
             self.reporter.report(crate::progress::Event::Warning {
                 message: &w.to_string(),
@@ -256,6 +298,15 @@ impl Client {
 
     /// The snapshot of what `resolution` names, made when it is not there yet.
     pub fn materialize(&self, resolution: &Resolution) -> Result<Got, Error> {
+        self.materialize_with(resolution, self.reporter.clone())
+    }
+
+    /// [`Client::materialize`], reporting this fetch's progress to `reporter`.
+    pub fn materialize_with(
+        &self,
+        resolution: &Resolution,
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<Got, Error> {
         let Some(target) = &resolution.target else {
             let entry = resolution
                 .entry
@@ -277,7 +328,7 @@ impl Client {
                 });
             }
         }
-        let session = self.session();
+        let session = Session::new(self, reporter);
         let read_only = ExtractOptions {
             replace: false,
             read_only: true,
@@ -404,7 +455,7 @@ impl Client {
                 )
             })?;
             let bytes = self
-                .block_on(client.fetch_repo_file(file))
+                .run(client.fetch_repo_file(file))
                 .context(|| format!("cannot fetch `{}` of `{}`", file.name, resolved.id))?;
             let path = staged.join(&file.name);
             std::fs::write(&path, bytes).map_err(|e| Error::io("write", &path, e))?;
@@ -419,6 +470,36 @@ impl Client {
             }
             Err(e) => Err(crate::extract::ExtractError::from(e).into()),
         }
+    }
+
+    /// Imports the file or folder at `path` into the cache with `params` (Kubo-identical CIDs
+    /// for each profile) and keeps its root through gc; returns its CID.
+    pub fn add(&self, path: &Path, params: &crate::unixfs::ImportParams) -> Result<Cid, Error> {
+        let root = crate::import::import_path(path, params, &*self.store, &*self.reporter)
+            .context(|| format!("cannot import `{}`", path.display()))?;
+        self.store
+            .keep_root(&root.cid, &format!("add {}", path.display()))?;
+        Ok(root.cid)
+    }
+
+    /// Makes the content `text` names complete in the cache (fetching what is missing) and
+    /// keeps it through gc; returns its CID.
+    pub fn pin(&self, text: &str) -> Result<Cid, Error> {
+        let resolution = self.resolve(text)?;
+        let target = resolution.target.as_ref().ok_or_else(|| {
+            Error::msg(
+                ErrorKind::Usage,
+                format!(
+                    "`{text}` is a registry 2.0 entry (repository files): it has no CID to pin"
+                ),
+            )
+        })?;
+        let cid = self
+            .session()
+            .complete(target, &resolution.extra)
+            .context(|| format!("cannot pin `{text}`"))?;
+        self.store.keep_root(&cid, text)?;
+        Ok(cid)
     }
 
     /// The entries of every registry that pass `filter` (retracted ones left out unless asked).

@@ -79,6 +79,8 @@ pub struct Session<'c> {
     daemon: Mutex<Option<DaemonHandle>>,
     /// Blocks the fetcher stores, for an extraction running at the same time.
     arrivals: Arc<Arrivals>,
+    /// Cancels this session's work (see [`Client::cancel`]).
+    cancel: tokio_util::sync::CancellationToken,
 }
 
 impl<'c> Session<'c> {
@@ -89,6 +91,18 @@ impl<'c> Session<'c> {
             reporter,
             daemon: Mutex::new(None),
             arrivals: Arc::default(),
+            cancel: client.cancel_token(),
+        }
+    }
+
+    /// Runs a fallible future unless the session is cancelled first.
+    fn run<T, E: Into<Error>>(
+        &self,
+        future: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, Error> {
+        match self.client.block_on_until(&self.cancel, future) {
+            Some(result) => result.map_err(Into::into),
+            None => Err(Error::Cancelled),
         }
     }
 
@@ -124,8 +138,7 @@ impl<'c> Session<'c> {
                         continue;
                     }
                     let f = self.fetcher(fetcher, target, &extra.mirrors, &block)?;
-                    self.client
-                        .block_on(f.fetch_block(&block))
+                    self.run(f.fetch_block(&block))
                         .context(|| format!("cannot resolve `{target}`"))?;
                 }
                 Err(e) => return Err(e).context(|| format!("cannot resolve `{target}`")),
@@ -158,10 +171,10 @@ impl<'c> Session<'c> {
                 Err(ReadError::MissingBlock(block)) => {
                     let f = self.fetcher(&mut fetcher, target, &[], &block)?;
                     let step = if asked_range {
-                        self.client.block_on(f.fetch_block(&block))
+                        self.run(f.fetch_block(&block))
                     } else {
                         asked_range = true;
-                        self.client.block_on(f.fetch_range(&cid, offset, to))
+                        self.run(f.fetch_range(&cid, offset, to))
                     };
                     step.context(|| format!("cannot get bytes of `{target}`"))?;
                 }
@@ -227,7 +240,7 @@ impl<'c> Session<'c> {
         store.keep_root(&cid, &target.to_string())?;
         let f = self.fetcher(&mut fetcher, target, &extra.mirrors, &cid)?;
         let (report, written) = match &out {
-            None => (self.client.block_on(f.fetch(&cid)), None),
+            None => (self.fetch(f, &cid), None),
             Some((path, options)) => {
                 let (report, written) = self.fetch_and_extract(f, &cid, path, *options);
                 (report, Some((path, written)))
@@ -251,6 +264,13 @@ impl<'c> Session<'c> {
                 fetched: Some(report),
             }),
         }
+    }
+
+    /// Runs the fetch unless the session is cancelled first.
+    fn fetch(&self, fetcher: &Fetcher, cid: &Cid) -> Result<FetchReport, FetchError> {
+        self.client
+            .block_on_until(&self.cancel, fetcher.fetch(cid))
+            .unwrap_or(Err(FetchError::Cancelled))
     }
 
     /// Runs the fetch and, on another thread, the extraction into `out`, which waits for each
@@ -283,7 +303,7 @@ impl<'c> Session<'c> {
                     )),
                 }
             });
-            let report = self.client.block_on(fetcher.fetch(cid));
+            let report = self.fetch(fetcher, cid);
             arrivals.finish();
             let written = writer.join().expect("the extracting thread panicked");
             (report, written)
@@ -315,7 +335,7 @@ impl<'c> Session<'c> {
                 })
                 .context(format!("cannot get `{target}`")));
             }
-            let built = self.client.block_on(sources::build(
+            let built = self.run(sources::build(
                 settings,
                 &self.client.settings().env,
                 store,

@@ -152,6 +152,9 @@ pub enum FetchError {
     /// The local store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The caller cancelled the fetch.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl crate::Hint for FetchError {
@@ -177,13 +180,13 @@ impl crate::Hint for FetchError {
                     .into(),
             ),
             FetchError::Offline { .. } => Some(
-                "run without --offline (and without TROVE_OFFLINE=1) to fetch the missing blocks".into(),
+                "fetch without offline mode (drop --offline and TROVE_OFFLINE=1; offline=False in Python) to get the missing blocks".into(),
             ),
             FetchError::TimedOut { .. } => {
                 Some("run again (what was fetched is kept) or raise --timeout".into())
             }
             FetchError::Store(e) => e.hint(),
-            FetchError::BadContent { .. } => None,
+            FetchError::BadContent { .. } | FetchError::Cancelled => None,
         }
     }
 }

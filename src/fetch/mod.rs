@@ -7,16 +7,20 @@ pub mod gateway;
 pub mod http;
 mod idle;
 pub mod mirror;
+#[cfg(feature = "p2p")]
 pub mod p2p;
+mod p2p_config;
 mod source;
 
 pub use fetcher::{frontier, BlockStore, FetchError, FetchOptions, FetchReport, Fetcher};
 pub use gateway::GatewaySource;
 pub use http::{HttpClient, HttpError, HttpOptions};
 pub use idle::IdleTimeout;
-pub use libp2p::Multiaddr;
 pub use mirror::MirrorSource;
-pub use p2p::{P2pConfig, P2pSource, DEFAULT_BOOTSTRAP, DEFAULT_ROUTERS};
+pub use multiaddr::Multiaddr;
+#[cfg(feature = "p2p")]
+pub use p2p::P2pSource;
+pub use p2p_config::{P2pConfig, DEFAULT_BOOTSTRAP, DEFAULT_ROUTERS};
 pub use source::{ByteStream, Source, SourceError, SourceKind};
 pub mod kubo_rpc;
 pub use kubo_rpc::{

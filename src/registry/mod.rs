@@ -155,7 +155,7 @@ impl RegistrySet {
 }
 
 /// Errors from reading, fetching and resolving registries. Messages name the registry, the
-/// entry and the field; [`RegistryError::hint`] gives the advice line.
+/// entry and the field; its [`crate::Hint`] gives the advice line.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     /// `--registry` / `TROVE_REGISTRY` names nothing trove can read.
