@@ -189,6 +189,14 @@ impl Error {
         }
     }
 
+    /// Whether the operation was cancelled ([`crate::Client::cancel`]) rather than failed.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(
+            self.root(),
+            Error::Cancelled | Error::Fetch(FetchError::Cancelled)
+        )
+    }
+
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         match self {

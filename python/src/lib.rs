@@ -71,7 +71,7 @@ fn message(error: &trove::Error) -> String {
 
 /// The Python exception for `error`.
 fn to_pyerr(py: Python<'_>, error: trove::Error) -> PyErr {
-    if matches!(error.root(), trove::Error::Cancelled) {
+    if error.is_cancelled() {
         return PyKeyboardInterrupt::new_err("cancelled");
     }
     let text = message(&error);

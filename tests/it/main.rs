@@ -3,6 +3,7 @@
 mod car;
 mod cid_vectors;
 mod cli;
+mod client;
 mod dagpb;
 mod fetcher;
 mod gateway_source;
