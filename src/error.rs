@@ -67,45 +67,45 @@ impl ErrorKind {
 pub enum Error {
     /// Loading or resolving registries.
     #[error(transparent)]
-    Registry(#[from] RegistryError),
+    Registry(Box<RegistryError>),
     /// Fetching from the sources.
     #[error(transparent)]
-    Fetch(#[from] FetchError),
+    Fetch(Box<FetchError>),
     /// The local cache.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(Box<StoreError>),
     /// Writing content out.
     #[error(transparent)]
-    Extract(#[from] ExtractError),
+    Extract(Box<ExtractError>),
     /// Reading UnixFS content.
     #[error(transparent)]
-    Read(#[from] ReadError),
+    Read(Box<ReadError>),
     /// Settings.
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Config(Box<ConfigError>),
     /// The HTTP client or a URL.
     #[error(transparent)]
-    Http(#[from] HttpError),
+    Http(Box<HttpError>),
     /// The local daemon.
     #[error(transparent)]
-    Kubo(#[from] KuboError),
+    Kubo(Box<KuboError>),
     /// Importing files.
     #[error(transparent)]
-    Import(#[from] ImportError),
+    Import(Box<ImportError>),
     /// CAR data.
     #[error(transparent)]
-    Car(#[from] CarError),
+    Car(Box<CarError>),
     /// A CID that does not parse.
     #[error(transparent)]
-    Cid(#[from] CidError),
+    Cid(Box<CidError>),
     /// Setting up the p2p node.
     #[cfg(feature = "p2p")]
     #[error(transparent)]
-    P2p(#[from] crate::fetch::p2p::P2pError),
+    P2p(Box<crate::fetch::p2p::P2pError>),
     /// Publishing.
     #[cfg(feature = "publish")]
     #[error(transparent)]
-    Publish(#[from] crate::publish::PublishError),
+    Publish(Box<crate::publish::PublishError>),
     /// What was being done when `source` happened (`cannot get `ID``).
     #[error("{context}")]
     Context {
@@ -116,48 +116,58 @@ pub enum Error {
         source: Box<Error>,
     },
     /// A failure described here, with its kind and hint.
-    #[error("{message}")]
-    Message {
-        /// What went wrong, naming the thing.
-        message: String,
-        /// Its kind.
-        kind: ErrorKind,
-        /// What to do about it.
-        hint: Option<String>,
-    },
+    #[error(transparent)]
+    Message(Box<Described>),
     /// A filesystem operation outside the cache.
-    #[error("cannot {action} `{}`: {source}", path.display())]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: std::path::PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(Box<IoError>),
     /// The operation was cancelled (Ctrl-C in Python, a dropped token).
     #[error("cancelled")]
     Cancelled,
 }
 
+/// A failure described where it happened: its message, kind and hint.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Described {
+    /// What went wrong, naming the thing.
+    pub message: String,
+    /// Its kind.
+    pub kind: ErrorKind,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+/// A filesystem operation outside the cache that failed, naming the path.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} `{}`: {source}", path.display())]
+pub struct IoError {
+    /// What was being done.
+    pub action: &'static str,
+    /// The path.
+    pub path: std::path::PathBuf,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
+}
+
 impl Error {
     /// An error described here.
     pub fn msg(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error::Message {
+        Error::Message(Box::new(Described {
             message: message.into(),
             kind,
             hint: None,
-        }
+        }))
     }
 
     /// An error described here, with a hint.
     pub fn with_hint(kind: ErrorKind, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Error::Message {
+        Error::Message(Box::new(Described {
             message: message.into(),
             kind,
             hint: Some(hint.into()),
-        }
+        }))
     }
 
     /// A filesystem error naming the path.
@@ -166,11 +176,11 @@ impl Error {
         path: impl Into<std::path::PathBuf>,
         source: std::io::Error,
     ) -> Self {
-        Error::Io {
+        Error::Io(Box::new(IoError {
             action,
             path: path.into(),
             source,
-        }
+        }))
     }
 
     /// This error as the cause of `context` (what was being done).
@@ -191,18 +201,16 @@ impl Error {
 
     /// Whether the operation was cancelled ([`crate::Client::cancel`]) rather than failed.
     pub fn is_cancelled(&self) -> bool {
-        matches!(
-            self.root(),
-            Error::Cancelled | Error::Fetch(FetchError::Cancelled)
-        )
+        matches!(self.root(), Error::Cancelled)
+            || matches!(self.root(), Error::Fetch(e) if matches!(**e, FetchError::Cancelled))
     }
 
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Context { source, .. } => source.kind(),
-            Error::Message { kind, .. } => *kind,
-            Error::Registry(e) => match e {
+            Error::Message(m) => m.kind,
+            Error::Registry(e) => match e.as_ref() {
                 RegistryError::UnknownId { .. }
                 | RegistryError::UnknownVersion { .. }
                 | RegistryError::UnknownFile { .. }
@@ -214,7 +222,7 @@ impl Error {
                 RegistryError::BadSelector { .. } => ErrorKind::Usage,
                 _ => ErrorKind::Registry,
             },
-            Error::Fetch(e) => match e {
+            Error::Fetch(e) => match e.as_ref() {
                 FetchError::Offline { .. } => ErrorKind::Offline,
                 FetchError::Incomplete {
                     only_not_found: true,
@@ -229,7 +237,7 @@ impl Error {
             },
             Error::Store(e) => store_kind(e),
             Error::Read(e) => read_kind(e),
-            Error::Extract(e) => match e {
+            Error::Extract(e) => match e.as_ref() {
                 ExtractError::Read(e) => read_kind(e),
                 ExtractError::Output(_) | ExtractError::SymlinkRoot { .. } => ErrorKind::Usage,
                 ExtractError::UnsafeName { .. } | ExtractError::UnsafeSymlink { .. } => {
@@ -240,7 +248,7 @@ impl Error {
             Error::Config(_) | Error::Cid(_) => ErrorKind::Usage,
             Error::Http(_) => ErrorKind::Usage,
             Error::Kubo(_) => ErrorKind::Network,
-            Error::Import(_) | Error::Io { .. } => ErrorKind::Other,
+            Error::Import(_) | Error::Io(_) => ErrorKind::Other,
             Error::Car(_) => ErrorKind::Integrity,
             #[cfg(feature = "p2p")]
             Error::P2p(_) => ErrorKind::Network,
@@ -272,7 +280,7 @@ impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
             Error::Context { source, .. } => source.hint(),
-            Error::Message { hint, .. } => hint.clone(),
+            Error::Message(m) => m.hint.clone(),
             Error::Registry(e) => e.hint(),
             Error::Fetch(e) => e.hint(),
             Error::Store(e) => e.hint(),
@@ -288,10 +296,41 @@ impl Hint for Error {
             Error::P2p(e) => e.hint(),
             #[cfg(feature = "publish")]
             Error::Publish(e) => e.hint(),
-            Error::Io { .. } | Error::Cancelled => None,
+            Error::Io(_) | Error::Cancelled => None,
         }
     }
 }
+
+/// `From` for each wrapped error type (boxed: an `Error` stays two words wide).
+macro_rules! boxed_from {
+    ($($variant:ident($ty:ty)),* $(,)?) => {
+        $(
+            impl From<$ty> for Error {
+                fn from(e: $ty) -> Self {
+                    Error::$variant(Box::new(e))
+                }
+            }
+        )*
+    };
+}
+
+boxed_from!(
+    Registry(RegistryError),
+    Fetch(FetchError),
+    Store(StoreError),
+    Extract(ExtractError),
+    Read(ReadError),
+    Config(ConfigError),
+    Http(HttpError),
+    Kubo(KuboError),
+    Import(ImportError),
+    Car(CarError),
+    Cid(CidError),
+);
+#[cfg(feature = "p2p")]
+boxed_from!(P2p(crate::fetch::p2p::P2pError));
+#[cfg(feature = "publish")]
+boxed_from!(Publish(crate::publish::PublishError));
 
 /// `result` with `context` (what was being done) around its error.
 pub trait ResultExt<T> {
@@ -302,5 +341,20 @@ pub trait ResultExt<T> {
 impl<T, E: Into<Error>> ResultExt<T> for Result<T, E> {
     fn context(self, context: impl FnOnce() -> String) -> Result<T, Error> {
         self.map_err(|e| e.into().context(context()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_stays_small() {
+        // Results of `Error` are returned everywhere; the wrapped errors are boxed.
+        assert!(
+            std::mem::size_of::<Error>() <= 32,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
     }
 }

@@ -9,10 +9,6 @@
 //!   `OfflineError`, `VerificationError`, `RegistryError`), with `.hint` and `.kind`.
 //! - Progress goes to a Python callable `(bytes, blocks)`, at most ten times a second.
 
-// trove's errors carry CIDs and paths so that messages can name them (as in the library);
-// they are returned on cold paths only.
-#![allow(clippy::result_large_err)]
-
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyKeyboardInterrupt, PyValueError};
 use pyo3::prelude::*;
