@@ -240,9 +240,9 @@ impl<'c> Session<'c> {
         store.keep_root(&cid, &target.to_string())?;
         let f = self.fetcher(&mut fetcher, target, &extra.mirrors, &cid)?;
         let (report, written) = match &out {
-            None => (self.fetch(f, &cid), None),
+            None => (self.fetch(f, &cid, missing), None),
             Some((path, options)) => {
-                let (report, written) = self.fetch_and_extract(f, &cid, path, *options);
+                let (report, written) = self.fetch_and_extract(f, &cid, missing, path, *options);
                 (report, Some((path, written)))
             }
         };
@@ -266,10 +266,16 @@ impl<'c> Session<'c> {
         }
     }
 
-    /// Runs the fetch unless the session is cancelled first.
-    fn fetch(&self, fetcher: &Fetcher, cid: &Cid) -> Result<FetchReport, FetchError> {
+    /// Runs the fetch of what is `missing` under `cid` (the frontier the caller just walked)
+    /// unless the session is cancelled first.
+    fn fetch(
+        &self,
+        fetcher: &Fetcher,
+        cid: &Cid,
+        missing: Vec<Cid>,
+    ) -> Result<FetchReport, FetchError> {
         self.client
-            .block_on_until(&self.cancel, fetcher.fetch(cid))
+            .block_on_until(&self.cancel, fetcher.fetch_missing(cid, missing))
             .unwrap_or(Err(FetchError::Cancelled))
     }
 
@@ -279,6 +285,7 @@ impl<'c> Session<'c> {
         &self,
         fetcher: &Fetcher,
         cid: &Cid,
+        missing: Vec<Cid>,
         out: &Path,
         options: ExtractOptions,
     ) -> (
@@ -303,7 +310,7 @@ impl<'c> Session<'c> {
                     )),
                 }
             });
-            let report = self.fetch(fetcher, cid);
+            let report = self.fetch(fetcher, cid, missing);
             arrivals.finish();
             let written = writer.join().expect("the extracting thread panicked");
             (report, written)

@@ -385,8 +385,26 @@ impl Fetcher {
 
     /// Makes the DAG under `root` complete in the store; returns what was fetched.
     pub async fn fetch(&self, root: &Cid) -> Result<FetchReport, FetchError> {
+        self.fetch_known(root, None).await
+    }
+
+    /// [`Fetcher::fetch`] when the caller has just walked the store: `missing` is the frontier
+    /// under `root` it found (not walked again).
+    pub async fn fetch_missing(
+        &self,
+        root: &Cid,
+        missing: Vec<Cid>,
+    ) -> Result<FetchReport, FetchError> {
+        self.fetch_known(root, Some(missing)).await
+    }
+
+    async fn fetch_known(
+        &self,
+        root: &Cid,
+        missing: Option<Vec<Cid>>,
+    ) -> Result<FetchReport, FetchError> {
         let state = RunState::new(self.sources.len());
-        let work = self.fetch_inner(root, &state);
+        let work = self.fetch_inner(root, missing, &state);
         let result = match self.options.timeout {
             Some(limit) => match tokio::time::timeout(limit, work).await {
                 Ok(r) => r,
@@ -416,8 +434,16 @@ impl Fetcher {
         })
     }
 
-    async fn fetch_inner(&self, root: &Cid, state: &RunState) -> Result<(), FetchError> {
-        let mut missing = self.missing(root).await?;
+    async fn fetch_inner(
+        &self,
+        root: &Cid,
+        known: Option<Vec<Cid>>,
+        state: &RunState,
+    ) -> Result<(), FetchError> {
+        let mut missing = match known {
+            Some(missing) => missing,
+            None => self.missing(root).await?,
+        };
         if missing.is_empty() {
             return Ok(());
         }
