@@ -301,6 +301,21 @@ impl Hint for Error {
     }
 }
 
+/// An error and its sources as one line, joined with `: `, each message once (an `io::Error`
+/// wrapping another displays the same text as what it wraps).
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
 /// `From` for each wrapped error type (boxed: an `Error` stays two words wide).
 macro_rules! boxed_from {
     ($($variant:ident($ty:ty)),* $(,)?) => {

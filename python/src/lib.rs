@@ -51,26 +51,12 @@ create_exception!(
     "A registry that cannot be read, parsed or trusted."
 );
 
-/// The error as one line: the message and its causes, each said once.
-fn message(error: &trove::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = next {
-        let text = e.to_string();
-        if !parts.last().is_some_and(|last| last.contains(&text)) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    parts.join(": ")
-}
-
 /// The Python exception for `error`.
 fn to_pyerr(py: Python<'_>, error: trove::Error) -> PyErr {
     if error.is_cancelled() {
         return PyKeyboardInterrupt::new_err("cancelled");
     }
-    let text = message(&error);
+    let text = trove::error::chain(&error);
     let err = match error.kind() {
         ErrorKind::NotFound => NotFound::new_err(text),
         ErrorKind::Offline => OfflineError::new_err(text),

@@ -139,7 +139,7 @@ impl HttpClient {
             .connect_timeout(options.connect_timeout)
             .redirect(policy)
             .build()
-            .map_err(|e| HttpError::Client(error_chain(&e)))?;
+            .map_err(|e| HttpError::Client(crate::error::chain(&e)))?;
         Ok(HttpClient {
             client,
             allow_insecure,
@@ -336,7 +336,7 @@ pub fn status_error(
 /// The error for a transport failure (see the module docs).
 pub fn request_error(err: &reqwest::Error) -> SourceError {
     let url = err.url().map(|u| format!(" `{u}`")).unwrap_or_default();
-    let detail = error_chain(err);
+    let detail = crate::error::chain(err);
     if err.is_redirect() {
         // The innermost message is the redirect policy's own (it names the URL).
         let mut inner: &(dyn std::error::Error + 'static) = err;
@@ -388,20 +388,6 @@ fn io_kind(err: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind
         next = e.source();
     }
     None
-}
-
-/// An error and its sources, joined with `: ` (repeats left out).
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = next {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    parts.join(": ")
 }
 
 /// The media type of a response (`text/html` for `text/html; charset=utf-8`), lowercase.
@@ -462,7 +448,7 @@ pub fn body_stream(response: Response) -> ByteStream {
                 .filter(|k| *k != std::io::ErrorKind::Other)
                 .unwrap_or(std::io::ErrorKind::ConnectionReset)
         };
-        std::io::Error::new(kind, error_chain(&e))
+        std::io::Error::new(kind, crate::error::chain(&e))
     });
     Box::pin(tokio_util::io::StreamReader::new(stream))
 }

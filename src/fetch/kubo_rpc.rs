@@ -43,7 +43,7 @@
 //! The source does no verification and no retries: the fetcher verifies every block against its
 //! CID and decides on retries and fallbacks from the [`SourceError`] returned.
 
-use super::http::{body_stream, error_chain, parse_retry_after, request_error};
+use super::http::{body_stream, parse_retry_after, request_error};
 use super::{ByteStream, Source, SourceError, SourceKind};
 use crate::car::MAX_BLOCK_SIZE;
 use crate::content::Cid;
@@ -682,7 +682,7 @@ impl KuboRpcSource {
                 .build()
                 .map_err(|e| KuboError::DaemonSpawn {
                     command: command_line.clone(),
-                    source: io::Error::other(error_chain(&e)),
+                    source: io::Error::other(crate::error::chain(&e)),
                 })?;
         let api_file = ipfs_path.map(|p| p.join("api"));
         if let Some(candidate) = ready(&client, api_file.as_deref()).await {

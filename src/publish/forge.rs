@@ -292,13 +292,13 @@ impl Forge {
         let response = request.send().await.map_err(|e| ForgeError::Request {
             method: method.to_string(),
             url: url.clone(),
-            detail: crate::fetch::http::error_chain(&e.without_url()),
+            detail: crate::error::chain(&e.without_url()),
         })?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| ForgeError::Request {
             method: method.to_string(),
             url: url.clone(),
-            detail: crate::fetch::http::error_chain(&e.without_url()),
+            detail: crate::error::chain(&e.without_url()),
         })?;
         if !status.is_success() {
             return Err(ForgeError::Status {

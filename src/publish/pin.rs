@@ -129,7 +129,7 @@ pub async fn dag_import(
         .body(reqwest::Body::wrap_stream(body))
         .send()
         .await
-        .map_err(|e| daemon(crate::fetch::http::error_chain(&e)))?;
+        .map_err(|e| daemon(crate::error::chain(&e)))?;
     let status = response.status();
     let stream_error = response
         .headers()
@@ -203,7 +203,7 @@ async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String>
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| crate::fetch::http::error_chain(&e))?
+        .map_err(|e| crate::error::chain(&e))?
     {
         if body.len() + chunk.len() > MAX_ANSWER {
             return Err(format!("the answer is larger than {MAX_ANSWER} bytes"));
@@ -316,7 +316,7 @@ impl PinService {
             .header(AUTHORIZATION, format!("Bearer {}", self.token))
             .send()
             .await
-            .map_err(|e| self.error(crate::fetch::http::error_chain(&e)))?;
+            .map_err(|e| self.error(crate::error::chain(&e)))?;
         let status = response.status();
         let body = read_capped(response).await.map_err(|e| self.error(e))?;
         let value: Option<Value> = serde_json::from_slice(&body).ok();

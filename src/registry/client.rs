@@ -588,7 +588,7 @@ impl Client {
         let mut response = request
             .send()
             .await
-            .map_err(|e| http_err(error_chain(&e)))?;
+            .map_err(|e| http_err(crate::error::chain(&e)))?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_MODIFIED && etag.is_some() {
             return Ok(Fetched::NotModified);
@@ -613,7 +613,7 @@ impl Client {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| http_err(error_chain(&e)))?
+            .map_err(|e| http_err(crate::error::chain(&e)))?
         {
             if (bytes.len() + chunk.len()) as u64 > limit {
                 return Err(too_large());
@@ -622,17 +622,6 @@ impl Client {
         }
         Ok(Fetched::Body { bytes, etag })
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 enum LocalError {

@@ -12,6 +12,7 @@
 //! holds (2 MiB after rust-yamux's window auto-tuning) and rust-yamux refuses frames over 1 MiB
 //! (see `fetch::p2p::transport`).
 
+use crate::p2p::{assert_cache_clean, p2p_get};
 use crate::support::kubo::{helia_dir, helia_fetch, Peer, TroveServer};
 use crate::support::{assert_same_tree, splitmix64_bytes, Trove};
 use std::path::{Path, PathBuf};
@@ -43,18 +44,7 @@ fn tree(dir: &Path, seed: u64) -> PathBuf {
 
 /// `trove get TARGET -o OUT --source p2p --peer PEER`, asserting success.
 fn get_from(trove: &Trove, target: &str, peer: &str, out: &Path) {
-    trove.ok(&[
-        "get",
-        target,
-        "-o",
-        out.to_str().unwrap(),
-        "--source",
-        "p2p",
-        "--peer",
-        peer,
-        "--timeout",
-        "120s",
-    ]);
+    p2p_get(trove, target, out, &["--peer", peer]);
 }
 
 #[test]
@@ -101,8 +91,7 @@ fn trove_fetches_helia_default_content_files_and_directories() {
     let got = out.path().join("tree");
     get_from(&trove, &cid, peer.tcp_addr(), &got);
     assert_same_tree(&dir, &got);
-    let (code, out_text, err) = trove.run(&["cache", "verify"]);
-    assert_eq!(code, 0, "{out_text}{err}");
+    assert_cache_clean(&trove);
 }
 
 #[test]

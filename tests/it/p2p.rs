@@ -25,7 +25,7 @@ fn router_naming(kubo: &KuboPeer, cid: &str, dir: &Path) -> Gateway {
 }
 
 /// `trove get TARGET -o OUT --source p2p ARGS…`; asserts success.
-fn p2p_get(trove: &Trove, target: &str, out: &Path, args: &[&str]) {
+pub(crate) fn p2p_get(trove: &Trove, target: &str, out: &Path, args: &[&str]) {
     let mut all = vec![
         "get",
         target,
@@ -39,7 +39,8 @@ fn p2p_get(trove: &Trove, target: &str, out: &Path, args: &[&str]) {
     trove.ok(&all);
 }
 
-fn assert_cache_clean(trove: &Trove) {
+/// Asserts `trove cache verify` finds nothing wrong.
+pub(crate) fn assert_cache_clean(trove: &Trove) {
     let (code, out, err) = trove.run(&["cache", "verify"]);
     assert_eq!(code, 0, "cache verify failed:\n{out}\n{err}");
 }

@@ -7,7 +7,6 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -119,19 +118,6 @@ def gateway_factory():
         server.stop()
 
 
-def free_port() -> int:
-    while True:
-        with socket.socket() as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                    udp.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-
-
 @pytest.fixture
 def serving_peer(tmp_path):
     """Starts a bitswap peer (`kubo` or `helia`) serving paths; returns (tcp multiaddr, path →
@@ -142,7 +128,7 @@ def serving_peer(tmp_path):
         if kind == "kubo":
             python = peer_tool("TROVE_TEST_KUBO_PYTHON")
             args = [python, str(PEERS / "kubo_peer.py"), "serve", "--repo",
-                    str(tmp_path / f"kubo-{len(servers)}" / "repo"), "--port", str(free_port())]
+                    str(tmp_path / f"kubo-{len(servers)}" / "repo")]
         else:
             install = Path(peer_tool("TROVE_TEST_HELIA_DIR"))
             args = ["node", str(install / "helia_peer.mjs"), "serve", "--port", "0",

@@ -20,6 +20,18 @@ ARTIFACT = "coalescent_n5_theta1"
 EXPECTED = REPO / "registry" / "artifacts" / ARTIFACT
 
 
+def export_car(tmp_path: Path, source: Path, *args: str) -> "tuple[str, Path]":
+    """`trove car export SOURCE` with the installed CLI (in a cache of its own); returns the
+    root CID and the CAR."""
+    car = source.with_suffix(".car")
+    cid = subprocess.run(
+        [Path(sys.executable).parent / "trove", "--cache-dir", tmp_path / "publisher",
+         "car", "export", source, "-o", car, *args],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    return cid, car
+
+
 def same_tree(a: Path, b: Path) -> bool:
     cmp = filecmp.dircmp(a, b)
     if cmp.left_only or cmp.right_only or cmp.funny_files:
@@ -126,14 +138,8 @@ def test_progress_callback_and_gateway_source(cache, tmp_path, gateway_factory):
     data = splitmix64(42, 3 * 1024 * 1024 + 17)
     source = tmp_path / "big.bin"
     source.write_bytes(data)
-    client = trove.Client(cache_dir=tmp_path / "publisher")
-    cid = client.add(source, profile="unixfs-v0-2015")
-    car = tmp_path / "big.car"
-    exported = subprocess.run(
-        [Path(sys.executable).parent / "trove", "--cache-dir", tmp_path / "publisher",
-         "car", "export", source, "-o", car],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()
+    cid = trove.Client(cache_dir=tmp_path / "adder").add(source, profile="unixfs-v0-2015")
+    exported, car = export_car(tmp_path, source)
     assert exported == cid
     url = gateway_factory("--car", car)
     calls = []
@@ -146,12 +152,7 @@ def test_progress_callback_and_gateway_source(cache, tmp_path, gateway_factory):
 def test_a_corrupting_gateway_is_an_error_and_nothing_is_written(cache, tmp_path, gateway_factory):
     source = tmp_path / "f.bin"
     source.write_bytes(splitmix64(7, 600_000))
-    car = tmp_path / "f.car"
-    cid = subprocess.run(
-        [Path(sys.executable).parent / "trove", "--cache-dir", tmp_path / "publisher",
-         "car", "export", source, "-o", car],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()
+    cid, car = export_car(tmp_path, source)
     url = gateway_factory("--car", car, "--fault", "corrupt")
     client = trove.Client(sources=["gateway"], gateways=[url], timeout=30)
     out = tmp_path / "out.bin"
@@ -227,12 +228,7 @@ def test_the_console_script_is_the_cli(cache, tmp_path):
 def test_the_gil_is_released_while_fetching(cache, tmp_path, gateway_factory):
     source = tmp_path / "f.bin"
     source.write_bytes(splitmix64(3, 2_000_000))
-    car = tmp_path / "f.car"
-    cid = subprocess.run(
-        [Path(sys.executable).parent / "trove", "--cache-dir", tmp_path / "publisher",
-         "car", "export", source, "-o", car, "--chunker", "size-65536", "--raw-leaves"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()
+    cid, car = export_car(tmp_path, source, "--chunker", "size-65536", "--raw-leaves")
     # A gateway that drips: the get takes a while, during which Python keeps running.
     url = gateway_factory("--car", car, "--fault", "slow-start")
     import threading
@@ -260,12 +256,7 @@ def test_the_gil_is_released_while_fetching(cache, tmp_path, gateway_factory):
 def test_ctrl_c_cancels_a_get_cleanly(cache, tmp_path, gateway_factory):
     source = tmp_path / "f.bin"
     source.write_bytes(splitmix64(5, 1_000_000))
-    car = tmp_path / "f.car"
-    cid = subprocess.run(
-        [Path(sys.executable).parent / "trove", "--cache-dir", tmp_path / "publisher",
-         "car", "export", source, "-o", car],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()
+    cid, car = export_car(tmp_path, source)
     url = gateway_factory("--car", car, "--fault", "stall", "--stall-seconds", "60")
     out = tmp_path / "out.bin"
     script = textwrap.dedent(f"""

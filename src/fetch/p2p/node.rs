@@ -116,7 +116,7 @@ impl Node {
                 .listen_on(addr.clone())
                 .map_err(|e| P2pError::Listen {
                     addr: addr.to_string(),
-                    detail: match crate::fetch::http::error_chain(&e).trim_matches([':', ' ']) {
+                    detail: match crate::error::chain(&e).trim_matches([':', ' ']) {
                         "" => format!("{e:?}"),
                         text => text.to_string(),
                     },
@@ -316,21 +316,6 @@ fn describe_dial_error(error: &libp2p::swarm::DialError) -> String {
             .join("; "),
         other => innermost(other),
     }
-}
-
-/// `error` and its sources as one line, each message once (an `io::Error` wrapping another
-/// displays the same text as what it wraps).
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(error);
-    while let Some(e) = next {
-        let text = e.to_string();
-        if !parts.last().is_some_and(|last| last.contains(&text)) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    parts.join(": ")
 }
 
 /// The `/p2p/<peer id>` at the end of `addr`, if any.
@@ -546,7 +531,7 @@ impl Actor {
                 cause,
                 ..
             } => {
-                let cause = cause.as_ref().map(|e| error_chain(e));
+                let cause = cause.as_ref().map(|e| crate::error::chain(e));
                 match &cause {
                     Some(why) => tracing::debug!(peer = %peer_id, "connection closed: {why}"),
                     None => tracing::debug!(peer = %peer_id, "connection closed"),
