@@ -70,6 +70,15 @@ pub struct Got {
     pub fetched: Option<crate::fetch::FetchReport>,
 }
 
+impl Listed {
+    fn of(registry: &crate::registry::Registry, entry: &Entry) -> Self {
+        Listed {
+            registry: registry.name.clone(),
+            entry: entry.clone(),
+        }
+    }
+}
+
 /// What [`Client::get_to`] wrote.
 #[derive(Debug, Clone)]
 pub struct GetReport {
@@ -508,10 +517,7 @@ impl Client {
         Ok(set
             .list(filter)
             .into_iter()
-            .map(|(r, e)| Listed {
-                registry: r.name.clone(),
-                entry: e.clone(),
-            })
+            .map(|(r, e)| Listed::of(r, e))
             .collect())
     }
 
@@ -521,10 +527,7 @@ impl Client {
         Ok(set
             .search(text)
             .into_iter()
-            .map(|(r, hit)| Listed {
-                registry: r.name.clone(),
-                entry: hit.entry.clone(),
-            })
+            .map(|(r, hit)| Listed::of(r, hit.entry))
             .collect())
     }
 
@@ -532,14 +535,8 @@ impl Client {
     pub fn info(&self, id: &str) -> Result<Listed, Error> {
         let set = self.registries()?;
         let resolved = set.resolve(id)?;
-        set.registries
-            .iter()
-            .find(|r| r.name == resolved.registry)
-            .and_then(|r| r.entries.get(&resolved.id).map(|e| (r, e)))
-            .map(|(r, e)| Listed {
-                registry: r.name.clone(),
-                entry: e.clone(),
-            })
+        set.find(&resolved.id)
+            .map(|(r, e)| Listed::of(r, e))
             .ok_or_else(|| {
                 Error::msg(
                     ErrorKind::NotFound,
