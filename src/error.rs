@@ -344,6 +344,12 @@ boxed_from!(
 );
 #[cfg(feature = "p2p")]
 boxed_from!(P2p(crate::fetch::p2p::P2pError));
+
+impl From<crate::output::OutputError> for Error {
+    fn from(e: crate::output::OutputError) -> Self {
+        ExtractError::Output(e).into()
+    }
+}
 #[cfg(feature = "publish")]
 boxed_from!(Publish(crate::publish::PublishError));
 

@@ -304,8 +304,7 @@ impl Client {
             };
             if let Some(out) = &output {
                 // Refused before anything is fetched.
-                trove::output::check_output(out, force)
-                    .map_err(|e| trove::Error::from(trove::extract::ExtractError::from(e)))?;
+                trove::output::check_output(out, force)?;
             }
             let resolution = client.resolve(&target)?;
             let got = client
@@ -315,7 +314,7 @@ impl Client {
                 None => Ok(got.path),
                 Some(out) => {
                     trove::output::copy_out(&got.path, out, force).map_err(|e| {
-                        trove::Error::from(trove::extract::ExtractError::from(e))
+                        trove::Error::from(e)
                             .context(format!("cannot write `{target}` to `{}`", out.display()))
                     })?;
                     Ok(out.clone())

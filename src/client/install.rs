@@ -116,7 +116,6 @@ impl Client {
             .materialize(&resolution)
             .context(|| format!("cannot get `{id}`"))?;
         let copied = crate::output::copy_out(&got.path, &out, false)
-            .map_err(crate::extract::ExtractError::from)
             .context(|| format!("cannot write `{id}` to `{}`", out.display()))?;
         Ok(Installed::Written {
             path: out,

@@ -297,10 +297,9 @@ impl Client {
     /// filesystem offers: a reflink, else an in-kernel copy), atomically. A folder already at
     /// `output` is an error unless `force`; then the copy replaces it in one rename.
     pub fn get_to(&self, text: &str, output: &Path, force: bool) -> Result<GetReport, Error> {
-        crate::output::check_output(output, force).map_err(crate::extract::ExtractError::from)?;
+        crate::output::check_output(output, force)?;
         let snapshot = self.get(text)?;
         let copied = crate::output::copy_out(&snapshot, output, force)
-            .map_err(crate::extract::ExtractError::from)
             .context(|| format!("cannot write `{text}` to `{}`", output.display()))?;
         Ok(GetReport { snapshot, copied })
     }
@@ -443,12 +442,10 @@ impl Client {
         options: ExtractOptions,
     ) -> Result<usize, Error> {
         if out.symlink_metadata().is_ok() && !options.replace {
-            return Err(
-                crate::extract::ExtractError::from(crate::output::OutputError::Exists {
-                    path: out.to_path_buf(),
-                })
-                .into(),
-            );
+            return Err(crate::output::OutputError::Exists {
+                path: out.to_path_buf(),
+            }
+            .into());
         }
         let client = crate::registry::Client::new(self.settings.registry_options())?;
         let parent = crate::output::folder_of(out);
@@ -470,14 +467,14 @@ impl Client {
             std::fs::write(&path, bytes).map_err(|e| Error::io("write", &path, e))?;
         }
         if options.read_only {
-            crate::output::make_read_only(&staged).map_err(crate::extract::ExtractError::from)?;
+            crate::output::make_read_only(&staged)?;
         }
         match crate::output::place(&staged, out, options.replace) {
             Ok(()) => Ok(resolved.repo_files.len()),
             Err(_) if options.read_only && out.symlink_metadata().is_ok() => {
                 Ok(resolved.repo_files.len())
             }
-            Err(e) => Err(crate::extract::ExtractError::from(e).into()),
+            Err(e) => Err(e.into()),
         }
     }
 

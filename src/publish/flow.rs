@@ -246,7 +246,7 @@ impl Client {
             }
         }
         if let Some(car) = &options.car {
-            crate::output::check_folder(car).map_err(crate::extract::ExtractError::from)?;
+            crate::output::check_folder(car)?;
         }
         let services = self.pin_services(&options.pins)?;
         let target = match &options.registry {
