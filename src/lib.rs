@@ -47,6 +47,7 @@ pub mod fetch;
 pub mod import;
 pub mod output;
 pub mod progress;
+pub mod project;
 pub mod protobuf;
 #[cfg(feature = "publish")]
 pub mod publish;

@@ -64,6 +64,126 @@ pub enum Command {
     /// Publish a file or folder: import it, make it available (IPFS daemon, pinning services,
     /// a CAR for a mirror), build its registry entry, and optionally open a registry pull request.
     Publish(PublishArgs),
+    /// Resolve every artifact of trove.toml and write trove.lock.
+    Lock(ProjectArgs),
+    /// Make every output of trove.toml match trove.lock (locking first), or keep them up to
+    /// date as a service (--watch).
+    Sync(SyncArgs),
+    /// Show each output of the project (or a folder trove wrote): ID, version, CID, whether it
+    /// is intact and whether the registry has something newer.
+    Status(StatusArgs),
+    /// Compare each output of the project (or a folder trove wrote) with its content file by
+    /// file; exit 1 naming every file that was changed, added or is missing.
+    Verify(VerifyArgs),
+    /// Add an artifact to trove.toml (creating it) and update trove.lock.
+    AddArtifact(AddArtifactArgs),
+    /// Remove an artifact from trove.toml and update trove.lock (its output is left alone).
+    RemoveArtifact(RemoveArtifactArgs),
+}
+
+/// Which project, and how to fetch for it.
+#[derive(Debug, Args, Clone)]
+pub struct ProjectArgs {
+    /// The manifest (default: trove.toml in the current folder or the nearest one above).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Sources and time-outs.
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+/// `trove sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The project.
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Fail when trove.lock is out of date instead of updating it (CI).
+    #[arg(long, conflicts_with = "frozen")]
+    pub locked: bool,
+    /// Use trove.lock as it is, reading no registry; fail when it does not cover trove.toml.
+    #[arg(long)]
+    pub frozen: bool,
+    /// Replace outputs that were changed since trove wrote them, or that trove did not write.
+    #[arg(long)]
+    pub force: bool,
+    /// Keep the outputs up to date until stopped (SIGTERM or Ctrl-C ends it after the current
+    /// step): poll, stage each run in .trove/runs/, verify, swap the outputs (symlinks) in.
+    #[arg(long, conflicts_with_all = ["locked", "frozen"])]
+    pub watch: bool,
+    /// How often the registries are asked again (If-None-Match: an unchanged one costs one 304).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, requires = "watch")]
+    pub interval: std::time::Duration,
+    /// How often they are read whole whatever their ETag says (0: never).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration, requires = "watch")]
+    pub hard_refresh: std::time::Duration,
+    /// Previous runs kept besides the current one.
+    #[arg(long, value_name = "N", default_value_t = 2, requires = "watch")]
+    pub keep: usize,
+    /// A file touched after each swap (the consumer's signal).
+    #[arg(long, value_name = "PATH", requires = "watch")]
+    pub notify_file: Option<PathBuf>,
+    /// A file the consumer creates or touches when it is done with a run: waited for before old
+    /// runs are deleted and before the next run (trove never deletes it).
+    #[arg(long, value_name = "PATH", requires = "watch")]
+    pub wait_file: Option<PathBuf>,
+    /// How long to wait for the wait file.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, requires = "watch")]
+    pub wait_timeout: std::time::Duration,
+    /// Stop after this many polls (for tests and one-shot runs).
+    #[arg(long, value_name = "N", requires = "watch")]
+    pub max_polls: Option<u64>,
+}
+
+/// `trove status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// A folder trove wrote (default: the project's outputs).
+    pub path: Option<PathBuf>,
+    /// The project.
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+/// `trove verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A folder trove wrote (default: the project's outputs).
+    pub path: Option<PathBuf>,
+    /// The project.
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+/// `trove add-artifact`.
+#[derive(Debug, Args)]
+pub struct AddArtifactArgs {
+    /// The output path, relative to the manifest (e.g. data/n5).
+    pub output: String,
+    /// What goes there: ID[@version|@alias][/file], or a CID[/path].
+    pub target: String,
+    /// A registry to add to the manifest's `registries` (repeatable).
+    #[arg(long = "registry", value_name = "SOURCE")]
+    pub registries: Vec<String>,
+    /// Only edit trove.toml; do not lock.
+    #[arg(long)]
+    pub no_lock: bool,
+    /// The project.
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+/// `trove remove-artifact`.
+#[derive(Debug, Args)]
+pub struct RemoveArtifactArgs {
+    /// The output path, as in trove.toml.
+    pub output: String,
+    /// Only edit trove.toml; do not lock.
+    #[arg(long)]
+    pub no_lock: bool,
+    /// The project.
+    #[command(flatten)]
+    pub project: ProjectArgs,
 }
 
 /// The metadata of a registry entry, from flags or a JSON file.

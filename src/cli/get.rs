@@ -43,9 +43,7 @@ pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
             .map_err(anyhow::Error::from)
             .and_then(|got| {
                 let copied =
-                    crate::output::copy_out(&got.path, &out, args.force).with_context(|| {
-                        format!("cannot write `{}` to `{}`", args.target, out.display())
-                    })?;
+                    client.write_output(&args.target, &resolution, &got, &out, args.force)?;
                 Ok((got, copied))
             })
             .map(|(got, copied)| {

@@ -8,6 +8,7 @@ mod get;
 mod install;
 mod logging;
 mod progress;
+mod project;
 #[cfg(feature = "publish")]
 mod publish;
 mod registry;
@@ -95,6 +96,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Publish(args) => publish::run(&ctx, args),
         #[cfg(not(feature = "publish"))]
         Command::Publish(_) => Err(not_built("publish", "publish")),
+        Command::Lock(args) => project::lock(&ctx, args),
+        Command::Sync(args) => project::sync(&ctx, args),
+        Command::Status(args) => project::status(&ctx, args),
+        Command::Verify(args) => project::verify(&ctx, args),
+        Command::AddArtifact(args) => project::add_artifact(&ctx, args),
+        Command::RemoveArtifact(args) => project::remove_artifact(&ctx, args),
     }
 }
 

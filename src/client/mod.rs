@@ -14,6 +14,7 @@
 
 pub mod cache;
 pub mod install;
+pub mod outputs;
 pub mod session;
 pub mod settings;
 pub mod snapshot;
@@ -122,6 +123,8 @@ pub struct Client {
     reporter: Arc<dyn Reporter>,
     /// Cancels the operations in flight (see [`Client::cancel`]).
     cancel: std::sync::Mutex<tokio_util::sync::CancellationToken>,
+    /// Registry reads asked for by [`Client::with_registry_refresh`]: (refresh, unconditional).
+    registry_refresh: std::sync::Mutex<Option<(bool, bool)>>,
 }
 
 impl Client {
@@ -156,6 +159,7 @@ impl Client {
             runtime,
             reporter: Arc::new(Silent),
             cancel: std::sync::Mutex::default(),
+            registry_refresh: std::sync::Mutex::default(),
         })
     }
 
@@ -188,6 +192,14 @@ impl Client {
     /// Runs a future on the client's runtime (callable from any thread but the runtime's own).
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
+    }
+
+    /// Runs `future` on the client's runtime in the background.
+    pub fn spawn<F>(&self, future: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.runtime.spawn(future);
     }
 
     /// Runs a future on the client's runtime unless `token` is cancelled first (`None`).
@@ -237,15 +249,96 @@ impl Client {
     /// Loads the configured registries (cached copies within their TTL need no network;
     /// warnings go to the reporter).
     pub fn registries(&self) -> Result<RegistrySet, Error> {
-        let sources = self.settings.registry_sources()?;
-        let client = crate::registry::Client::new(self.settings.registry_options())?;
-        let (set, warnings) = self.run(client.load_all(&sources))?;
-        for w in warnings {
-            self.reporter.report(crate::progress::Event::Warning {
-                message: &w.to_string(),
-            });
+        self.load_registries(&self.settings.registries)
+            .map(|(set, _)| set)
+    }
+
+    /// Loads the registries `texts` names (paths, URLs, `owner/repo[@ref]`) in search order,
+    /// with the copy of each that was read. One that cannot be loaded is skipped with a
+    /// warning when others load; the call fails only when none does.
+    pub fn load_registries(
+        &self,
+        texts: &[String],
+    ) -> Result<(RegistrySet, Vec<crate::project::LockedRegistry>), Error> {
+        let sources = self.settings.parse_registries(texts)?;
+        let mut options = self.settings.registry_options();
+        if let Some((refresh, unconditional)) = *self.registry_refresh.lock().expect("lock") {
+            options.refresh |= refresh;
+            options.unconditional |= unconditional;
         }
-        Ok(set)
+        let client = crate::registry::Client::new(options)?;
+        let mut set = RegistrySet::default();
+        let mut read = Vec::new();
+        let mut first_error = None;
+        for (text, source) in texts.iter().zip(&sources) {
+            let loaded = match self.run(client.load(source)) {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    self.reporter.report(crate::progress::Event::Warning {
+                        message: &format!("registry `{source}` skipped: {e}"),
+                    });
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+            };
+            for w in &loaded.warnings {
+                self.reporter.report(crate::progress::Event::Warning {
+                    message: &w.to_string(),
+                });
+            }
+            read.push(crate::project::LockedRegistry {
+                source: text.clone(),
+                revision: loaded.revision,
+            });
+            set.registries.push(loaded.registry);
+        }
+        match first_error {
+            Some(e) if set.registries.is_empty() => Err(e),
+            _ => Ok((set, read)),
+        }
+    }
+
+    /// Runs `f` with every registry asked again (`If-None-Match`, even within the TTL), or,
+    /// with `whole`, read whole whatever its ETag says: a service's polls and hard refreshes.
+    pub fn with_registry_refresh<T>(&self, whole: bool, f: impl FnOnce() -> T) -> T {
+        *self.registry_refresh.lock().expect("lock") = Some((true, whole));
+        let out = f();
+        *self.registry_refresh.lock().expect("lock") = None;
+        out
+    }
+
+    /// The records of the outputs trove wrote with this cache.
+    pub fn outputs(&self) -> outputs::Outputs {
+        outputs::Outputs::new(&self.settings.cache_dir)
+    }
+
+    /// Copies the snapshot `got` (of `resolution`, asked for as `target`) to `output` with the
+    /// rules of [`crate::output::copy_out`], and records the output (for `status`/`verify`).
+    pub fn write_output(
+        &self,
+        target: &str,
+        resolution: &Resolution,
+        got: &Got,
+        output: &Path,
+        force: bool,
+    ) -> Result<CopySummary, Error> {
+        let copied = crate::output::copy_out(&got.path, output, force)
+            .context(|| format!("cannot write `{target}` to `{}`", output.display()))?;
+        if let Some(cid) = got.cid {
+            let path = std::path::absolute(output).map_err(|e| Error::io("resolve", output, e))?;
+            let entry = resolution.entry.as_ref();
+            self.outputs().put(&outputs::OutputRecord {
+                fingerprint: outputs::fingerprint(&path).unwrap_or_default(),
+                path,
+                cid: cid.to_string(),
+                target: target.to_string(),
+                id: entry.map(|e| e.id.clone()),
+                version: entry.map(|e| e.version.clone()),
+                profile: entry.and_then(|e| e.profile).map(|p| p.name().to_string()),
+                written_at: outputs::now_secs(),
+            })?;
+        }
+        Ok(copied)
     }
 
     /// Resolves `text`: a CID (`CID`, `CID/path`, `/ipfs/…`, `ipfs://…`) as it is, anything
@@ -298,10 +391,15 @@ impl Client {
     /// `output` is an error unless `force`; then the copy replaces it in one rename.
     pub fn get_to(&self, text: &str, output: &Path, force: bool) -> Result<GetReport, Error> {
         crate::output::check_output(output, force)?;
-        let snapshot = self.get(text)?;
-        let copied = crate::output::copy_out(&snapshot, output, force)
-            .context(|| format!("cannot write `{text}` to `{}`", output.display()))?;
-        Ok(GetReport { snapshot, copied })
+        let resolution = self.resolve(text)?;
+        let got = self
+            .materialize(&resolution)
+            .context(|| format!("cannot get `{text}`"))?;
+        let copied = self.write_output(text, &resolution, &got, output, force)?;
+        Ok(GetReport {
+            snapshot: got.path,
+            copied,
+        })
     }
 
     /// The snapshot of what `resolution` names, made when it is not there yet.

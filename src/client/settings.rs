@@ -158,16 +158,24 @@ impl Settings {
         options
     }
 
-    /// The registries to read, parsed; an error with a hint when none is configured.
+    /// The configured registries, parsed; an error with a hint when none is configured.
     pub fn registry_sources(&self) -> Result<Vec<crate::registry::RegistrySource>, Error> {
-        if self.registries.is_empty() {
+        self.parse_registries(&self.registries)
+    }
+
+    /// Registries `texts` names, parsed; an error with a hint when there are none.
+    pub fn parse_registries(
+        &self,
+        texts: &[String],
+    ) -> Result<Vec<crate::registry::RegistrySource>, Error> {
+        if texts.is_empty() {
             return Err(Error::with_hint(
                 ErrorKind::Usage,
                 "no registry is configured",
                 "pass --registry PATH|URL|owner/repo (e.g. --registry registry/registry.json; in Python `registry=`), set TROVE_REGISTRY, or add `registries = [...]` to the config file",
             ));
         }
-        self.registries
+        texts
             .iter()
             .map(|t| crate::registry::RegistrySource::parse(t).map_err(Error::from))
             .collect()

@@ -178,6 +178,9 @@ pub struct ClientOptions {
     /// allowed). Off by default: over plain HTTP anyone on the path could change which CID an
     /// ID names.
     pub allow_insecure: bool,
+    /// A hard refresh: ask for the whole document, even within the TTL and without
+    /// `If-None-Match` (a service's periodic re-read whatever the ETag says).
+    pub unconditional: bool,
 }
 
 impl ClientOptions {
@@ -192,6 +195,7 @@ impl ClientOptions {
             max_bytes: MAX_REGISTRY_BYTES,
             timeout: Duration::from_secs(30),
             allow_insecure: false,
+            unconditional: false,
         }
     }
 }
@@ -240,6 +244,18 @@ pub struct Loaded {
     pub fetched_at: Option<SystemTime>,
     /// Problems that did not stop loading.
     pub warnings: Vec<Warning>,
+    /// Which copy of the document this is.
+    pub revision: Revision,
+}
+
+/// Which copy of a registry document was read: what a lockfile records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    /// The server's ETag for it (downloaded registries that sent one).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub etag: Option<String>,
+    /// The sha256 of the document's bytes (hex).
+    pub sha256: String,
 }
 
 /// A registry document as stored, not yet parsed (for `trove registry check`).
@@ -318,11 +334,16 @@ impl Client {
         let name = source.to_string();
         let Some(url) = source.url(&self.options.github_base)? else {
             let doc = self.local_document(source)?;
+            let revision = Revision {
+                etag: None,
+                sha256: sha256_hex(&doc.bytes),
+            };
             return Ok(Loaded {
                 registry: parse_registry(&doc.bytes, &doc.name, doc.base)?,
                 origin: Origin::Local,
                 fetched_at: None,
                 warnings: Vec::new(),
+                revision,
             });
         };
         let dir = self.cache_dir_for(&url);
@@ -342,6 +363,10 @@ impl Client {
         };
         let loaded = |c: Cached, origin, warnings| Loaded {
             fetched_at: Some(from_ms(c.state.fetched_at)),
+            revision: Revision {
+                etag: c.state.etag.clone(),
+                sha256: c.state.sha256.clone(),
+            },
             registry: c.registry,
             origin,
             warnings,
@@ -356,11 +381,16 @@ impl Client {
             let age = now_ms()
                 .checked_sub(c.state.checked_at)
                 .map(Duration::from_millis);
-            if !self.options.refresh && age.is_some_and(|a| a < self.options.ttl) {
+            let fresh = age.is_some_and(|a| a < self.options.ttl);
+            if !self.options.refresh && !self.options.unconditional && fresh {
                 return Ok(loaded(cached.unwrap(), Origin::Cached, warnings));
             }
         }
-        let etag = cached.as_ref().and_then(|c| c.state.etag.clone());
+        // A hard refresh asks for the body whatever the server's ETag says.
+        let etag = cached
+            .as_ref()
+            .filter(|_| !self.options.unconditional)
+            .and_then(|c| c.state.etag.clone());
         let failure = match self
             .get(&url, etag.as_deref(), self.options.max_bytes)
             .await
@@ -381,12 +411,16 @@ impl Client {
                 match parse_registry(&bytes, &name, Some(url.clone())) {
                     Ok(registry) => {
                         let now = now_ms();
+                        let revision = Revision {
+                            etag: etag.clone(),
+                            sha256: sha256_hex(&bytes),
+                        };
                         let state = CacheState {
                             url: url.to_string(),
                             etag,
                             fetched_at: now,
                             checked_at: now,
-                            sha256: sha256_hex(&bytes),
+                            sha256: revision.sha256.clone(),
                         };
                         if let Err(e) = store(&dir, &state, &bytes) {
                             warnings.push(warn(format!("cannot write the cache: {e}")));
@@ -396,6 +430,7 @@ impl Client {
                             origin: Origin::Downloaded,
                             fetched_at: Some(from_ms(now)),
                             warnings,
+                            revision,
                         });
                     }
                     Err(e) if cached.is_none() => return Err(e),

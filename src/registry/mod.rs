@@ -20,7 +20,9 @@ pub mod query;
 pub mod resolve;
 
 pub use check::{check_document, check_registry, Finding, Report, Severity};
-pub use client::{Client, ClientOptions, Document, Loaded, Origin, RegistrySource, Warning};
+pub use client::{
+    Client, ClientOptions, Document, Loaded, Origin, RegistrySource, Revision, Warning,
+};
 pub use model::{Collection, Entry, EntryKind, Registry, Version, MAX_REGISTRY_BYTES};
 pub use query::{list, search, Filter, Hit};
 pub use resolve::{parse_selector, resolve, RepoFile, Resolved, Selector};
