@@ -70,7 +70,9 @@ pub(crate) fn sync(ctx: &Context, args: SyncArgs) -> anyhow::Result<i32> {
     reporter.finish();
     let report = result?;
     if args.project.fetch.json {
-        println!("{}", serde_json::to_string(&report)?);
+        let mut line = serde_json::to_value(&report)?;
+        line["event"] = "sync".into();
+        println!("{line}");
         return Ok(0);
     }
     for output in &report.outputs {
@@ -82,6 +84,14 @@ pub(crate) fn sync(ctx: &Context, args: SyncArgs) -> anyhow::Result<i32> {
         say(
             &args.project,
             &format!("{what} {}  {}", output.path, output.cid),
+        );
+    }
+    for path in &report.left_alone {
+        say(
+            &args.project,
+            &format!(
+                "left     {path}  (no longer in the manifest; delete it yourself if unneeded)"
+            ),
         );
     }
     if report.lock_changed {
@@ -98,10 +108,14 @@ pub(crate) fn sync(ctx: &Context, args: SyncArgs) -> anyhow::Result<i32> {
 fn watch(client: &Client, project: &Project, args: &SyncArgs) -> anyhow::Result<i32> {
     let stop = Arc::new(AtomicBool::new(false));
     {
+        // The stop ends the loop between steps; the token ends a fetch in flight (its staged
+        // run is removed), so a stalled source does not hold the service up.
         let stop = stop.clone();
+        let in_flight = client.cancel_token();
         client.spawn(async move {
             stop_on_signal().await;
             stop.store(true, Ordering::SeqCst);
+            in_flight.cancel();
         });
     }
     let options = WatchOptions {
@@ -117,7 +131,9 @@ fn watch(client: &Client, project: &Project, args: &SyncArgs) -> anyhow::Result<
     let quiet = args.project.fetch.quiet;
     let report = |r: &PollReport| {
         if json {
-            if let Ok(line) = serde_json::to_string(r) {
+            // Beside the progress events on the same stream: `"event": "poll"` tells them apart.
+            if let Ok(mut line) = serde_json::to_value(r) {
+                line["event"] = "poll".into();
                 println!("{line}");
             }
         } else if !quiet {

@@ -64,6 +64,21 @@ impl Outputs {
         (record.path == output).then_some(record)
     }
 
+    /// The records of outputs inside `dir` (each read; unreadable records are skipped).
+    pub fn under(&self, dir: &Path) -> Vec<OutputRecord> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut found: Vec<OutputRecord> = entries
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path()).ok())
+            .filter_map(|bytes| serde_json::from_slice::<OutputRecord>(&bytes).ok())
+            .filter(|r| r.path.starts_with(dir))
+            .collect();
+        found.sort_by(|a, b| a.path.cmp(&b.path));
+        found
+    }
+
     /// Records what was just written at `record.path`.
     pub fn put(&self, record: &OutputRecord) -> Result<(), Error> {
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io("create", &self.dir, e))?;

@@ -346,10 +346,25 @@ impl Client {
                 action,
             });
         }
+        let dir = project.output("");
+        let dir = dir.as_path();
+        let left_alone = self
+            .outputs()
+            .under(dir)
+            .into_iter()
+            .filter(|r| r.path.symlink_metadata().is_ok())
+            .filter_map(|r| {
+                let rel = r.path.strip_prefix(dir).ok()?;
+                let rel = rel.to_string_lossy().replace('\\', "/");
+                let ours = rel.starts_with(&format!("{STATE_DIR}/"))
+                    || lock.artifacts.iter().any(|a| a.path == rel);
+                (!ours).then_some(rel)
+            })
+            .collect();
         Ok(SyncReport {
             lock_changed,
             outputs,
-            left_alone: Vec::new(),
+            left_alone,
         })
     }
 

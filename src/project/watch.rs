@@ -67,7 +67,8 @@ impl Default for WatchOptions {
 /// What one poll did (one JSON line each with `--json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct PollReport {
-    /// `swapped`, `unchanged` or `failed`.
+    /// `swapped`, `unchanged`, `failed` (retried at the next poll) or `stopped` (a stop
+    /// request ended the poll; nothing was swapped).
     pub outcome: &'static str,
     /// The run now current.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -151,14 +152,15 @@ impl Client {
                     if matches!(e.kind(), ErrorKind::Network | ErrorKind::NotFound)
                         || e.is_cancelled() =>
                 {
+                    let stopped = e.is_cancelled() && stop.load(Ordering::SeqCst);
                     report(&PollReport {
-                        outcome: "failed",
+                        outcome: if stopped { "stopped" } else { "failed" },
                         run: service.state.current.clone(),
                         hard_refresh: false,
                         changed: Vec::new(),
                         deleted: Vec::new(),
                         consumer_done: None,
-                        error: Some(crate::error::chain(&e)),
+                        error: (!stopped).then(|| crate::error::chain(&e)),
                         millis,
                     });
                 }

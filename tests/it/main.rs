@@ -14,6 +14,7 @@ mod kubo_interop;
 mod kubo_rpc;
 mod multiformats;
 mod p2p;
+mod project;
 mod publish;
 mod registry;
 mod registry_cli;

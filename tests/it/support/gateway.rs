@@ -20,6 +20,7 @@ pub struct GatewayBuilder {
     stall_seconds: Option<f64>,
     log: bool,
     providers: Option<PathBuf>,
+    port: u16,
 }
 
 impl GatewayBuilder {
@@ -73,6 +74,12 @@ impl GatewayBuilder {
         self
     }
 
+    /// Listens on this port (a test that restarts its server keeps the URL; default: any).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
     /// Logs every request (see [`Gateway::requests`]).
     pub fn log(mut self) -> Self {
         self.log = true;
@@ -85,7 +92,7 @@ impl GatewayBuilder {
         let log = self.log.then(|| dir.path().join("requests.jsonl"));
         let mut cmd = Command::new("python3");
         cmd.arg(super::peers_dir().join("trustless_gateway.py"))
-            .args(["--port", "0"]);
+            .args(["--port", &self.port.to_string()]);
         for car in &self.cars {
             cmd.arg("--car").arg(car);
         }
