@@ -46,9 +46,9 @@ fn ok_in(t: &Trove, dir: &Path, args: &[&str]) -> String {
 #[track_caller]
 fn event(out: &str, event: &str) -> Value {
     out.lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["event"] == event)
-        .last()
+        .find(|v| v["event"] == event)
         .unwrap_or_else(|| panic!("no {event} line in:\n{out}"))
 }
 
