@@ -269,15 +269,12 @@ impl Client {
         let client = crate::registry::Client::new(options)?;
         let mut set = RegistrySet::default();
         let mut read = Vec::new();
-        let mut first_error = None;
+        let mut failed = Vec::new();
         for (text, source) in texts.iter().zip(&sources) {
             let loaded = match self.run(client.load(source)) {
                 Ok(loaded) => loaded,
                 Err(e) => {
-                    self.reporter.report(crate::progress::Event::Warning {
-                        message: &format!("registry `{source}` skipped: {e}"),
-                    });
-                    first_error.get_or_insert(e);
+                    failed.push((source.to_string(), e));
                     continue;
                 }
             };
@@ -292,10 +289,16 @@ impl Client {
             });
             set.registries.push(loaded.registry);
         }
-        match first_error {
-            Some(e) if set.registries.is_empty() => Err(e),
-            _ => Ok((set, read)),
+        if set.registries.is_empty() && !failed.is_empty() {
+            // Said once, as the error.
+            return Err(failed.swap_remove(0).1);
         }
+        for (source, e) in &failed {
+            self.reporter.report(crate::progress::Event::Warning {
+                message: &format!("registry `{source}` skipped: {e}"),
+            });
+        }
+        Ok((set, read))
     }
 
     /// Runs `f` with every registry asked again (`If-None-Match`, even within the TTL), or,

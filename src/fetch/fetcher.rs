@@ -37,6 +37,9 @@ const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
 /// block (in parallel), which never downloads a block twice.
 const MAX_CAR_FRONTIER: usize = 8;
 
+/// The widest level of missing nodes [`Fetcher::narrow`] looks at one by one.
+const NARROW_WIDTH: usize = 256;
+
 /// How many frontier nodes are listed in messages.
 const LISTED: usize = 5;
 
@@ -457,6 +460,12 @@ impl Fetcher {
         for source in &self.sources {
             source.prepare();
         }
+        // The first CAR pass asks only for subtrees of which nothing is cached (see `narrow`).
+        let mut car_targets = Some(self.narrow(&missing, state).await?);
+        missing = self.missing(root).await?;
+        if missing.is_empty() {
+            return Ok(());
+        }
         for tier in self.tiers() {
             let members: Vec<usize> = (0..self.sources.len())
                 .filter(|&i| self.sources[i].kind() == tier)
@@ -473,13 +482,16 @@ impl Fetcher {
                 if missing.is_empty() {
                     return Ok(());
                 }
-                if missing.len() > MAX_CAR_FRONTIER {
-                    break;
-                }
                 if state.is_banned(i) {
                     continue;
                 }
-                self.car_pass(i, &missing, state).await?;
+                // The narrowed targets are non-leaf nodes above cold subtrees, however many.
+                let targets = match car_targets.take() {
+                    Some(narrowed) => narrowed,
+                    None if missing.len() > MAX_CAR_FRONTIER => break,
+                    None => missing.clone(),
+                };
+                self.car_pass(i, &targets, state).await?;
                 missing = self.missing(root).await?;
             }
             if missing.is_empty() {
@@ -547,6 +559,170 @@ impl Fetcher {
             "no source".into()
         } else {
             parts.join("; ")
+        }
+    }
+
+    /// Delta updates: a new version of a DAG the cache mostly holds has a missing root above
+    /// cached subtrees, and a CAR of the root would bring them all again. So the missing
+    /// non-leaf nodes of the frontier are first fetched alone (from the sources that serve
+    /// single blocks) and their children looked up, level by level:
+    /// - below a node with cached children, only its missing children are looked at next;
+    /// - a node none of whose children is cached is *cold* when a sample says so (its first
+    ///   missing non-leaf child followed down, alone, until a level with a cached child —
+    ///   warm — or with leaves only — cold) and is returned, to be asked for as one CAR.
+    ///
+    /// A cold fetch pays one small request per level of the DAG before the CAR; a level wider
+    /// than [`NARROW_WIDTH`] or no source serving single blocks ends narrowing (what is left is
+    /// returned). Leaves are left to the block-by-block pass.
+    async fn narrow(&self, missing: &[Cid], state: &RunState) -> Result<Vec<Cid>, FetchError> {
+        // Only sources that serve CARs gain from it (bitswap goes block by block anyway, a
+        // mirror serves whole files).
+        let members: Vec<usize> = (0..self.sources.len())
+            .filter(|&i| {
+                matches!(
+                    self.sources[i].kind(),
+                    SourceKind::Kubo | SourceKind::Gateway
+                )
+            })
+            .collect();
+        let mut candidates: Vec<Cid> = missing
+            .iter()
+            .filter(|c| c.codec() != RAW)
+            .copied()
+            .collect();
+        if members.is_empty() {
+            return Ok(candidates);
+        }
+        let mut cars = Vec::new();
+        while !candidates.is_empty() {
+            if candidates.len() > NARROW_WIDTH {
+                cars.extend(candidates);
+                break;
+            }
+            let members = &members;
+            let looked: Vec<_> = futures_util::stream::iter(candidates)
+                .map(|cid| async move { (cid, self.alone(members, cid, state).await) })
+                .buffer_unordered(self.options.window.max(1))
+                .collect()
+                .await;
+            let mut next = Vec::new();
+            for (cid, result) in looked {
+                let Some((cached, absent)) = result? else {
+                    cars.push(cid);
+                    continue;
+                };
+                if absent.is_empty() {
+                    continue;
+                }
+                if cached == 0 && self.sample_is_cold(members, &absent, state).await? {
+                    cars.push(cid);
+                    continue;
+                }
+                next.extend(absent.into_iter().filter(|c| c.codec() != RAW));
+            }
+            candidates = next;
+        }
+        Ok(cars)
+    }
+
+    /// Whether nothing is cached below `absent` (the missing children of a node none of whose
+    /// children is cached), judged by following the first non-leaf one down.
+    async fn sample_is_cold(
+        &self,
+        members: &[usize],
+        absent: &[Cid],
+        state: &RunState,
+    ) -> Result<bool, FetchError> {
+        let mut level = absent.to_vec();
+        loop {
+            let Some(first) = level.iter().find(|c| c.codec() != RAW).copied() else {
+                return Ok(true);
+            };
+            match self.alone(members, first, state).await? {
+                Some((0, below)) if !below.is_empty() => level = below,
+                Some((0, _)) | None => return Ok(true),
+                Some(_) => return Ok(false),
+            }
+        }
+    }
+
+    /// Node `cid` from the store or, fetched alone, from `members`: (how many of its children
+    /// are cached, the missing ones). `None` when no source gave it.
+    async fn alone(
+        &self,
+        members: &[usize],
+        cid: Cid,
+        state: &RunState,
+    ) -> Result<Option<(usize, Vec<Cid>)>, FetchError> {
+        let stored = {
+            let store = self.store.clone();
+            tokio::task::spawn_blocking(move || store.get_block(&cid))
+                .await
+                .expect("store task panicked")?
+        };
+        let (block, fetched_from) = match stored {
+            Some(block) => (block, None),
+            None => match self.probe(members, cid, state).await {
+                Some((i, block)) => (block, Some(i)),
+                None => return Ok(None),
+            },
+        };
+        let size = block.data().len() as u64;
+        let store = self.store.clone();
+        let fresh = fetched_from.is_some();
+        let looked =
+            tokio::task::spawn_blocking(move || -> Result<(usize, Vec<Cid>), FetchError> {
+                if fresh {
+                    store.put_block(&block)?;
+                }
+                let links = crate::dag::links(block.cid(), block.data()).map_err(|e| {
+                    FetchError::BadContent {
+                        cid: *block.cid(),
+                        detail: e.to_string(),
+                    }
+                })?;
+                let mut absent = Vec::new();
+                for child in &links {
+                    if !is_inline(child) && !store.has_block(child)? {
+                        absent.push(*child);
+                    }
+                }
+                Ok((links.len() - absent.len(), absent))
+            })
+            .await
+            .expect("store task panicked")?;
+        if let Some(i) = fetched_from {
+            let source = self.sources[i].describe();
+            self.reporter.report(Event::Fetched {
+                size,
+                source: &source,
+            });
+            state.blocks.fetch_add(1, Ordering::Relaxed);
+            state.bytes.fetch_add(size, Ordering::Relaxed);
+            state.per_source[i].fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(Some(looked))
+    }
+
+    /// Block `cid` from the most reliable of `members`, asked once: narrowing is best-effort,
+    /// so no answer is not held against the source (the passes that follow ask again, with
+    /// retries, and judge); a wrong answer is.
+    async fn probe(&self, members: &[usize], cid: Cid, state: &RunState) -> Option<(usize, Block)> {
+        let i = *self.ordered(members, state).first()?;
+        let data = answer_within(
+            self.options.idle_timeout,
+            || format!("block `{cid}`"),
+            self.sources[i].block(&cid),
+        )
+        .await
+        .ok()?;
+        match Block::verified(cid, data) {
+            Ok(block) => Some((i, block)),
+            Err(e) => {
+                // A wrong block is no accident: that rules the source out as anywhere else.
+                self.note_failure(i, &SourceError::Misbehaved(e.to_string()), state);
+                None
+            }
         }
     }
 
