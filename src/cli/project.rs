@@ -311,14 +311,7 @@ pub(crate) fn add_artifact(ctx: &Context, args: AddArtifactArgs) -> anyhow::Resu
             path.display()
         ),
     );
-    if !args.no_lock {
-        let project_args = ProjectArgs {
-            manifest: Some(path),
-            ..args.project.clone()
-        };
-        return lock(ctx, project_args);
-    }
-    Ok(0)
+    relock(ctx, &args.project, path, args.no_lock)
 }
 
 pub(crate) fn remove_artifact(ctx: &Context, args: RemoveArtifactArgs) -> anyhow::Result<i32> {
@@ -340,12 +333,22 @@ pub(crate) fn remove_artifact(ctx: &Context, args: RemoveArtifactArgs) -> anyhow
             path.display()
         ),
     );
-    if !args.no_lock {
-        let project_args = ProjectArgs {
-            manifest: Some(path),
-            ..args.project.clone()
-        };
-        return lock(ctx, project_args);
+    relock(ctx, &args.project, path, args.no_lock)
+}
+
+/// After an edit of the manifest at `path`: locks again, unless asked not to.
+fn relock(
+    ctx: &Context,
+    args: &ProjectArgs,
+    path: std::path::PathBuf,
+    no_lock: bool,
+) -> anyhow::Result<i32> {
+    if no_lock {
+        return Ok(0);
     }
-    Ok(0)
+    let project_args = ProjectArgs {
+        manifest: Some(path),
+        ..args.clone()
+    };
+    lock(ctx, project_args)
 }

@@ -675,12 +675,7 @@ impl Fetcher {
                 if fresh {
                     store.put_block(&block)?;
                 }
-                let links = crate::dag::links(block.cid(), block.data()).map_err(|e| {
-                    FetchError::BadContent {
-                        cid: *block.cid(),
-                        detail: e.to_string(),
-                    }
-                })?;
+                let links = links_of(&block)?;
                 let mut absent = Vec::new();
                 for child in &links {
                     if !is_inline(child) && !store.has_block(child)? {
@@ -692,16 +687,21 @@ impl Fetcher {
             .await
             .expect("store task panicked")?;
         if let Some(i) = fetched_from {
-            let source = self.sources[i].describe();
-            self.reporter.report(Event::Fetched {
-                size,
-                source: &source,
-            });
-            state.blocks.fetch_add(1, Ordering::Relaxed);
-            state.bytes.fetch_add(size, Ordering::Relaxed);
-            state.per_source[i].fetch_add(1, Ordering::Relaxed);
+            self.count_block(i, size, state);
         }
         Ok(Some(looked))
+    }
+
+    /// Reports and counts one block of `size` bytes fetched alone from source `i`.
+    fn count_block(&self, i: usize, size: u64, state: &RunState) {
+        let source = self.sources[i].describe();
+        self.reporter.report(Event::Fetched {
+            size,
+            source: &source,
+        });
+        state.blocks.fetch_add(1, Ordering::Relaxed);
+        state.bytes.fetch_add(size, Ordering::Relaxed);
+        state.per_source[i].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Block `cid` from the most reliable of `members`, asked once: narrowing is best-effort,
@@ -842,12 +842,7 @@ impl Fetcher {
             // Store it, then find what is missing below it (children may be present already).
             let children = tokio::task::spawn_blocking(move || -> Result<Vec<Cid>, FetchError> {
                 store.put_block(&block)?;
-                let links = crate::dag::links(block.cid(), block.data()).map_err(|e| {
-                    FetchError::BadContent {
-                        cid: *block.cid(),
-                        detail: e.to_string(),
-                    }
-                })?;
+                let links = links_of(&block)?;
                 let mut missing = Vec::new();
                 for child in links {
                     missing.extend(frontier(&*store, &child)?);
@@ -856,14 +851,7 @@ impl Fetcher {
             })
             .await
             .expect("store task panicked")?;
-            let source = self.sources[i].describe();
-            self.reporter.report(Event::Fetched {
-                size,
-                source: &source,
-            });
-            state.blocks.fetch_add(1, Ordering::Relaxed);
-            state.bytes.fetch_add(size, Ordering::Relaxed);
-            state.per_source[i].fetch_add(1, Ordering::Relaxed);
+            self.count_block(i, size, state);
             for child in children {
                 if seen.insert(child) {
                     queue.push_back(child);
@@ -1376,6 +1364,15 @@ async fn answer_within<T>(
                 what()
             )))
         })
+}
+
+/// The links of a verified block; one that does not decode is bad content (its CID matched,
+/// so the source is not to blame: the content is).
+fn links_of(block: &Block) -> Result<Vec<Cid>, FetchError> {
+    crate::dag::links(block.cid(), block.data()).map_err(|e| FetchError::BadContent {
+        cid: *block.cid(),
+        detail: e.to_string(),
+    })
 }
 
 /// How many idle time-outs a block request may last in all while its source keeps answering
