@@ -43,6 +43,8 @@ pub const TROVE_P2P_MDNS: &str = "TROVE_P2P_MDNS";
 /// A `tracing` filter for diagnostics on stderr (`trove=debug`, `libp2p_swarm=trace`, …);
 /// overrides `-v`/`-vv`.
 pub const RUST_LOG: &str = "RUST_LOG";
+/// How often a progress line is printed when stderr is not a terminal (a duration, e.g. `30s`).
+pub const TROVE_PROGRESS_INTERVAL: &str = "TROVE_PROGRESS_INTERVAL";
 /// Set by the test suite: makes a missing test peer a failure instead of a skip.
 pub const TROVE_REQUIRE_PEERS: &str = "TROVE_REQUIRE_PEERS";
 
@@ -85,6 +87,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     (
         RUST_LOG,
         "diagnostics on stderr, as a tracing filter (e.g. trove=debug); overrides -v/-vv",
+    ),
+    (
+        TROVE_PROGRESS_INTERVAL,
+        "how often a progress line is printed when stderr is not a terminal (default 5s)",
     ),
 ];
 
@@ -298,10 +304,13 @@ pub struct Env {
     pub p2p_identity: Option<PathBuf>,
     /// `RUST_LOG`.
     pub rust_log: Option<String>,
+    /// `TROVE_PROGRESS_INTERVAL`.
+    pub progress_interval: Option<String>,
 }
 
 impl Env {
     /// Reads the variables trove knows from the process environment.
+    #[allow(clippy::disallowed_methods)] // the one place that reads the environment
     pub fn from_process() -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         Env {
@@ -320,6 +329,7 @@ impl Env {
             p2p_mdns: var(TROVE_P2P_MDNS),
             p2p_identity: var(TROVE_P2P_IDENTITY).map(PathBuf::from),
             rust_log: var(RUST_LOG),
+            progress_interval: var(TROVE_PROGRESS_INTERVAL),
         }
     }
 
@@ -328,6 +338,14 @@ impl Env {
         self.ipfs_path
             .clone()
             .or_else(|| self.home.as_ref().map(|h| h.join(".ipfs")))
+    }
+
+    /// `TROVE_PROGRESS_INTERVAL` as a duration; `None` when unset or invalid (a progress
+    /// setting is not worth failing a command over).
+    pub fn progress_interval(&self) -> Option<Duration> {
+        self.progress_interval
+            .as_deref()
+            .and_then(|v| parse_duration(TROVE_PROGRESS_INTERVAL, v).ok())
     }
 
     /// Whether `TROVE_OFFLINE` asks for offline mode.

@@ -210,43 +210,12 @@ impl Error {
         match self {
             Error::Context { source, .. } => source.kind(),
             Error::Message(m) => m.kind,
-            Error::Registry(e) => match e.as_ref() {
-                RegistryError::UnknownId { .. }
-                | RegistryError::UnknownVersion { .. }
-                | RegistryError::UnknownFile { .. }
-                | RegistryError::UnknownCollection { .. } => ErrorKind::NotFound,
-                RegistryError::NotCached { .. } | RegistryError::Offline { .. } => {
-                    ErrorKind::Offline
-                }
-                RegistryError::Artifact { .. } => ErrorKind::Integrity,
-                RegistryError::BadSelector { .. } => ErrorKind::Usage,
-                _ => ErrorKind::Registry,
-            },
-            Error::Fetch(e) => match e.as_ref() {
-                FetchError::Offline { .. } => ErrorKind::Offline,
-                FetchError::Incomplete {
-                    only_not_found: true,
-                    ..
-                } => ErrorKind::NotFound,
-                FetchError::Incomplete { .. }
-                | FetchError::TimedOut { .. }
-                | FetchError::NoSources { .. } => ErrorKind::Network,
-                FetchError::BadContent { .. } => ErrorKind::Integrity,
-                FetchError::Store(e) => store_kind(e),
-                FetchError::Cancelled => ErrorKind::Other,
-            },
+            Error::Registry(e) => registry_kind(e),
+            Error::Fetch(e) => fetch_kind(e),
             Error::Store(e) => store_kind(e),
             Error::Read(e) => read_kind(e),
-            Error::Extract(e) => match e.as_ref() {
-                ExtractError::Read(e) => read_kind(e),
-                ExtractError::Output(_) | ExtractError::SymlinkRoot { .. } => ErrorKind::Usage,
-                ExtractError::UnsafeName { .. } | ExtractError::UnsafeSymlink { .. } => {
-                    ErrorKind::Integrity
-                }
-                _ => ErrorKind::Other,
-            },
-            Error::Config(_) | Error::Cid(_) => ErrorKind::Usage,
-            Error::Http(_) => ErrorKind::Usage,
+            Error::Extract(e) => extract_kind(e),
+            Error::Config(_) | Error::Cid(_) | Error::Http(_) => ErrorKind::Usage,
             Error::Kubo(_) => ErrorKind::Network,
             Error::Import(_) | Error::Io(_) => ErrorKind::Other,
             Error::Car(_) => ErrorKind::Integrity,
@@ -256,6 +225,136 @@ impl Error {
             Error::Publish(e) => e.kind(),
             Error::Cancelled => ErrorKind::Other,
         }
+    }
+}
+
+/// The kind of `err` when it is one of trove's errors (the library's [`Error`] or a module's
+/// own), else `None`. Front ends that wrap errors in their own types (the CLI's `anyhow`) ask
+/// this of each cause in turn, outermost first.
+pub fn kind_of(err: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
+    macro_rules! kind_by {
+        ($($ty:ty => $kind:expr),* $(,)?) => {
+            $(
+                if let Some(e) = err.downcast_ref::<$ty>() {
+                    #[allow(clippy::redundant_closure_call)]
+                    return Some(($kind)(e));
+                }
+            )*
+        };
+    }
+    kind_by!(
+        Error => Error::kind,
+        RegistryError => registry_kind,
+        FetchError => fetch_kind,
+        StoreError => store_kind,
+        ReadError => read_kind,
+        ExtractError => extract_kind,
+        ConfigError => |_| ErrorKind::Usage,
+        CidError => |_| ErrorKind::Usage,
+        HttpError => |_| ErrorKind::Usage,
+        crate::output::OutputError => |_| ErrorKind::Usage,
+        KuboError => |_| ErrorKind::Network,
+        CarError => |_| ErrorKind::Integrity,
+        ImportError => |_| ErrorKind::Other,
+    );
+    #[cfg(feature = "p2p")]
+    kind_by!(crate::fetch::p2p::P2pError => |_| ErrorKind::Network);
+    #[cfg(feature = "publish")]
+    kind_by!(
+        crate::publish::PublishError => crate::publish::PublishError::kind,
+        crate::publish::pr::PrError => |_| ErrorKind::Network,
+        crate::publish::pin::PinError => |_| ErrorKind::Network,
+        crate::publish::forge::ForgeError => |_| ErrorKind::Network,
+    );
+    None
+}
+
+/// The first hint any cause in `err`'s chain offers, outermost first (every error type trove
+/// has implements [`Hint`]); for front ends that wrap trove's errors in their own types.
+pub fn hint_of(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    macro_rules! hint_by {
+        ($cause:expr, $($ty:ty),* $(,)?) => {
+            $(
+                if let Some(hint) = $cause.downcast_ref::<$ty>().and_then(Hint::hint) {
+                    return Some(hint);
+                }
+            )*
+        };
+    }
+    let mut next = Some(err);
+    while let Some(cause) = next {
+        hint_by!(
+            cause,
+            Error,
+            RegistryError,
+            FetchError,
+            HttpError,
+            KuboError,
+            StoreError,
+            ExtractError,
+            crate::output::OutputError,
+            ReadError,
+            ImportError,
+            CarError,
+            CidError,
+            ConfigError,
+        );
+        #[cfg(feature = "p2p")]
+        hint_by!(cause, crate::fetch::p2p::P2pError);
+        #[cfg(feature = "publish")]
+        hint_by!(
+            cause,
+            crate::publish::PublishError,
+            crate::publish::pr::PrError,
+            crate::publish::pin::PinError,
+            crate::publish::forge::ForgeError,
+        );
+        next = cause.source();
+    }
+    None
+}
+
+fn registry_kind(e: &RegistryError) -> ErrorKind {
+    match e {
+        RegistryError::UnknownId { .. }
+        | RegistryError::UnknownVersion { .. }
+        | RegistryError::UnknownFile { .. }
+        | RegistryError::UnknownCollection { .. } => ErrorKind::NotFound,
+        RegistryError::NotCached { .. } | RegistryError::Offline { .. } => ErrorKind::Offline,
+        RegistryError::Artifact { .. } => ErrorKind::Integrity,
+        RegistryError::BadSelector { .. } => ErrorKind::Usage,
+        _ => ErrorKind::Registry,
+    }
+}
+
+fn fetch_kind(e: &FetchError) -> ErrorKind {
+    match e {
+        FetchError::Offline { .. } => ErrorKind::Offline,
+        FetchError::Incomplete {
+            only_not_found: true,
+            ..
+        } => ErrorKind::NotFound,
+        FetchError::Incomplete {
+            only_bad_bytes: true,
+            ..
+        } => ErrorKind::Integrity,
+        FetchError::Incomplete { .. }
+        | FetchError::TimedOut { .. }
+        | FetchError::NoSources { .. } => ErrorKind::Network,
+        FetchError::BadContent { .. } => ErrorKind::Integrity,
+        FetchError::Store(e) => store_kind(e),
+        FetchError::Cancelled => ErrorKind::Other,
+    }
+}
+
+fn extract_kind(e: &ExtractError) -> ErrorKind {
+    match e {
+        ExtractError::Read(e) => read_kind(e),
+        ExtractError::Output(_) | ExtractError::SymlinkRoot { .. } => ErrorKind::Usage,
+        ExtractError::UnsafeName { .. } | ExtractError::UnsafeSymlink { .. } => {
+            ErrorKind::Integrity
+        }
+        _ => ErrorKind::Other,
     }
 }
 

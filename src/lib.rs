@@ -11,6 +11,7 @@
 //! - [`store`]: the block store traits, an in-memory store and the on-disk cache.
 //! - [`import`]: files and directories from disk into blocks, on all cores.
 //! - [`extract`]: UnixFS content from the store to disk, atomically and safely.
+//! - [`http`]: the shared HTTP client and its URL policy (https, or http to local hosts only).
 //! - [`fetch`]: the `Source` trait (Kubo RPC, the embedded libp2p node with bitswap, trustless gateways, HTTP mirrors) and the fetcher
 //!   that verifies and stores every block.
 //! - [`registry`]: registry formats (1.0, 2.0, ours), resolution, checks, queries, the cached
@@ -44,6 +45,7 @@ pub mod dagpb;
 pub mod error;
 pub mod extract;
 pub mod fetch;
+pub mod http;
 pub mod import;
 pub mod output;
 pub mod progress;

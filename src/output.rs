@@ -165,6 +165,23 @@ pub fn swap_in(staged: &Path, existing: &Path, parent: &Path) -> Result<(), Outp
     Ok(())
 }
 
+/// Writes `bytes` to the file `out`, atomically: written and synced beside it under a
+/// temporary name, then renamed into place (a file already there is replaced whole or not at
+/// all).
+pub fn write_file(out: &Path, bytes: &[u8]) -> Result<(), crate::Error> {
+    use std::io::Write;
+    let parent = folder_of(out);
+    let mut tmp = staging_file(parent)
+        .map_err(|e| crate::Error::io("create a temporary file in", parent, e))?;
+    tmp.as_file_mut()
+        .write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| crate::Error::io("write", out, e))?;
+    tmp.persist(out)
+        .map_err(|e| crate::Error::io("move the finished file into", out, e.error))?;
+    Ok(())
+}
+
 /// Writes the DAG under `cid` as a CARv1 file at `out`, atomically: written and synced beside
 /// it under a temporary name, then renamed into place.
 pub fn write_car_file<G: crate::store::BlockGetter + ?Sized>(

@@ -1,4 +1,10 @@
-//! Unsigned LEB128 varints as used by protobuf, multiformats and CAR framing.
+//! Unsigned LEB128 varints as used by protobuf, multiformats and CAR framing: the one place
+//! trove decodes them. Hand-written rather than the `unsigned-varint` crate because trove needs
+//! both rules below, an incremental decoder for byte-at-a-time streams, and its own errors:
+//! - [`decode`] (protobuf fields): at most ten bytes, the value within 64 bits; a non-minimal
+//!   encoding is accepted, as protobuf decoders do.
+//! - [`Decoder`] with `minimal` (length prefixes of CAR sections and bitswap messages): the
+//!   same, and a trailing zero byte (a padded, non-minimal encoding) is an error.
 
 /// Why a varint could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -9,21 +15,60 @@ pub enum VarintError {
     /// More than ten bytes, or a value above `u64::MAX`.
     #[error("varint longer than 64 bits")]
     Overflow,
+    /// Padded with a trailing zero byte where the minimal encoding is required.
+    #[error("varint is not minimally encoded")]
+    NotMinimal,
+}
+
+/// Decodes a varint fed one byte at a time (for readers that must not read past it).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Decoder {
+    value: u64,
+    len: u8,
+    minimal: bool,
+}
+
+impl Decoder {
+    /// A decoder that accepts only minimal encodings.
+    pub fn minimal() -> Self {
+        Decoder {
+            minimal: true,
+            ..Decoder::default()
+        }
+    }
+
+    /// Whether no byte has been fed yet (an end of input here is a clean end).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Feeds the next byte: `Ok(Some(value))` when it was the last one.
+    pub fn push(&mut self, byte: u8) -> Result<Option<u64>, VarintError> {
+        let i = self.len;
+        if i == 9 && byte > 1 {
+            return Err(VarintError::Overflow);
+        }
+        self.value |= u64::from(byte & 0x7f) << (7 * u32::from(i));
+        self.len += 1;
+        if byte & 0x80 == 0 {
+            if self.minimal && i > 0 && byte == 0 {
+                return Err(VarintError::NotMinimal);
+            }
+            return Ok(Some(self.value));
+        }
+        if self.len == 10 {
+            return Err(VarintError::Overflow);
+        }
+        Ok(None)
+    }
 }
 
 /// Reads a varint from the front of `buf`; returns the value and how many bytes it took.
 pub fn decode(buf: &[u8]) -> Result<(u64, usize), VarintError> {
-    let mut value: u64 = 0;
+    let mut decoder = Decoder::default();
     for (i, &byte) in buf.iter().enumerate() {
-        if i == 9 && byte > 1 {
-            return Err(VarintError::Overflow);
-        }
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
+        if let Some(value) = decoder.push(byte)? {
             return Ok((value, i + 1));
-        }
-        if i == 9 {
-            return Err(VarintError::Overflow);
         }
     }
     Err(VarintError::Truncated)
@@ -66,6 +111,31 @@ mod tests {
             assert_eq!(out.len(), encoded_len(v));
             assert_eq!(decode(&out), Ok((v, out.len())));
         }
+    }
+
+    #[test]
+    fn the_incremental_decoder_agrees_with_decode_and_can_demand_minimal_encodings() {
+        for v in [0u64, 1, 127, 128, 300, 16384, u64::MAX] {
+            let mut out = Vec::new();
+            encode(v, &mut out);
+            let mut d = Decoder::minimal();
+            let mut got = None;
+            for &b in &out {
+                assert!(got.is_none());
+                got = d.push(b).unwrap();
+            }
+            assert_eq!(got, Some(v));
+        }
+        // 1 padded to two bytes: fine for protobuf, not for a length prefix.
+        assert_eq!(decode(&[0x81, 0x00]), Ok((1, 2)));
+        let mut d = Decoder::minimal();
+        assert_eq!(d.push(0x81), Ok(None));
+        assert_eq!(d.push(0x00), Err(VarintError::NotMinimal));
+        let mut d = Decoder::minimal();
+        for _ in 0..9 {
+            assert_eq!(d.push(0xff), Ok(None));
+        }
+        assert_eq!(d.push(0x02), Err(VarintError::Overflow));
     }
 
     #[test]

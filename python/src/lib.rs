@@ -78,7 +78,7 @@ fn blocking<T: Send>(
     work: impl FnOnce(&trove::Client) -> Result<T, trove::Error> + Send,
 ) -> PyResult<T> {
     let outcome = std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
         let worker = scope.spawn(move || {
             let result = work(client);
             let _ = tx.send(());

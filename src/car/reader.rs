@@ -124,11 +124,6 @@ impl<R: Read> CarReader<R> {
         self.offset
     }
 
-    /// How many sections have been read.
-    pub fn sections_read(&self) -> u64 {
-        self.index
-    }
-
     /// Reads the next section: its CID and its bytes, **not verified**. `Ok(None)` at the end of
     /// the data (the end of the stream, of a CARv2's payload, or a zero-length section).
     pub fn next_section(&mut self) -> Result<Option<(Cid, Vec<u8>)>, CarError> {
@@ -357,42 +352,33 @@ impl<R: Read> CarReader<R> {
         what: &str,
         invalid: impl FnOnce(String) -> CarError,
     ) -> Result<Option<u64>, CarError> {
-        let mut value: u64 = 0;
-        for i in 0..10 {
+        let mut decoder = crate::varint::Decoder::minimal();
+        loop {
             let mut byte = [0u8; 1];
-            loop {
-                match self.input.read(&mut byte) {
-                    Ok(0) if i == 0 => return Ok(None),
-                    Ok(0) => {
-                        return Err(CarError::Truncated {
-                            offset: self.offset,
-                            what: what.to_string(),
-                        })
-                    }
-                    Ok(_) => break,
-                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                    Err(source) => {
-                        return Err(CarError::Read {
-                            offset: self.offset,
-                            source,
-                        })
-                    }
+            match self.input.read(&mut byte) {
+                Ok(0) if decoder.is_empty() => return Ok(None),
+                Ok(0) => {
+                    return Err(CarError::Truncated {
+                        offset: self.offset,
+                        what: what.to_string(),
+                    })
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(CarError::Read {
+                        offset: self.offset,
+                        source,
+                    })
                 }
             }
             self.offset += 1;
-            let b = byte[0];
-            if i == 9 && b > 1 {
-                break;
-            }
-            value |= u64::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                if i > 0 && b == 0 {
-                    return Err(invalid("varint is not minimally encoded".into()));
-                }
-                return Ok(Some(value));
+            match decoder.push(byte[0]) {
+                Ok(Some(value)) => return Ok(Some(value)),
+                Ok(None) => {}
+                Err(e) => return Err(invalid(e.to_string())),
             }
         }
-        Err(invalid("varint longer than 64 bits".into()))
     }
 
     /// Reads exactly `len` bytes. The buffer grows as data arrives, so a lying length prefix on a

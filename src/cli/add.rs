@@ -19,7 +19,13 @@ pub(crate) fn run(ctx: &Context, args: AddArgs) -> anyhow::Result<i32> {
             .context("cannot record the added root in the cache")?;
         root
     };
-    if args.quiet {
+    if args.json {
+        super::print_json(&serde_json::json!({
+            "cid": root.cid.to_string(),
+            "path": args.path.display().to_string(),
+            "stored": !args.only_hash,
+        }));
+    } else if args.quiet {
         println!("{}", root.cid);
     } else {
         let name = args

@@ -39,8 +39,7 @@ pub enum Command {
     /// Compute the CID of a file or directory (like `ipfs add`) and store its blocks.
     Add(AddArgs),
     /// Read and write CAR files.
-    #[command(subcommand)]
-    Car(CarCommand),
+    Car(CarArgs),
     /// Write the content of CID[/path] to a file or directory.
     Get(GetArgs),
     /// Write a file's bytes (CID[/path]) to standard output.
@@ -48,8 +47,7 @@ pub enum Command {
     /// Serve the local cache to other peers (`--p2p`: bitswap over libp2p) until interrupted.
     Serve(ServeArgs),
     /// Inspect and maintain the local block cache.
-    #[command(subcommand)]
-    Cache(CacheCommand),
+    Cache(CacheArgs),
     /// List the artifacts in the registries.
     List(ListArgs),
     /// Search artifacts by ID, description and tags.
@@ -73,12 +71,61 @@ pub enum Command {
     /// is intact and whether the registry has something newer.
     Status(StatusArgs),
     /// Compare each output of the project (or a folder trove wrote) with its content file by
-    /// file; exit 1 naming every file that was changed, added or is missing.
+    /// file; exit 4 naming every file that was changed, added or is missing.
     Verify(VerifyArgs),
     /// Add an artifact to trove.toml (creating it) and update trove.lock.
     AddArtifact(AddArtifactArgs),
     /// Remove an artifact from trove.toml and update trove.lock (its output is left alone).
     RemoveArtifact(RemoveArtifactArgs),
+    /// Print a shell completion script (e.g. `trove completions bash > ~/.local/share/bash-completion/completions/trove`).
+    Completions(CompletionsArgs),
+    /// Print trove's man page (roff), or write one page per command into a folder.
+    Man(ManArgs),
+}
+
+/// `trove completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `trove man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write trove.1 and one trove-COMMAND.1 per command into this folder instead of printing
+    /// trove.1 (e.g. `trove man --dir ~/.local/share/man/man1`).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+impl Command {
+    /// Whether `--json` was asked for (a failure is then reported as a JSON line too).
+    pub fn wants_json(&self) -> bool {
+        match self {
+            Command::Add(a) => a.json,
+            Command::Car(a) => a.json,
+            Command::Get(a) => a.fetch.json,
+            Command::Cat(a) => a.fetch.json,
+            Command::Serve(a) => a.json,
+            Command::Cache(a) => a.json,
+            Command::List(a) => a.query.json,
+            Command::Search(a) => a.query.json,
+            Command::Info(a) => a.query.json,
+            Command::Install(a) => a.fetch.json,
+            Command::Registry(RegistryCommand::Check { json, .. }) => *json,
+            Command::Registry(_) => false,
+            Command::Publish(a) => a.json,
+            Command::Lock(a) => a.fetch.json,
+            Command::Sync(a) => a.project.fetch.json,
+            Command::Status(a) => a.project.fetch.json,
+            Command::Verify(a) => a.project.fetch.json,
+            Command::AddArtifact(a) => a.project.fetch.json,
+            Command::RemoveArtifact(a) => a.project.fetch.json,
+            Command::Completions(_) | Command::Man(_) => false,
+        }
+    }
 }
 
 /// Which project, and how to fetch for it.
@@ -466,12 +513,26 @@ pub struct AddArgs {
     /// Print only the root CID.
     #[arg(long, short = 'Q')]
     pub quiet: bool,
+    /// Print the result as JSON.
+    #[arg(long, conflicts_with = "quiet")]
+    pub json: bool,
     /// Import parameters.
     #[command(flatten)]
     pub import: ImportArgs,
 }
 
 /// `trove car …`.
+#[derive(Debug, Args)]
+pub struct CarArgs {
+    /// Print the result as JSON on standard output (standard error when the CAR goes there).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: CarCommand,
+}
+
+/// `trove car` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum CarCommand {
     /// Import a file or directory and write it as a CARv1 (in `ipfs dag export` order).
@@ -547,7 +608,8 @@ pub struct FetchArgs {
     /// source hangs on while it answers others is asked again).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<std::time::Duration>,
-    /// Print progress as JSON lines (one event per line) on standard output.
+    /// Print progress and the result as JSON lines (one event per line) on standard output
+    /// (standard error when the command writes data there: cat, get -o -, get --car -).
     #[arg(long)]
     pub json: bool,
     /// Print nothing but errors.
@@ -602,6 +664,10 @@ pub struct ServeArgs {
     /// A peer to connect to at start (repeatable).
     #[arg(long = "peer", value_name = "MULTIADDR")]
     pub peers: Vec<String>,
+    /// Print the node's peer ID and addresses as one JSON line on standard output once it
+    /// listens (for supervisors and scripts), instead of the text lines on standard error.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `trove cat`.
@@ -621,9 +687,20 @@ pub struct CatArgs {
 }
 
 /// `trove cache …`.
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// Print the result as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: CacheCommand,
+}
+
+/// `trove cache` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
-    /// Re-hash every stored block and compare every snapshot with its content; exit 1 and list
+    /// Re-hash every stored block and compare every snapshot with its content; exit 4 and list
     /// what is bad if anything is.
     Verify {
         /// Delete bad blocks and snapshots (they are fetched or written again when needed).

@@ -1,20 +1,20 @@
 //! `trove car export` and `trove car import`.
 
-use super::args::{CarCommand, CarExportArgs, CarImportArgs};
+use super::args::{CarArgs, CarCommand, CarExportArgs, CarImportArgs};
 use super::Context;
 use crate::car::{export_dag, import_car};
 use crate::import::import_path;
 use crate::progress::Silent;
 use anyhow::Context as _;
 
-pub(crate) fn run(ctx: &Context, cmd: CarCommand) -> anyhow::Result<i32> {
-    match cmd {
-        CarCommand::Export(args) => export(ctx, args),
-        CarCommand::Import(args) => import(ctx, args),
+pub(crate) fn run(ctx: &Context, args: CarArgs) -> anyhow::Result<i32> {
+    match args.command {
+        CarCommand::Export(export_args) => export(ctx, export_args, args.json),
+        CarCommand::Import(import_args) => import(ctx, import_args, args.json),
     }
 }
 
-fn export(ctx: &Context, args: CarExportArgs) -> anyhow::Result<i32> {
+fn export(ctx: &Context, args: CarExportArgs, json: bool) -> anyhow::Result<i32> {
     let params = super::import_params(&args.import)?;
     if args.output.as_os_str() != "-" {
         crate::output::check_folder(&args.output)?;
@@ -23,10 +23,26 @@ fn export(ctx: &Context, args: CarExportArgs) -> anyhow::Result<i32> {
     let root = import_path(&args.path, &params, &store, &Silent)?;
     if args.output.as_os_str() == "-" {
         let stdout = std::io::stdout();
-        export_dag(&store, &root.cid, stdout.lock())?;
+        let summary = export_dag(&store, &root.cid, stdout.lock())?;
+        if json {
+            // The CAR is on standard output: the result goes to standard error.
+            eprintln!(
+                "{}",
+                serde_json::json!({"cid": root.cid.to_string(), "output": "-", "blocks": summary.blocks, "bytes": summary.bytes})
+            );
+        }
         return Ok(0);
     }
     let summary = crate::output::write_car_file(&store, &root.cid, &args.output)?;
+    if json {
+        super::print_json(&serde_json::json!({
+            "cid": root.cid.to_string(),
+            "output": args.output.display().to_string(),
+            "blocks": summary.blocks,
+            "bytes": summary.bytes,
+        }));
+        return Ok(0);
+    }
     println!("{}", root.cid);
     eprintln!(
         "wrote {} ({} blocks, {} bytes)",
@@ -37,7 +53,7 @@ fn export(ctx: &Context, args: CarExportArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn import(ctx: &Context, args: CarImportArgs) -> anyhow::Result<i32> {
+fn import(ctx: &Context, args: CarImportArgs, json: bool) -> anyhow::Result<i32> {
     let store = ctx.store()?;
     let label = args.car.display().to_string();
     let summary = if args.car.as_os_str() == "-" {
@@ -50,13 +66,18 @@ fn import(ctx: &Context, args: CarImportArgs) -> anyhow::Result<i32> {
     .with_context(|| format!("cannot import `{label}`"))?;
     let mut incomplete = 0;
     for root in &summary.roots {
-        println!("{}", root.root);
+        if !json {
+            println!("{}", root.root);
+        }
         if root.is_complete() {
             if !args.no_keep {
                 store.keep_root(&root.root, &label)?;
             }
         } else {
             incomplete += 1;
+            if json {
+                continue;
+            }
             let listed: Vec<String> = root
                 .first_missing
                 .iter()
@@ -69,6 +90,34 @@ fn import(ctx: &Context, args: CarImportArgs) -> anyhow::Result<i32> {
                 listed.join(", ")
             );
         }
+    }
+    if json {
+        let roots: Vec<_> = summary
+            .roots
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "root": r.root.to_string(),
+                    "blocks": r.blocks,
+                    "missing": r.missing,
+                    "first_missing": r.first_missing.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+                    "kept": r.is_complete() && !args.no_keep,
+                })
+            })
+            .collect();
+        super::print_json(&serde_json::json!({
+            "car": label,
+            "version": summary.version,
+            "sections": summary.sections,
+            "stored": summary.stored,
+            "already_present": summary.already_present,
+            "roots": roots,
+        }));
+        return Ok(if incomplete > 0 {
+            super::exit::FAILURE
+        } else {
+            super::exit::OK
+        });
     }
     eprintln!(
         "imported {} (CARv{}): {} block(s) verified, {} new, {} root(s)",

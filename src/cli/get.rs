@@ -14,7 +14,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
-    let reporter = Arc::new(CliReporter::new(args.fetch.json, args.fetch.quiet));
+    let data_on_stdout = args.output.as_deref().is_some_and(|o| o.as_os_str() == "-")
+        || args.car.as_deref().is_some_and(|c| c.as_os_str() == "-");
+    let reporter = Arc::new(CliReporter::new(
+        args.fetch.json,
+        args.fetch.quiet,
+        data_on_stdout,
+    ));
     let options = fetch_options(ctx.options(), &args.fetch, Some(&args.registry))?;
     let client = ctx.client(&options, reporter.clone())?;
     let say = |line: &str| {
@@ -139,7 +145,7 @@ fn stream(
 
 pub(crate) fn cat(ctx: &Context, args: CatArgs) -> anyhow::Result<i32> {
     let target = parse_target(&args.target)?;
-    let reporter = Arc::new(CliReporter::new(args.fetch.json, args.fetch.quiet));
+    let reporter = Arc::new(CliReporter::new(args.fetch.json, args.fetch.quiet, true));
     let options = fetch_options(ctx.options(), &args.fetch, None)?;
     let client = ctx.client(&options, reporter.clone())?;
     let session = client.session();

@@ -22,8 +22,16 @@ pub(crate) fn run(ctx: &Context, args: InstallArgs) -> anyhow::Result<i32> {
             args.collection.as_deref()
         },
     )?;
+    let json = args.fetch.json;
     if ids.is_empty() {
-        eprintln!("nothing to install");
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"event": "summary", "installed": 0, "failed": 0, "output": args.output.display().to_string()})
+            );
+        } else {
+            eprintln!("nothing to install");
+        }
         return Ok(0);
     }
     let failed = client.install(
@@ -32,6 +40,7 @@ pub(crate) fn run(ctx: &Context, args: InstallArgs) -> anyhow::Result<i32> {
         &args.output,
         args.jobs,
         &|id, result| match result {
+            _ if json => println!("{}", installed_json(id, &result)),
             Ok(Installed::Written {
                 path,
                 cid: Some(cid),
@@ -61,6 +70,22 @@ pub(crate) fn run(ctx: &Context, args: InstallArgs) -> anyhow::Result<i32> {
             ),
         },
     )?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "event": "summary",
+                "installed": ids.len() - failed,
+                "failed": failed,
+                "output": args.output.display().to_string(),
+            })
+        );
+        return Ok(if failed > 0 {
+            super::exit::FAILURE
+        } else {
+            super::exit::OK
+        });
+    }
     eprintln!(
         "{} of {} artifact(s) installed into {}{}",
         ids.len() - failed,
@@ -73,4 +98,30 @@ pub(crate) fn run(ctx: &Context, args: InstallArgs) -> anyhow::Result<i32> {
         }
     );
     Ok(if failed > 0 { 1 } else { 0 })
+}
+
+/// One artifact's outcome as a JSON line.
+fn installed_json(id: &str, result: &Result<Installed, crate::Error>) -> serde_json::Value {
+    use serde_json::json;
+    match result {
+        Ok(Installed::Written {
+            path,
+            cid,
+            size,
+            files,
+        }) => json!({
+            "event": "installed", "id": id, "state": "written",
+            "cid": cid.map(|c| c.to_string()), "size": size, "files": files,
+            "path": path.display().to_string(),
+        }),
+        Ok(Installed::Present { path, cid, size }) => json!({
+            "event": "installed", "id": id, "state": "present",
+            "cid": cid.to_string(), "size": size, "path": path.display().to_string(),
+        }),
+        Err(e) => json!({
+            "event": "installed", "id": id, "state": "failed",
+            "error": crate::error::chain(e), "kind": e.kind().name(),
+            "hint": crate::Hint::hint(e),
+        }),
+    }
 }

@@ -1,9 +1,13 @@
-//! The command-line interface: argument parsing, one file per command, error rendering.
+//! The command-line interface: argument parsing, one file per command, error rendering. The
+//! only module that prints (the lints deny it everywhere else).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod add;
 pub mod args;
 mod cache;
 mod car;
+mod completions;
+pub mod exit;
 mod get;
 mod install;
 mod logging;
@@ -20,11 +24,11 @@ use crate::client::{Client, Options, Settings};
 use crate::progress::Reporter;
 use anyhow::Context as _;
 use args::{Cli, Command};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Runs trove with the process arguments; returns the exit code (0 ok, 1 failure, 2 usage).
+/// Runs trove with the process arguments; returns the exit code ([`exit`]).
 pub fn main() -> i32 {
     main_with(std::env::args_os())
 }
@@ -36,37 +40,96 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match command()
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+    {
         Ok(cli) => cli,
         Err(err) => {
-            let code = if err.use_stderr() { 2 } else { 0 };
+            let code = if err.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = err.print();
             return code;
         }
     };
+    let json = cli.command.wants_json();
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
             if is_broken_pipe(&err) {
-                return 0;
+                return exit::OK;
             }
-            eprintln!("error: {err}");
-            // A cause the message above it already quotes (`cannot read …: {source}`) is not
-            // said twice.
-            let mut said = err.to_string();
-            for cause in err.chain().skip(1) {
-                let text = cause.to_string();
-                if !said.contains(&text) {
-                    eprintln!("  caused by: {text}");
-                }
-                said = text;
+            let code = exit::of_error(&err);
+            if json {
+                report_json(&err, code);
+            } else {
+                report(&err);
             }
-            if let Some(hint) = hint_for(&err) {
-                eprintln!("hint: {hint}");
-            }
-            1
+            code
         }
     }
+}
+
+/// Prints a failure on standard error: the error, its causes, the hint.
+fn report(err: &anyhow::Error) {
+    eprintln!("error: {err}");
+    // A cause the message above it already quotes (`cannot read …: {source}`) is not said
+    // twice.
+    let mut said = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !said.contains(&text) {
+            eprintln!("  caused by: {text}");
+        }
+        said = text;
+    }
+    if let Some(hint) = hint_for(err) {
+        eprintln!("hint: {hint}");
+    }
+}
+
+/// Prints a failure on standard error as one JSON line (the `error` event of
+/// `json-events.schema.json`).
+fn report_json(err: &anyhow::Error, code: i32) {
+    let kind = err
+        .chain()
+        .find_map(crate::error::kind_of)
+        .unwrap_or(crate::ErrorKind::Other);
+    let line = serde_json::json!({
+        "event": "error",
+        "message": crate::error::chain(err.as_ref()),
+        "kind": kind.name(),
+        "hint": hint_for(err),
+        "exit_code": code,
+    });
+    eprintln!("{line}");
+}
+
+/// The whole command line as clap knows it, with the environment variables and exit codes at
+/// the end of `--help`: what parses the arguments, and what completions and man pages are made
+/// from.
+pub fn command() -> clap::Command {
+    Cli::command().after_long_help(help_footer())
+}
+
+/// The environment variables trove reads and its exit codes, for the end of `--help`.
+fn help_footer() -> String {
+    let mut text = String::from("Environment variables:\n");
+    let width = crate::config::ENV_VARS
+        .iter()
+        .map(|(name, _)| name.len())
+        .max()
+        .unwrap_or(0);
+    for (name, what) in crate::config::ENV_VARS {
+        text.push_str(&format!("  {name:width$}  {what}\n"));
+    }
+    text.push_str(
+        "\nExit codes:\n  0  success\n  1  other failure (network, disk, registry, publish)\n  2  usage (bad flag, CID, target or setting; output already there)\n  3  not found (unknown ID, version or path; content no source holds)\n  4  integrity (bytes that do not match their CID or recorded sum; a tampered output)\n  5  offline and not in the cache",
+    );
+    text
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -102,6 +165,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Verify(args) => project::verify(&ctx, args),
         Command::AddArtifact(args) => project::add_artifact(&ctx, args),
         Command::RemoveArtifact(args) => project::remove_artifact(&ctx, args),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     }
 }
 
@@ -165,9 +230,12 @@ impl Context {
 /// The error for a command this build was made without.
 #[allow(dead_code)] // used only in builds without some features
 fn not_built(command: &str, feature: &str) -> anyhow::Error {
-    anyhow::anyhow!(
-        "`trove {command}` is not in this build of trove\nhint: build it with the `{feature}` feature (cargo install trove --features {feature}), or use a full build"
+    crate::Error::with_hint(
+        crate::ErrorKind::Usage,
+        format!("`trove {command}` is not in this build of trove"),
+        format!("build it with the `{feature}` feature (cargo install trove --features {feature}), or use a full build"),
     )
+    .into()
 }
 
 /// The import parameters asked for on the command line.
@@ -193,6 +261,14 @@ pub(crate) fn import_params(
         .map_err(anyhow::Error::msg)
 }
 
+/// Prints a command's JSON result on standard output: pretty, one document.
+pub(crate) fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("a JSON value serializes")
+    );
+}
+
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
         cause
@@ -201,45 +277,7 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// The first hint any error in the chain offers (every error type trove has implements
-/// [`crate::Hint`]).
+/// The first hint any error in the chain offers.
 fn hint_for(err: &anyhow::Error) -> Option<String> {
-    macro_rules! hint_of {
-        ($cause:expr, $($ty:ty),* $(,)?) => {
-            $(
-                if let Some(hint) = $cause.downcast_ref::<$ty>().and_then(crate::Hint::hint) {
-                    return Some(hint);
-                }
-            )*
-        };
-    }
-    for cause in err.chain() {
-        hint_of!(
-            cause,
-            crate::Error,
-            crate::registry::RegistryError,
-            crate::fetch::FetchError,
-            crate::fetch::HttpError,
-            crate::fetch::KuboError,
-            crate::store::StoreError,
-            crate::extract::ExtractError,
-            crate::output::OutputError,
-            crate::unixfs::ReadError,
-            crate::import::ImportError,
-            crate::car::CarError,
-            crate::content::CidError,
-            crate::config::ConfigError,
-        );
-        #[cfg(feature = "p2p")]
-        hint_of!(cause, crate::fetch::p2p::P2pError);
-        #[cfg(feature = "publish")]
-        hint_of!(
-            cause,
-            crate::publish::PublishError,
-            crate::publish::pr::PrError,
-            crate::publish::pin::PinError,
-            crate::publish::forge::ForgeError,
-        );
-    }
-    None
+    crate::error::hint_of(err.as_ref())
 }

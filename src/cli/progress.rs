@@ -1,5 +1,9 @@
-//! Rendering library progress events: a bar on a terminal (indicatif), JSON lines with `--json`,
-//! nothing with `--quiet`.
+//! Rendering library progress events: a bar on a terminal (indicatif), a plain line every few
+//! seconds elsewhere (CI logs, notebooks), JSON lines with `--json`, nothing with `--quiet`.
+//!
+//! Streams: JSON lines go to standard output, unless the command writes data there (`cat`,
+//! `get -o -`, `get --car -`): then they go to standard error, so the data stays exactly the
+//! file's bytes. Everything that is not data or JSON goes to standard error.
 
 use crate::progress::{Event, Reporter};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -15,20 +19,30 @@ pub(crate) enum CliReporter {
         blocks: AtomicU64,
         warnings: Warnings,
     },
-    /// One JSON object per line on standard output.
-    Json { out: Mutex<std::io::Stdout> },
-    /// Only warnings about failing sources, on standard error.
-    Plain { warnings: Warnings },
+    /// One JSON object per line on standard output (standard error when data goes there).
+    Json { out: Mutex<Box<dyn Write + Send>> },
+    /// Warnings about failing sources, and a progress line every `every`, on standard error.
+    Plain {
+        warnings: Warnings,
+        every: std::time::Duration,
+        tally: Mutex<Tally>,
+    },
     /// Nothing.
     Quiet,
 }
 
 impl CliReporter {
-    /// Picks the mode from the flags and whether standard error is a terminal.
-    pub(crate) fn new(json: bool, quiet: bool) -> Self {
+    /// Picks the mode from the flags and whether standard error is a terminal;
+    /// `data_on_stdout` when the command writes content to standard output.
+    pub(crate) fn new(json: bool, quiet: bool, data_on_stdout: bool) -> Self {
         if json {
+            let out: Box<dyn Write + Send> = if data_on_stdout {
+                Box::new(std::io::stderr())
+            } else {
+                Box::new(std::io::stdout())
+            };
             return CliReporter::Json {
-                out: Mutex::new(std::io::stdout()),
+                out: Mutex::new(out),
             };
         }
         if quiet {
@@ -37,6 +51,10 @@ impl CliReporter {
         if !std::io::stderr().is_terminal() {
             return CliReporter::Plain {
                 warnings: Warnings::default(),
+                every: crate::config::Env::from_process()
+                    .progress_interval()
+                    .unwrap_or(PLAIN_PROGRESS_EVERY),
+                tally: Mutex::new(Tally::new()),
             };
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
@@ -74,13 +92,35 @@ impl Reporter for CliReporter {
     fn report(&self, event: Event<'_>) {
         match self {
             CliReporter::Quiet => {}
-            CliReporter::Plain { warnings } => match event {
+            CliReporter::Plain {
+                warnings,
+                every,
+                tally,
+            } => match event {
                 Event::SourceFailed { source, reason } => {
                     if let Some(line) = warnings.line(source, reason) {
                         eprintln!("{line}");
                     }
                 }
                 Event::Warning { message } => eprintln!("warning: {message}"),
+                Event::Source { what } => {
+                    tally.lock().expect("tally lock").source = what.to_string()
+                }
+                Event::Fetched { size, .. } | Event::BlockStored { size, .. } => {
+                    let mut tally = tally.lock().expect("tally lock");
+                    tally.blocks += 1;
+                    tally.bytes += size;
+                    if let Some(line) = tally.due(*every) {
+                        eprintln!("{line}");
+                    }
+                }
+                Event::Bytes(n) => {
+                    let mut tally = tally.lock().expect("tally lock");
+                    tally.bytes += n;
+                    if let Some(line) = tally.due(*every) {
+                        eprintln!("{line}");
+                    }
+                }
                 _ => {}
             },
             CliReporter::Bar {
@@ -106,6 +146,53 @@ impl Reporter for CliReporter {
             },
             CliReporter::Json { .. } => self.json(event_json(&event)),
         }
+    }
+}
+
+/// How often a progress line is printed when standard error is not a terminal (unless
+/// `TROVE_PROGRESS_INTERVAL` says otherwise).
+const PLAIN_PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What was fetched so far, for the plain progress lines.
+pub(crate) struct Tally {
+    started: std::time::Instant,
+    last_line: std::time::Instant,
+    blocks: u64,
+    bytes: u64,
+    source: String,
+}
+
+impl Tally {
+    fn new() -> Self {
+        let now = std::time::Instant::now();
+        Tally {
+            started: now,
+            last_line: now,
+            blocks: 0,
+            bytes: 0,
+            source: String::new(),
+        }
+    }
+
+    /// The progress line, when `every` has passed since the last one.
+    fn due(&mut self, every: std::time::Duration) -> Option<String> {
+        let now = std::time::Instant::now();
+        if now.duration_since(self.last_line) < every {
+            return None;
+        }
+        self.last_line = now;
+        let secs = now.duration_since(self.started).as_secs_f64().max(1e-3);
+        let mib = self.bytes as f64 / (1024.0 * 1024.0);
+        let from = if self.source.is_empty() {
+            String::new()
+        } else {
+            format!(" from {}", self.source)
+        };
+        Some(format!(
+            "progress: {mib:.1} MiB in {} block(s), {:.1} MiB/s after {secs:.0} s{from}",
+            self.blocks,
+            mib / secs
+        ))
     }
 }
 

@@ -22,7 +22,7 @@ fn open(ctx: &Context, args: &ProjectArgs) -> anyhow::Result<(Project, Client, A
         .clone()
         .unwrap_or_else(|| std::path::PathBuf::from("."));
     let project = Project::open(&start)?;
-    let reporter = Arc::new(CliReporter::new(args.fetch.json, args.fetch.quiet));
+    let reporter = Arc::new(CliReporter::new(args.fetch.json, args.fetch.quiet, false));
     let options = fetch_options(ctx.options(), &args.fetch, None)?;
     let client = ctx.client(&options, reporter.clone())?;
     Ok((project, client, reporter))
@@ -242,9 +242,9 @@ pub(crate) fn verify(ctx: &Context, args: VerifyArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(if checks.iter().all(|c| c.problems.is_empty()) {
-        0
+        super::exit::OK
     } else {
-        1
+        super::exit::INTEGRITY
     })
 }
 
@@ -255,7 +255,7 @@ fn lone_output(
     path: &Path,
     verify: bool,
 ) -> anyhow::Result<i32> {
-    let reporter = Arc::new(CliReporter::new(args.fetch.json, args.fetch.quiet));
+    let reporter = Arc::new(CliReporter::new(args.fetch.json, args.fetch.quiet, false));
     let options = fetch_options(ctx.options(), &args.fetch, None)?;
     let client = ctx.client(&options, reporter.clone())?;
     let result = client.check_output(path);
@@ -292,7 +292,11 @@ fn lone_output(
             println!("BAD  {problem}");
         }
     }
-    Ok(if verify && !problems.is_empty() { 1 } else { 0 })
+    Ok(if verify && !problems.is_empty() {
+        super::exit::INTEGRITY
+    } else {
+        super::exit::OK
+    })
 }
 
 pub(crate) fn add_artifact(ctx: &Context, args: AddArtifactArgs) -> anyhow::Result<i32> {

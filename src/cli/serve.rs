@@ -4,7 +4,9 @@
 //! Once listening, one line per address goes to standard output,
 //! `LISTENING <multiaddr>/p2p/<peer id>`, so scripts can dial the node. Kept roots (or the root
 //! just fetched) are announced as provider records in the DHTs as soon as a DHT peer is
-//! connected.
+//! connected. With `--json` the same goes out as JSON lines instead:
+//! `{"event":"listening","addr":…,"peer_id":…}` per address and `{"event":"stopped",…}` at the
+//! end.
 
 use super::args::ServeArgs;
 use super::Context;
@@ -40,7 +42,8 @@ pub(crate) fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<i32> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve_until_interrupted(store, config, roots, false))?;
+    let say = if args.json { Say::Json } else { Say::Text };
+    runtime.block_on(serve_until_interrupted(store, config, roots, say))?;
     Ok(0)
 }
 
@@ -80,8 +83,17 @@ pub(crate) fn seed(
         client.store().clone(),
         config,
         vec![*cid],
-        quiet,
+        if quiet { Say::Quiet } else { Say::Text },
     ))
+}
+
+/// How a serving node speaks: the address lines on standard output always (JSON lines with
+/// `Json`), the rest on standard error unless `Quiet` or `Json`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Say {
+    Text,
+    Quiet,
+    Json,
 }
 
 /// Serves `store` until SIGINT or SIGTERM, announcing `roots`.
@@ -89,8 +101,9 @@ pub(crate) async fn serve_until_interrupted(
     store: Arc<FsStore>,
     config: P2pConfig,
     roots: Vec<Cid>,
-    quiet: bool,
+    say: Say,
 ) -> anyhow::Result<()> {
+    let quiet = say != Say::Text;
     let provider: Arc<dyn BlockProvider> = store.clone();
     let started = p2p::start(&config, Some(provider)).await?;
     let node = started.node.clone();
@@ -101,7 +114,16 @@ pub(crate) async fn serve_until_interrupted(
     let peer_id = node.peer_id();
     let mut printed = HashSet::new();
     let print = |addr: &libp2p::Multiaddr, printed: &mut HashSet<String>| {
-        let line = format!("LISTENING {addr}/p2p/{peer_id}");
+        let line = if say == Say::Json {
+            serde_json::json!({
+                "event": "listening",
+                "addr": format!("{addr}/p2p/{peer_id}"),
+                "peer_id": peer_id.to_string(),
+            })
+            .to_string()
+        } else {
+            format!("LISTENING {addr}/p2p/{peer_id}")
+        };
         if printed.insert(line.clone()) {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{line}");
@@ -152,9 +174,14 @@ pub(crate) async fn serve_until_interrupted(
             _ = terminate.recv() => break,
         }
     }
-    if !quiet {
-        let stats = started.bitswap.stats();
-        eprintln!("stopped; sent {} block(s)", stats.blocks_sent);
+    let stats = started.bitswap.stats();
+    match say {
+        Say::Text => eprintln!("stopped; sent {} block(s)", stats.blocks_sent),
+        Say::Json => println!(
+            "{}",
+            serde_json::json!({"event": "stopped", "blocks_sent": stats.blocks_sent})
+        ),
+        Say::Quiet => {}
     }
     Ok(())
 }

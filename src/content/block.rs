@@ -51,11 +51,6 @@ impl Block {
     pub fn into_data(self) -> Vec<u8> {
         self.data
     }
-
-    /// Splits into CID and bytes.
-    pub fn into_parts(self) -> (Cid, Vec<u8>) {
-        (self.cid, self.data)
-    }
 }
 
 impl std::fmt::Debug for Block {

@@ -14,8 +14,8 @@
 //! interruption) only fetches what is still missing.
 
 use super::idle::IdleTimeout;
+use super::ingest::CarIngest;
 use super::{Source, SourceError, SourceKind};
-use crate::car::{CarError, CarReader};
 use crate::content::{is_inline, Block, Cid, RAW};
 use crate::progress::{Event, Reporter};
 use crate::store::{BlockGetter, BlockPutter, StoreError};
@@ -28,10 +28,6 @@ use std::time::Duration;
 /// A store the fetcher can share between tasks.
 pub trait BlockStore: BlockGetter + BlockPutter + Send + Sync {}
 impl<T: BlockGetter + BlockPutter + Send + Sync> BlockStore for T {}
-
-/// Unverified CAR blocks held back until a verified block links to them (for CARs that are not
-/// in depth-first order); beyond this they are dropped and fetched again if needed.
-const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
 
 /// Up to this many missing sub-DAGs are asked for as CARs; a wider frontier is fetched block by
 /// block (in parallel), which never downloads a block twice.
@@ -109,6 +105,9 @@ pub enum FetchError {
         tiers: Vec<SourceKind>,
         /// Whether every source that answered said only "not found" (no failures).
         only_not_found: bool,
+        /// Whether every source that failed did so by sending bytes that do not match their
+        /// CIDs (and at least one did).
+        only_bad_bytes: bool,
     },
     /// `--offline`: the store lacks blocks and no source may be asked.
     #[error("`{root}` is not complete in the local cache and trove is offline: {missing} block(s) missing (first: {first})")]
@@ -163,6 +162,13 @@ pub enum FetchError {
 impl crate::Hint for FetchError {
     fn hint(&self) -> Option<String> {
         match self {
+            FetchError::Incomplete {
+                only_bad_bytes: true,
+                ..
+            } => Some(
+                "the sources that failed sent bytes that do not match their CIDs (nothing unverified was stored): they serve damaged or different data; add another source (--gateway URL, --peer MULTIADDR) or tell their operators"
+                    .into(),
+            ),
             FetchError::Incomplete {
                 only_not_found: false,
                 ..
@@ -255,6 +261,21 @@ impl RunState {
         self.said.lock().expect("lock")[i] = Some(what.clone());
     }
 
+    /// Whether some source sent wrong bytes and none failed in another way.
+    fn only_bad_bytes(&self) -> bool {
+        let said = self.said.lock().expect("lock");
+        said.iter()
+            .any(|s| matches!(s, Some(SourceError::Corrupt(_))))
+            && said.iter().all(|s| {
+                matches!(
+                    s,
+                    None | Some(
+                        SourceError::NotFound | SourceError::Unsupported | SourceError::Corrupt(_)
+                    )
+                )
+            })
+    }
+
     /// Whether no source failed in a way other than not having the content.
     fn only_not_found(&self) -> bool {
         self.said.lock().expect("lock").iter().all(|said| {
@@ -342,6 +363,7 @@ impl Fetcher {
                 tried: self.tried(&state),
                 tiers: self.tiers(),
                 only_not_found: state.only_not_found(),
+                only_bad_bytes: state.only_bad_bytes(),
             })
         };
         match self.options.timeout {
@@ -516,6 +538,7 @@ impl Fetcher {
             tried: self.tried(state),
             tiers: self.tiers(),
             only_not_found: state.only_not_found(),
+            only_bad_bytes: state.only_bad_bytes(),
         })
     }
 
@@ -720,7 +743,7 @@ impl Fetcher {
             Ok(block) => Some((i, block)),
             Err(e) => {
                 // A wrong block is no accident: that rules the source out as anywhere else.
-                self.note_failure(i, &SourceError::Misbehaved(e.to_string()), state);
+                self.note_failure(i, &SourceError::Corrupt(e.to_string()), state);
                 None
             }
         }
@@ -907,7 +930,7 @@ impl Fetcher {
                             let n = retried.entry(i).or_insert(0u32);
                             *n += 1;
                             ask_again = *n <= 3 && self.sources[i].reject(&cid);
-                            SourceError::Misbehaved(e.to_string())
+                            SourceError::Corrupt(e.to_string())
                         })
                     }) {
                         Ok(block) => {
@@ -1008,344 +1031,6 @@ impl Fetcher {
             });
         }
         state.failure(i, e);
-    }
-}
-
-/// CAR sections are handed to the verifying stage in batches of about this many bytes...
-const INGEST_BATCH_BYTES: usize = 1024 * 1024;
-/// ...or this many sections...
-const INGEST_BATCH_BLOCKS: usize = 256;
-/// ...or once the oldest section of the batch has waited this long (a slow stream still shows
-/// progress and gets its blocks stored as they come).
-const INGEST_BATCH_AGE: Duration = Duration::from_millis(20);
-/// Bytes of sections being verified or stored at once, while the next ones are read.
-const INGEST_IN_FLIGHT_BYTES: usize = 8 * 1024 * 1024;
-
-/// A section that matched its CID, with the links it holds (decoded up front, on the worker
-/// that hashed it; a decoding error only matters once the DAG turns out to need the block).
-struct Checked {
-    block: Block,
-    links: Result<Vec<Cid>, String>,
-}
-
-/// What a worker hands back: the value, or the panic it died of (re-raised by the ingest).
-type WorkerResult<T> = std::thread::Result<T>;
-
-/// A verified batch: per section, the checked block or why it does not match its CID.
-type Verified = WorkerResult<Vec<Result<Checked, String>>>;
-
-/// A finished store task: the bytes it held, and per block whether it was new and its size.
-struct Stored {
-    bytes: usize,
-    result: WorkerResult<Result<Vec<(bool, u64)>, StoreError>>,
-}
-
-/// Why an ingest stops early.
-enum Stop {
-    /// The source sent a bad block.
-    Source(SourceError),
-    /// The store failed or the content is broken.
-    Fatal(FetchError),
-}
-
-/// Verifies and stores the blocks of one CAR stream.
-///
-/// The calling thread only reads and parses sections; batches of them are hashed on the rayon
-/// pool while the next ones arrive. The verified batches come back in stream order and the
-/// decisions (is the block part of the DAG? hold it back? which blocks does it bring in?) are
-/// taken here, one block after the other, exactly as if the stream were processed sequentially;
-/// the accepted blocks are then written by the pool, again in parallel. What is in flight is
-/// bounded by [`INGEST_IN_FLIGHT_BYTES`]. Nothing is stored before it is verified, and a block
-/// is only stored once a verified block of the DAG links to it.
-struct CarIngest<'a> {
-    store: Arc<dyn BlockStore>,
-    /// The blocks the DAG needs (that a verified block of it links to), each with whether it
-    /// was accepted already (a CAR may repeat a block).
-    expected: HashMap<Cid, bool>,
-    pending: HashMap<Cid, Checked>,
-    pending_bytes: usize,
-    reporter: &'a dyn Reporter,
-    source: &'a str,
-    blocks: &'a AtomicU64,
-    bytes: &'a AtomicU64,
-    /// Sections read but not yet handed to the pool.
-    batch: Vec<(Cid, Vec<u8>)>,
-    batch_bytes: usize,
-    batch_started: std::time::Instant,
-    /// Batches being verified, oldest first, with their size.
-    verifying: VecDeque<(usize, std::sync::mpsc::Receiver<Verified>)>,
-    /// Store tasks running, and where they report.
-    storing: usize,
-    stored_tx: std::sync::mpsc::Sender<Stored>,
-    stored_rx: std::sync::mpsc::Receiver<Stored>,
-    /// Bytes in the verifying and storing stages.
-    in_flight: usize,
-    /// The first reason to stop, in stream order.
-    stop: Option<Stop>,
-}
-
-impl<'a> CarIngest<'a> {
-    fn new(
-        store: Arc<dyn BlockStore>,
-        root: Cid,
-        reporter: &'a dyn Reporter,
-        source: &'a str,
-        blocks: &'a AtomicU64,
-        bytes: &'a AtomicU64,
-    ) -> Self {
-        let (stored_tx, stored_rx) = std::sync::mpsc::channel();
-        CarIngest {
-            store,
-            expected: HashMap::from([(root, false)]),
-            pending: HashMap::new(),
-            pending_bytes: 0,
-            reporter,
-            source,
-            blocks,
-            bytes,
-            batch: Vec::new(),
-            batch_bytes: 0,
-            batch_started: std::time::Instant::now(),
-            verifying: VecDeque::new(),
-            storing: 0,
-            stored_tx,
-            stored_rx,
-            in_flight: 0,
-            stop: None,
-        }
-    }
-
-    fn run(&mut self, input: impl std::io::Read) -> Result<Result<(), SourceError>, FetchError> {
-        let mut reader = match CarReader::new(input) {
-            Ok(r) => r,
-            Err(e) => return Ok(Err(car_error(e))),
-        };
-        let read_end = loop {
-            match reader.next_section() {
-                Ok(Some(section)) => {
-                    self.push(section);
-                    if self.stop.is_some() {
-                        break Ok(());
-                    }
-                }
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(car_error(e)),
-            }
-        };
-        drop(reader);
-        if self.stop.is_none() {
-            self.submit();
-        }
-        while !self.verifying.is_empty() {
-            self.wait_verified();
-        }
-        while self.storing > 0 {
-            self.wait_stored();
-        }
-        match self.stop.take() {
-            Some(Stop::Fatal(e)) => Err(e),
-            Some(Stop::Source(e)) => Ok(Err(e)),
-            None => Ok(read_end),
-        }
-    }
-
-    /// Takes one section; hands the batch on when it is big or old enough, takes in whatever
-    /// the pool finished, and waits while too much is in flight.
-    fn push(&mut self, section: (Cid, Vec<u8>)) {
-        if self.batch.is_empty() {
-            self.batch_started = std::time::Instant::now();
-        }
-        self.batch_bytes += section.1.len();
-        self.batch.push(section);
-        if self.batch_bytes >= INGEST_BATCH_BYTES
-            || self.batch.len() >= INGEST_BATCH_BLOCKS
-            || self.batch_started.elapsed() >= INGEST_BATCH_AGE
-        {
-            self.submit();
-        }
-        self.poll();
-        while self.in_flight > INGEST_IN_FLIGHT_BYTES && self.stop.is_none() {
-            if !self.verifying.is_empty() {
-                self.wait_verified();
-            } else if self.storing > 0 {
-                self.wait_stored();
-            } else {
-                break;
-            }
-        }
-    }
-
-    /// Sends the current batch to the pool for hashing (and link decoding).
-    fn submit(&mut self) {
-        if self.batch.is_empty() {
-            return;
-        }
-        let batch = std::mem::take(&mut self.batch);
-        let bytes = std::mem::take(&mut self.batch_bytes);
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        rayon::spawn(move || {
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                use rayon::prelude::*;
-                batch
-                    .into_par_iter()
-                    .map(|(cid, data)| {
-                        let block = Block::verified(cid, data).map_err(|e| e.to_string())?;
-                        let links =
-                            crate::dag::links(block.cid(), block.data()).map_err(|e| e.to_string());
-                        Ok(Checked { block, links })
-                    })
-                    .collect::<Vec<_>>()
-            }));
-            let _ = tx.send(result);
-        });
-        self.in_flight += bytes;
-        self.verifying.push_back((bytes, rx));
-    }
-
-    /// Takes in, without waiting, the batches verified (in order) and the stores finished.
-    fn poll(&mut self) {
-        while let Some((_, rx)) = self.verifying.front() {
-            match rx.try_recv() {
-                Ok(result) => {
-                    let (bytes, _) = self.verifying.pop_front().expect("front exists");
-                    self.verified(bytes, result);
-                }
-                Err(std::sync::mpsc::TryRecvError::Empty) => break,
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    panic!("a block verification task vanished")
-                }
-            }
-        }
-        while let Ok(done) = self.stored_rx.try_recv() {
-            self.stored(done);
-        }
-    }
-
-    fn wait_verified(&mut self) {
-        let (bytes, rx) = self
-            .verifying
-            .pop_front()
-            .expect("a batch is being verified");
-        let result = rx.recv().expect("a block verification task vanished");
-        self.verified(bytes, result);
-    }
-
-    fn wait_stored(&mut self) {
-        let done = self.stored_rx.recv().expect("the ingest holds a sender");
-        self.stored(done);
-    }
-
-    /// Decides, in stream order, what a verified batch brings to the DAG, and stores that.
-    fn verified(&mut self, bytes: usize, result: Verified) {
-        self.in_flight -= bytes;
-        let checked = result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        if self.stop.is_some() {
-            return; // the stream went wrong earlier: what came after it is dropped
-        }
-        let mut to_store = Vec::new();
-        for section in checked {
-            let section = match section {
-                Ok(s) => s,
-                Err(e) => {
-                    self.stop = Some(Stop::Source(SourceError::Misbehaved(e)));
-                    break;
-                }
-            };
-            let cid = *section.block.cid();
-            if self.expected.contains_key(&cid) {
-                if let Err(e) = self.accept(section, &mut to_store) {
-                    self.stop = Some(Stop::Fatal(e));
-                    break;
-                }
-            } else if self.pending_bytes + section.block.data().len() <= MAX_PENDING_BYTES {
-                self.pending_bytes += section.block.data().len();
-                if let Some(old) = self.pending.insert(cid, section) {
-                    self.pending_bytes -= old.block.data().len();
-                }
-            }
-        }
-        self.store(to_store);
-    }
-
-    /// Accepts a block the DAG needs and everything held back that it (transitively) links to;
-    /// the blocks to write go to `to_store`.
-    fn accept(&mut self, first: Checked, to_store: &mut Vec<Block>) -> Result<(), FetchError> {
-        let mut work = vec![first];
-        while let Some(Checked { block, links }) = work.pop() {
-            let accepted = self.expected.entry(*block.cid()).or_default();
-            if std::mem::replace(accepted, true) {
-                continue; // a repeated block: stored already, its links taken in already
-            }
-            let links = links.map_err(|detail| FetchError::BadContent {
-                cid: *block.cid(),
-                detail,
-            })?;
-            for child in links {
-                if let std::collections::hash_map::Entry::Vacant(new) = self.expected.entry(child) {
-                    new.insert(false);
-                    if let Some(held) = self.pending.remove(&child) {
-                        self.pending_bytes -= held.block.data().len();
-                        work.push(held);
-                    }
-                }
-            }
-            if !is_inline(block.cid()) {
-                to_store.push(block);
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes accepted blocks on the pool.
-    fn store(&mut self, blocks: Vec<Block>) {
-        if blocks.is_empty() {
-            return;
-        }
-        let bytes: usize = blocks.iter().map(|b| b.data().len()).sum();
-        let store = self.store.clone();
-        let tx = self.stored_tx.clone();
-        rayon::spawn(move || {
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                use rayon::prelude::*;
-                blocks
-                    .par_iter()
-                    .map(|b| Ok((store.put_block(b)?, b.data().len() as u64)))
-                    .collect::<Result<Vec<_>, StoreError>>()
-            }));
-            let _ = tx.send(Stored { bytes, result });
-        });
-        self.in_flight += bytes;
-        self.storing += 1;
-    }
-
-    /// Counts and reports what a store task wrote.
-    fn stored(&mut self, done: Stored) {
-        self.storing -= 1;
-        self.in_flight -= done.bytes;
-        match done
-            .result
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        {
-            Ok(written) => {
-                for (new, size) in written {
-                    if new {
-                        self.blocks.fetch_add(1, Ordering::Relaxed);
-                        self.bytes.fetch_add(size, Ordering::Relaxed);
-                        self.reporter.report(Event::Fetched {
-                            size,
-                            source: self.source,
-                        });
-                    }
-                }
-            }
-            // The block came before whatever else stopped the ingest (nothing after that point
-            // is stored): the first store error wins.
-            Err(e) => {
-                if !matches!(self.stop, Some(Stop::Fatal(FetchError::Store(_)))) {
-                    self.stop = Some(Stop::Fatal(e.into()));
-                }
-            }
-        }
     }
 }
 
@@ -1450,23 +1135,6 @@ async fn answer_while_active<T>(
 /// unreachable or stalled), rather than ask it for the next frontier node or block.
 fn gives_up_on_source(e: &SourceError) -> bool {
     e.is_misbehaviour() || matches!(e, SourceError::Unavailable(_) | SourceError::TimedOut(_))
-}
-
-/// What a broken CAR stream says about its source: cut short or stalled streams are temporary,
-/// anything malformed is misbehaviour.
-fn car_error(e: CarError) -> SourceError {
-    match e {
-        CarError::Read { ref source, .. } if source.kind() == std::io::ErrorKind::TimedOut => {
-            SourceError::TimedOut(format!("the CAR stream stalled: {e}"))
-        }
-        CarError::Empty | CarError::Truncated { .. } | CarError::Read { .. } => {
-            SourceError::Transient {
-                detail: format!("the CAR stream broke off: {e}"),
-                retry_after: None,
-            }
-        }
-        other => SourceError::Misbehaved(format!("sent a bad CAR: {other}")),
-    }
 }
 
 /// The blocks the store lacks under `root`: the roots of the missing sub-DAGs, depth-first.
@@ -1676,7 +1344,7 @@ mod tests {
         let store = Arc::new(MemoryStore::new());
         let (result, n) = ingest(&store, root, &car(&s));
         assert!(
-            matches!(result, Ok(Err(SourceError::Misbehaved(_)))),
+            matches!(result, Ok(Err(SourceError::Corrupt(_)))),
             "{result:?}"
         );
         assert_eq!(n, bad as u64);

@@ -1,7 +1,12 @@
-//! Stall detection for byte streams, like curl's `--speed-time`/`--speed-limit`: a stream fails
-//! when no byte arrives for the idle time-out, or when fewer than `min_rate × window` bytes
-//! arrive in any window of that length (a server dripping a byte at a time never trips a plain
-//! idle time-out).
+//! Stall detection for byte streams, both guards in one place:
+//! - [`IdleTimeout`], like curl's `--speed-time`/`--speed-limit`: a stream fails when no byte
+//!   arrives for the idle time-out, or when fewer than `min_rate × window` bytes arrive in any
+//!   window of that length (a server dripping a byte at a time never trips a plain idle
+//!   time-out). For HTTP bodies the fetcher reads as fast as they come.
+//! - [`SilenceTimeout`]: fails only when the stream stays silent for the limit *while it is
+//!   being read*; time the consumer spends away between reads does not count. For a daemon's
+//!   CAR stream that a slow consumer may leave alone for a while (js-ipfs, which ignores
+//!   `offline=true`, would otherwise hang forever on content it lacks).
 
 use std::future::Future;
 use std::io;
@@ -92,6 +97,59 @@ impl<R: AsyncRead + Unpin> AsyncRead for IdleTimeout<R> {
     }
 }
 
+/// A reader that fails with [`io::ErrorKind::TimedOut`] when the inner reader stays silent for
+/// `limit` while it is being read. Only silence counts: time the consumer spends away between
+/// reads does not.
+pub(crate) struct SilenceTimeout<R> {
+    inner: R,
+    limit: Duration,
+    timer: Pin<Box<tokio::time::Sleep>>,
+    armed: bool,
+    detail: String,
+}
+
+impl<R> SilenceTimeout<R> {
+    pub(crate) fn new(inner: R, limit: Duration, detail: String) -> Self {
+        SilenceTimeout {
+            inner,
+            limit,
+            timer: Box::pin(tokio::time::sleep(limit)),
+            armed: false,
+            detail,
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for SilenceTimeout<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                this.armed = false;
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                if !this.armed {
+                    let deadline = tokio::time::Instant::now() + this.limit;
+                    this.timer.as_mut().reset(deadline);
+                    this.armed = true;
+                }
+                match this.timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        this.detail.clone(),
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +178,24 @@ mod tests {
         let mut out = Vec::new();
         fast.read_to_end(&mut out).await.unwrap();
         assert_eq!(out.len(), data.len());
+    }
+
+    #[tokio::test]
+    async fn a_stall_fails_after_the_limit_but_a_slow_reader_does_not() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut tx, rx) = tokio::io::duplex(64);
+        let mut guard = SilenceTimeout::new(rx, Duration::from_millis(100), "stalled".into());
+        tx.write_all(b"abc").await.unwrap();
+        // The consumer is away longer than the limit: the data waiting is still delivered.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut buf = [0u8; 3];
+        guard.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"abc");
+        let started = Instant::now();
+        let err = guard.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(err.to_string().contains("stalled"));
+        assert!(started.elapsed() >= Duration::from_millis(90));
+        drop(tx);
     }
 }

@@ -6,6 +6,7 @@ mod fetcher;
 pub mod gateway;
 pub mod http;
 mod idle;
+mod ingest;
 pub mod mirror;
 #[cfg(feature = "p2p")]
 pub mod p2p;
@@ -22,8 +23,8 @@ pub use multiaddr::Multiaddr;
 pub use p2p::P2pSource;
 pub use p2p_config::{P2pConfig, DEFAULT_BOOTSTRAP, DEFAULT_ROUTERS};
 pub use source::{ByteStream, Source, SourceError, SourceKind};
-pub mod kubo_rpc;
-pub use kubo_rpc::{
+pub mod kubo;
+pub use kubo::{
     discover_api_candidates, ApiCandidate, ApiOrigin, DaemonHandle, DaemonImplementation,
     KuboError, KuboRpcSource,
 };

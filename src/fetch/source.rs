@@ -79,12 +79,17 @@ pub enum SourceError {
     /// corrupt data, redirect loops). It is not asked again during this run.
     #[error("misbehaved: {0}")]
     Misbehaved(String),
+    /// The source sent bytes that do not match the CID they were asked for (a block, a CAR
+    /// section). Ruled out like misbehaviour; a fetch that fails only for this reason is an
+    /// integrity failure rather than a network one.
+    #[error("sent wrong bytes: {0}")]
+    Corrupt(String),
 }
 
 impl SourceError {
     /// Whether the source should be ruled out for the rest of the run.
     pub fn is_misbehaviour(&self) -> bool {
-        matches!(self, SourceError::Misbehaved(_))
+        matches!(self, SourceError::Misbehaved(_) | SourceError::Corrupt(_))
     }
 
     /// Whether a retry of the same request may succeed, and after how long at least.

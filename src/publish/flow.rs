@@ -460,7 +460,7 @@ impl Client {
                     )));
                 }
             };
-            let url = crate::fetch::http::check_url(&endpoint, false)
+            let url = crate::http::check_url(&endpoint, false)
                 .context(|| format!("the pinning service `{name}` has a bad endpoint"))?;
             let Some(token) = token.filter(|t| !t.trim().is_empty()) else {
                 return Err(usage(format!(

@@ -13,7 +13,7 @@
 //! The token is sent as `Authorization: Bearer …` and appears nowhere else: not in URLs, errors
 //! or `Debug` output.
 
-use crate::fetch::http::{check_url, HttpClient, HttpError, HttpOptions};
+use crate::http::{check_url, HttpClient, HttpError, HttpOptions};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;

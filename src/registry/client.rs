@@ -11,7 +11,7 @@
 use super::model::MAX_REGISTRY_BYTES;
 use super::resolve::RepoFile;
 use super::{parse_registry, Registry, RegistryError, RegistrySet};
-use crate::fetch::{HttpClient, HttpError, HttpOptions};
+use crate::http::{HttpClient, HttpError, HttpOptions};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use std::fmt;
@@ -314,13 +314,6 @@ impl Client {
             reason: e.to_string(),
         })?;
         Ok(Client { options, http })
-    }
-
-    /// A client sharing an existing HTTP client (its connection pool and URL policy; the
-    /// policy's `allow_insecure` replaces the one in `options`).
-    pub fn with_http(mut options: ClientOptions, http: HttpClient) -> Self {
-        options.allow_insecure = http.allows_insecure();
-        Client { options, http }
     }
 
     /// The options.

@@ -8,7 +8,7 @@
 //! informational fields of the wrong type are dropped with a warning. Whether CIDs are valid is
 //! not decided here (old registries with broken CIDs must still load): see [`super::check`].
 
-use super::check::{Finding, Severity};
+use super::finding::{Finding, Severity};
 use super::model::*;
 use std::collections::BTreeMap;
 use url::Url;

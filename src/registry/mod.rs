@@ -14,6 +14,7 @@
 
 pub mod check;
 pub mod client;
+pub mod finding;
 pub mod legacy;
 pub mod model;
 pub mod query;

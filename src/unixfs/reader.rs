@@ -592,7 +592,8 @@ impl<G: BlockGetter + Sync> Children<G> for ReadAhead {
             size if size > READ_AHEAD_BLOCK => READ_AHEAD_INNER,
             size => size.max(1),
         };
-        let (tx, rx) = std::sync::mpsc::channel::<(usize, Fetched)>();
+        // One message per child at most: a queue that size never makes a reader wait.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Fetched)>(parts.len());
         let mut slots: Vec<Option<Fetched>> = (0..parts.len()).map(|_| None).collect();
         let mut launched = 0;
         let mut held = 0u64; // this level's share of `ahead`

@@ -170,7 +170,7 @@ fn a_corrupt_car_is_rejected_and_nothing_unverified_is_stored() {
     car[last] ^= 0x01;
     let bad = write(dir.path(), "bad.car", &car);
     let (code, _, err) = t.run(&["car", "import", &bad]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 4);
     assert!(
         err.contains("bafkreicbr3vslhx257lrxhadeo2yonupcgv5dtad4grfkce6uojuzqf2li"),
         "{err}"
@@ -178,7 +178,7 @@ fn a_corrupt_car_is_rejected_and_nothing_unverified_is_stored() {
     assert_eq!(t.ok(&["cache", "ls", "--blocks"]), "");
     let garbage = write(dir.path(), "garbage.car", b"this is not a car file at all");
     let (code, _, err) = t.run(&["car", "import", &garbage]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 4);
     assert!(err.contains("error:"), "{err}");
 }
 
@@ -204,7 +204,7 @@ fn a_missing_block_is_an_error_that_names_it_and_writes_nothing() {
         "-o",
         target.to_str().unwrap(),
     ]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 5);
     assert!(
         err.contains("QmSNLTo6Wv9dfroVaw7MFYjLqf9ho7PKrgsjdzYDtv8h1W"),
         "{err}"
@@ -224,7 +224,7 @@ fn a_missing_block_is_an_error_that_names_it_and_writes_nothing() {
         ])
         .output()
         .unwrap();
-    assert_eq!(cat.status.code(), Some(1));
+    assert_eq!(cat.status.code(), Some(5), "offline and not cached");
     assert!(
         cat.stdout.is_empty(),
         "cat checks the DAG before printing anything"
@@ -248,7 +248,7 @@ fn unsafe_names_and_escaping_symlinks_are_refused() {
         let root = t.ok(&["car", "import", &fixture(car)]);
         let out = dir.path().join("out");
         let (code, _, err) = t.run(&["get", "--offline", &root, "-o", out.to_str().unwrap()]);
-        assert_eq!(code, 1, "{car}");
+        assert_eq!(code, 4, "{car}");
         assert!(err.contains(bad), "{car}: {err}");
         assert!(!out.exists(), "{car}: nothing written");
         assert_eq!(
@@ -270,7 +270,7 @@ fn unsafe_names_and_escaping_symlinks_are_refused() {
         Path::new("foo")
     );
     let (code, _, err) = t.run(&["cat", "--offline", &format!("{root}/bar")]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.contains("symlink"), "{err}");
 }
 
@@ -294,7 +294,7 @@ fn cache_verify_finds_corruption_and_gc_drops_unkept_blocks() {
     assert!(gc.starts_with("removed 4 block(s)"), "{gc}");
     t.ok(&["cat", "--offline", &keep]);
     let (code, _, err) = t.run(&["cat", "--offline", &drop]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 5);
     assert!(err.contains("missing"), "{err}");
     // Flip one byte in one stored block: verify reports it and exits 1.
     let blocks = t.cache.path().join("blocks-v1");
@@ -303,10 +303,10 @@ fn cache_verify_finds_corruption_and_gc_drops_unkept_blocks() {
     bytes[10] ^= 0xff;
     std::fs::write(&victim, bytes).unwrap();
     let (code, out, _) = t.run(&["cache", "verify"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 4);
     assert!(out.contains("BAD"), "{out}");
     let (code, _, err) = t.run(&["cat", "--offline", &keep]);
-    assert_eq!(code, 1, "a corrupt block is never served");
+    assert_eq!(code, 5, "a corrupt block is never served (it counts as absent)");
     assert!(err.contains("corrupt") || err.contains("missing"), "{err}");
     t.ok(&["cache", "verify", "--remove"]);
     assert_eq!(t.run(&["cache", "verify"]).0, 0);
@@ -406,7 +406,7 @@ fn a_symlink_alone_is_not_written_out_and_the_error_says_what_to_get() {
     let cid = t.ok(&["add", "-Q", tree.to_str().unwrap()]);
     let out = dir.path().join("out");
     let (code, _, err) = t.run(&["get", &format!("{cid}/link"), "-o", out.to_str().unwrap()]);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("is a symlink (to `a.txt`)") && err.contains("hint: get the folder"),
         "{err}"
@@ -453,7 +453,7 @@ fn an_output_in_a_missing_folder_is_refused_before_any_work() {
     ] {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (code, _, err) = t.run(&args);
-        assert_eq!(code, 1, "{args:?}: {err}");
+        assert_eq!(code, 2, "{args:?}: {err}");
         assert!(
             err.contains("does not exist") && err.contains("hint: create it first"),
             "{args:?}: {err}"
@@ -480,7 +480,7 @@ fn an_existing_output_folder_is_kept_unless_force_replaces_it() {
     let out_s = out.to_str().unwrap();
 
     let (code, _, err) = t.run(&["get", "--offline", &cid, "-o", out_s]);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("already exists") && err.contains("--force"),
         "{err}"
@@ -493,7 +493,7 @@ fn an_existing_output_folder_is_kept_unless_force_replaces_it() {
     // cached) fails on the folder, not on the missing content.
     let absent = "bafkreiexxe3oglrr3hr4cxkydkempei57i5qufii7pcvwxubp3x4y3im7e";
     let (code, _, err) = t.run(&["get", "--offline", absent, "-o", out_s]);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 2, "{err}");
     assert!(err.contains("already exists"), "{err}");
 
     t.ok(&["get", "--offline", &cid, "-o", out_s, "--force"]);
@@ -502,7 +502,7 @@ fn an_existing_output_folder_is_kept_unless_force_replaces_it() {
     let one = write(dir.path(), "one.bin", &splitmix64_bytes(13, 5_000));
     let file_cid = t.ok(&["add", "-Q", &one]);
     let (code, _, err) = t.run(&["get", "--offline", &file_cid, "-o", out_s]);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 2, "{err}");
     t.ok(&["get", "--offline", &file_cid, "-o", out_s, "--force"]);
     assert_eq!(std::fs::read(&out).unwrap(), splitmix64_bytes(13, 5_000));
     let mut names: Vec<String> = std::fs::read_dir(dir.path())

@@ -146,7 +146,7 @@ fn verify_finds_a_changed_snapshot_and_cache_maintenance_handles_snapshots() {
         matches!(&report.mismatches[..], [trove::client::Mismatch::Changed(p)] if p == &snapshot)
     );
     let (code, listed, _) = t.run(&["cache", "verify"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 4);
     assert!(listed.contains("BAD snapshot"), "{listed}");
     // --remove drops it; the next get writes it anew from the verified blocks.
     assert_eq!(t.run(&["cache", "verify", "--remove"]).0, 0);

@@ -260,9 +260,18 @@ async fn only_bad_sources_fail_with_what_was_tried() {
         .await
         .unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, FetchError::Incomplete { .. }), "{msg}");
     assert!(
-        msg.contains("gateway bad") && msg.contains("misbehaved"),
+        matches!(
+            err,
+            FetchError::Incomplete {
+                only_bad_bytes: true,
+                ..
+            }
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("gateway bad") && msg.contains("sent wrong bytes"),
         "{msg}"
     );
     // Nothing unverified was stored: what is there is exactly the good blocks of the DAG.

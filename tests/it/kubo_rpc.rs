@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use trove::content::{cid_of, parse_cid, verify, HashCode, DAG_PB, RAW};
-use trove::fetch::kubo_rpc::{
+use trove::fetch::kubo::{
     discover_api_candidates, multiaddr_to_url, parse_api_address, ApiCandidate, ApiOrigin,
     DaemonImplementation, KuboError, KuboRpcSource,
 };

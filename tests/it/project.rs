@@ -259,7 +259,7 @@ fn status_and_verify_name_every_tampered_file_and_sync_never_loses_a_change() {
     std::fs::remove_file(n5.join("states.csv")).unwrap();
     std::fs::write(n5.join("notes.txt"), b"mine").unwrap();
     let (code, out, _) = run_in(&t, project, &["verify"]);
-    assert_eq!(code, 1, "verify of a tampered output: {out}");
+    assert_eq!(code, 4, "verify of a tampered output: {out}");
     for name in ["sfs.csv", "states.csv", "notes.txt"] {
         assert!(out.contains(name), "verify does not name {name}: {out}");
     }
@@ -271,7 +271,7 @@ fn status_and_verify_name_every_tampered_file_and_sync_never_loses_a_change() {
     assert_eq!(status[0]["state"], "changed", "{status}");
     // The folder alone (no manifest) is known too.
     let (code, out, _) = run_in(&t, dir.path(), &["verify", n5.to_str().unwrap()]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 4);
     assert!(out.contains("sfs.csv"), "{out}");
 
     // sync refuses to overwrite the change; --force restores the locked content.

@@ -178,13 +178,13 @@ fn registry_file_edits_touch_only_new_lines_and_refuse_conflicts() {
     // Refusals: the ID exists; the CID is registered under another ID.
     let second = folder(dir.path(), "second");
     let (code, _, err) = publish(&second, "first_test", &[]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(
         err.contains("exists already") && err.contains("--version"),
         "{err}"
     );
     let (code, _, err) = publish(&content, "other_id", &[]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.contains("already registered as `first_test`"), "{err}");
     assert_eq!(std::fs::read_to_string(&reg).unwrap(), after, "unchanged");
 
@@ -222,7 +222,7 @@ fn registry_file_edits_touch_only_new_lines_and_refuse_conflicts() {
     // The same version again is refused.
     let third = folder(dir.path(), "third");
     let (code, _, err) = publish(&third, "first_test", &["--version", "2"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.contains("version `2` of `first_test` exists"), "{err}");
 }
 
@@ -258,7 +258,7 @@ fn registry_add_merges_a_dry_run_entry() {
     assert_eq!(doc["traces"]["added_entry"], parsed["entry"]);
     // Again: refused, unless --force.
     let (code, _, err) = t.run(&["registry", "add", s(&entry_file), "--file", s(&reg)]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.contains("exists already"), "{err}");
     let (code, _, err) = t.run(&[
         "registry",
@@ -460,6 +460,6 @@ fn a_pinning_service_gets_the_token_and_no_output_shows_it() {
         "--pin",
         &url,
     ]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(out.is_empty() && err.contains("TROVE_PIN_TOKEN"), "{err}");
 }

@@ -74,7 +74,7 @@ fn list_search_and_info_show_our_registry() {
         assert!(info.contains(needle), "info lacks {needle}: {info}");
     }
     let (code, _, err) = t.run(&["info", "coalescent_n5_theta2", "--registry", &reg]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     assert!(
         err.contains("coalescent_n5_theta2") && err.contains(N5),
         "suggests the near miss: {err}"
@@ -156,7 +156,7 @@ fn get_by_id_works_offline_from_the_committed_car() {
     ]);
     assert_eq!(std::fs::read(&v1).unwrap(), artifact(N5, "states.csv"));
     let (code, _, err) = t.run(&["get", &format!("{N5}@nightly"), "--registry", &reg]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     assert!(err.contains("nightly"), "{err}");
     let (code, _, err) = t.run(&[
         "get",
@@ -165,7 +165,7 @@ fn get_by_id_works_offline_from_the_committed_car() {
         &reg,
         "--offline",
     ]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     assert!(err.contains("nope.csv"), "{err}");
 }
 
@@ -280,7 +280,7 @@ fn registry_2_0_repository_files_are_checked_by_sha256() {
         "-o",
         bad.to_str().unwrap(),
     ]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 4);
     assert!(err.contains("sha256") || err.contains("size"), "{err}");
     assert!(!bad.exists(), "nothing written for a bad artifact");
 }
@@ -327,7 +327,7 @@ fn install_gets_a_collection_and_a_rerun_only_retries_failures() {
         &reg,
         "--offline",
     ]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     assert!(err.contains("no-such-collection"), "{err}");
 }
 
@@ -335,7 +335,7 @@ fn install_gets_a_collection_and_a_rerun_only_retries_failures() {
 fn no_registry_configured_is_a_clear_error() {
     let t = Trove::new();
     let (code, _, err) = t.run(&["get", N5]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(
         err.contains("registry") && err.contains("--registry"),
         "{err}"
@@ -349,7 +349,7 @@ fn no_registry_configured_is_a_clear_error() {
         vec!["get", "bafyNotACid", "--registry", &reg],
     ] {
         let (code, _, err) = t.run(&args);
-        assert_eq!(code, 1);
+        assert_eq!(code, 2);
         assert!(
             err.contains("is not a valid CID") && err.contains("hint: copy the CID whole"),
             "{args:?}: {err}"

@@ -558,3 +558,64 @@ fn publish_with_pr_end_to_end_from_the_command_line() {
     }
     assert!(pulls[0].header("authorization").unwrap().ends_with(TOKEN));
 }
+
+/// A `publish --pr` that fails half way from the command line: the error, then the hint with
+/// the steps to finish by hand (the hint reaches the user through the one `Hint` trait), and
+/// the generic failure exit code (1: the forge, not the content, failed).
+#[test]
+fn a_failed_publish_pr_prints_the_steps_to_finish_by_hand() {
+    let fx = Fixture::new();
+    fx.forge.set_forked(true);
+    fx.forge
+        .set_fork_clone_url(&file_url(&fx.dir.path().join("missing.git")));
+    let home = fx.dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::write(
+        home.join(".gitconfig"),
+        "[user]\n\tname = Ada Publisher\n\temail = ada@example.org\n",
+    )
+    .unwrap();
+    let data = fx.dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("values.csv"), b"x,y\n1,2\n").unwrap();
+    let t = crate::support::Trove::new();
+    let out = t
+        .cmd()
+        .env("HOME", &home)
+        .env("TROVE_GITHUB_TOKEN", TOKEN)
+        .args([
+            "publish",
+            data.to_str().unwrap(),
+            "--id",
+            "cli_entry",
+            "--description",
+            "values",
+            "--no-daemon",
+            "--pr",
+            "--repo",
+            "trove-org/registry",
+            "--api-url",
+            &fx.forge.url,
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_no_token(&stderr);
+    assert_no_token(&String::from_utf8_lossy(&out.stdout));
+    let hint = stderr
+        .split_once("\nhint: ")
+        .map(|(_, h)| h)
+        .unwrap_or_else(|| panic!("no hint line: {stderr}"));
+    assert!(
+        hint.contains("by hand") && hint.contains("/compare/main...alice:trove/publish/cli_entry"),
+        "{stderr}"
+    );
+    // The steps are in the hint, not baked into the error message above it.
+    let message = stderr.split_once("\nhint: ").unwrap().0;
+    assert!(!message.contains("by hand"), "{stderr}");
+    assert!(fx
+        .forge
+        .requests_to("POST", "/repos/trove-org/registry/pulls")
+        .is_empty());
+}

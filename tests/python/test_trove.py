@@ -129,7 +129,7 @@ def test_verify_finds_a_changed_snapshot(cache):
     # The CLI's `cache verify` sees it too, and --remove lets the next get write it anew.
     cli = Path(sys.executable).parent / "trove"
     done = subprocess.run([cli, "cache", "verify"], capture_output=True, text=True)
-    assert done.returncode == 1 and "sfs.csv" in done.stdout
+    assert done.returncode == 4 and "sfs.csv" in done.stdout
     subprocess.run([cli, "cache", "verify", "--remove"], check=True, capture_output=True)
     assert same_tree(EXPECTED, client.get(ARTIFACT))
 

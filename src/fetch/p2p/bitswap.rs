@@ -67,6 +67,18 @@ impl<T: BlockGetter + Send + Sync> BlockProvider for T {
     }
 }
 
+/// Events a want holds before it is read. Presences and departures are hints: when only one
+/// slot is left they are dropped (a peer flooding HAVEs cannot grow memory), so a block, the
+/// event that ends the want, always finds room.
+const WANT_EVENTS: usize = 64;
+
+/// Queues a hint (a presence, a departure) for a want unless its queue is nearly full.
+fn hint(tx: &mpsc::Sender<WantEvent>, event: WantEvent) {
+    if tx.capacity() > 1 {
+        let _ = tx.try_send(event);
+    }
+}
+
 /// What happened to a want, as seen by the peer side.
 #[derive(Debug)]
 pub enum WantEvent {
@@ -99,7 +111,7 @@ struct Shared {
     node: Node,
     provider: Option<Arc<dyn BlockProvider>>,
     writers: Mutex<HashMap<PeerId, mpsc::Sender<Message>>>,
-    wants: Mutex<HashMap<Cid, Vec<mpsc::UnboundedSender<WantEvent>>>>,
+    wants: Mutex<HashMap<Cid, Vec<mpsc::Sender<WantEvent>>>>,
     asked: Mutex<HashMap<PeerId, Asked>>,
     banned: Mutex<HashSet<PeerId>>,
     notes: Mutex<Vec<String>>,
@@ -180,7 +192,7 @@ impl Bitswap {
     /// Registers interest in `cid`; events for it arrive on the returned handle until it is
     /// dropped (which cancels the wants sent to peers).
     pub fn want(&self, cid: Cid) -> Want {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(WANT_EVENTS);
         self.shared
             .wants
             .lock()
@@ -222,7 +234,7 @@ impl Bitswap {
 pub struct Want {
     cid: Cid,
     shared: Arc<Shared>,
-    events: mpsc::UnboundedReceiver<WantEvent>,
+    events: mpsc::Receiver<WantEvent>,
     asked: HashSet<PeerId>,
     done: bool,
 }
@@ -324,7 +336,7 @@ impl Shared {
         match wants.get(cid) {
             Some(list) if !list.is_empty() => {
                 for tx in list {
-                    let _ = tx.send(event());
+                    hint(tx, event());
                 }
                 true
             }
@@ -340,9 +352,9 @@ impl Shared {
         };
         let (last, rest) = list.split_last().expect("not empty");
         for tx in rest {
-            let _ = tx.send(WantEvent::Block(peer, data.clone()));
+            let _ = tx.try_send(WantEvent::Block(peer, data.clone()));
         }
-        let _ = last.send(WantEvent::Block(peer, data));
+        let _ = last.try_send(WantEvent::Block(peer, data));
         true
     }
 
@@ -355,7 +367,7 @@ impl Shared {
         let wants = self.wants.lock().expect("lock");
         for list in wants.values() {
             for tx in list {
-                let _ = tx.send(WantEvent::PeerGone(peer, why.clone()));
+                hint(tx, WantEvent::PeerGone(peer, why.clone()));
             }
         }
     }
@@ -539,8 +551,18 @@ async fn read_stream(shared: Arc<Shared>, peer: PeerId, stream: Stream) {
             );
             return;
         }
-        let mut body = vec![0; length as usize];
-        if let Err(e) = reader.read_exact(&mut body).await {
+        // The buffer grows as bytes arrive: a peer that claims a large message and sends
+        // nothing holds no more memory than it sent.
+        let mut body = Vec::with_capacity((length as usize).min(64 * 1024));
+        let read = (&mut reader).take(length).read_to_end(&mut body).await;
+        let read = read.and_then(|n| {
+            if n as u64 == length {
+                Ok(())
+            } else {
+                Err(std::io::ErrorKind::UnexpectedEof.into())
+            }
+        });
+        if let Err(e) = read {
             // The blocks of that message are lost: whoever waits for them asks again.
             shared.peer_gone(
                 peer,
@@ -568,30 +590,31 @@ async fn read_stream(shared: Arc<Shared>, peer: PeerId, stream: Stream) {
     }
 }
 
-/// A varint length prefix; `None` at a clean end of stream.
+/// A varint length prefix (minimal, at most 64 bits); `None` at a clean end of stream.
 async fn read_varint<R: futures_util::io::AsyncRead + Unpin>(
     reader: &mut R,
 ) -> std::io::Result<Option<u64>> {
-    let mut value = 0u64;
-    for i in 0..10 {
+    let mut decoder = crate::varint::Decoder::minimal();
+    loop {
         let mut byte = [0u8; 1];
-        let n = reader.read(&mut byte).await?;
-        if n == 0 {
-            return if i == 0 {
+        if reader.read(&mut byte).await? == 0 {
+            return if decoder.is_empty() {
                 Ok(None)
             } else {
                 Err(std::io::ErrorKind::UnexpectedEof.into())
             };
         }
-        value |= u64::from(byte[0] & 0x7f) << (7 * i);
-        if byte[0] & 0x80 == 0 {
-            return Ok(Some(value));
+        match decoder.push(byte[0]) {
+            Ok(Some(value)) => return Ok(Some(value)),
+            Ok(None) => {}
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("bad length prefix: {e}"),
+                ))
+            }
         }
     }
-    Err(std::io::Error::new(
-        std::io::ErrorKind::InvalidData,
-        "length prefix longer than 10 bytes",
-    ))
 }
 
 /// Writes queued messages to `peer` on one long-lived stream, merging what is queued.

@@ -234,15 +234,6 @@ impl P2pSource {
         }
     }
 
-    /// The running node, if it was started (for `get --seed`).
-    pub fn started_node(&self) -> Option<Started> {
-        self.inner
-            .started
-            .get()
-            .and_then(|r| r.as_ref().ok())
-            .cloned()
-    }
-
     /// Starts the node now if it is not running yet.
     pub async fn start(&self) -> Result<Started, SourceError> {
         self.inner.start().await
