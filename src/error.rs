@@ -265,6 +265,8 @@ pub fn kind_of(err: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
         crate::publish::pr::PrError => |_| ErrorKind::Network,
         crate::publish::pin::PinError => |_| ErrorKind::Network,
         crate::publish::forge::ForgeError => |_| ErrorKind::Network,
+        crate::publish::edit::EditError => |_| ErrorKind::Usage,
+        crate::publish::entry::EntryError => |_| ErrorKind::Usage,
     );
     None
 }
@@ -308,6 +310,8 @@ pub fn hint_of(err: &(dyn std::error::Error + 'static)) -> Option<String> {
             crate::publish::pr::PrError,
             crate::publish::pin::PinError,
             crate::publish::forge::ForgeError,
+            crate::publish::edit::EditError,
+            crate::publish::entry::EntryError,
         );
         next = cause.source();
     }

@@ -4,7 +4,7 @@
 //! it before it is used or stored. Module map (see `ARCHITECTURE.md` for the diagrams):
 //!
 //! - [`content`]: CIDs, multihashes, [`content::Block`] (bytes proven to match their CID).
-//! - [`varint`], [`dagpb`], [`cbor`], [`dag`]: codecs, no IO.
+//! - [`varint`], [`dagpb`], [`cbor`], [`dag`], [`bitswap_message`]: codecs, no IO.
 //! - [`unixfs`]: the UnixFS importer (Kubo-identical profiles) and reader (files, ranges,
 //!   directories, HAMT shards), no IO.
 //! - [`car`]: CARv1 read/write and CARv2 read over byte streams; DAG export/import.
@@ -33,6 +33,7 @@
 // paths only, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod bitswap_message;
 pub mod car;
 pub mod cbor;
 #[cfg(feature = "cli")]

@@ -21,19 +21,19 @@ pub enum EditError {
     #[error("the registry is not valid: {0}")]
     BadDocument(String),
     /// A 2.0 (`computes`) registry.
-    #[error("the registry is a 2.0 (`computes`) registry; trove publishes into 1.x `traces` registries only")]
+    #[error("the registry is a 2.0 (`computes`) registry: trove publishes into 1.x `traces` registries only")]
     Computes,
     /// The entry to add is malformed.
     #[error("the entry to add is not usable: {0}")]
     BadEntry(String),
     /// The ID exists already.
-    #[error("entry `{id}` exists already; publish a new version of it with `--version N` (and `--alias latest`), choose another `--id`, or replace the entry with `--force`")]
+    #[error("entry `{id}` exists already")]
     IdExists {
         /// The ID.
         id: String,
     },
     /// The version exists already.
-    #[error("version `{version}` of `{id}` exists already; choose another `--version`, or replace it with `--force`")]
+    #[error("version `{version}` of `{id}` exists already")]
     VersionExists {
         /// The ID.
         id: String,
@@ -41,7 +41,7 @@ pub enum EditError {
         version: String,
     },
     /// The CID is registered elsewhere.
-    #[error("CID `{cid}` is already registered as `{other}` (version `{version}`); use that entry (`--id {other} --version N` for a new version) instead of registering the same content twice")]
+    #[error("CID `{cid}` is already registered as `{other}` (version `{version}`)")]
     CidElsewhere {
         /// The CID.
         cid: String,
@@ -51,7 +51,7 @@ pub enum EditError {
         version: String,
     },
     /// The CID is already a version of this entry.
-    #[error("CID `{cid}` is already version `{version}` of `{id}`; point an alias at it (edit `aliases`) instead, or add it again with `--force`")]
+    #[error("CID `{cid}` is already version `{version}` of `{id}`")]
     CidInEntry {
         /// The CID.
         cid: String,
@@ -60,6 +60,31 @@ pub enum EditError {
         /// The version that has it.
         version: String,
     },
+}
+
+impl crate::Hint for EditError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            EditError::IdExists { .. } => Some(
+                "publish a new version of it with `--version N` (and `--alias latest`), choose another `--id`, or replace the entry with `--force`".into(),
+            ),
+            EditError::VersionExists { .. } => {
+                Some("choose another `--version`, or replace it with `--force`".into())
+            }
+            EditError::CidElsewhere { other, .. } => Some(format!(
+                "use that entry (`--id {other} --version N` for a new version) instead of registering the same content twice"
+            )),
+            EditError::CidInEntry { .. } => Some(
+                "point an alias at it (edit `aliases`) instead, or add it again with `--force`"
+                    .into(),
+            ),
+            EditError::Computes => Some(
+                "publish into a 1.x registry (one with `traces`), or edit the 2.0 registry by hand"
+                    .into(),
+            ),
+            EditError::BadDocument(_) | EditError::BadEntry(_) => None,
+        }
+    }
 }
 
 /// What to add.

@@ -36,6 +36,17 @@ pub enum EntryError {
     },
 }
 
+impl crate::Hint for EntryError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            EntryError::BadMeta { .. } => Some(
+                "give --meta a JSON object such as {\"description\": \"…\", \"license\": \"CC-BY-4.0\", \"domain\": \"…\"}".into(),
+            ),
+            EntryError::Read { source, .. } => source.hint(),
+        }
+    }
+}
+
 /// What the publisher says about the content.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EntryMeta {

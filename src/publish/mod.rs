@@ -63,7 +63,8 @@ impl crate::Hint for PublishError {
             PublishError::Pin(e) => e.hint(),
             PublishError::Pr(e) => e.hint(),
             PublishError::Forge(e) => e.hint(),
-            PublishError::Entry(_) | PublishError::Edit(_) => None,
+            PublishError::Entry(e) => e.hint(),
+            PublishError::Edit(e) => e.hint(),
         }
     }
 }

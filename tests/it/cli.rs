@@ -306,7 +306,10 @@ fn cache_verify_finds_corruption_and_gc_drops_unkept_blocks() {
     assert_eq!(code, 4);
     assert!(out.contains("BAD"), "{out}");
     let (code, _, err) = t.run(&["cat", "--offline", &keep]);
-    assert_eq!(code, 5, "a corrupt block is never served (it counts as absent)");
+    assert_eq!(
+        code, 5,
+        "a corrupt block is never served (it counts as absent)"
+    );
     assert!(err.contains("corrupt") || err.contains("missing"), "{err}");
     t.ok(&["cache", "verify", "--remove"]);
     assert_eq!(t.run(&["cache", "verify"]).0, 0);

@@ -17,7 +17,8 @@
 
 pub mod bitswap;
 pub mod identity;
-pub mod message;
+/// The bitswap wire format (no IO, built without the `p2p` feature too).
+pub use crate::bitswap_message as message;
 pub mod node;
 pub mod routing;
 pub mod streams;

@@ -17,7 +17,7 @@ pub enum PrError {
         reason: String,
     },
     /// The registry path is not a plain relative path.
-    #[error("invalid registry path `{path}`: use a relative path such as `registry.json`")]
+    #[error("invalid registry path `{path}`: not a plain relative path")]
     InvalidRegistryPath {
         /// As given.
         path: String,
@@ -196,7 +196,9 @@ impl crate::Hint for PrError {
             PrError::InvalidRepository { .. } => Some(
                 "give `owner/repo`, an https:// or ssh git URL (`git@host:owner/repo.git`), or a local path".into(),
             ),
-            PrError::InvalidRegistryPath { .. } => None,
+            PrError::InvalidRegistryPath { .. } => {
+                Some("use a relative path such as `registry.json`".into())
+            }
             PrError::Git { .. } => None,
             PrError::Api { hint, .. } => hint.clone(),
             PrError::BaseNotFound { .. } => {
