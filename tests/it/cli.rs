@@ -298,7 +298,10 @@ fn cache_verify_finds_corruption_and_gc_drops_unkept_blocks() {
     assert!(err.contains("missing"), "{err}");
     // Flip one byte in one stored block: verify reports it and exits 1.
     let blocks = t.cache.path().join("blocks-v1");
-    let victim = walk_files(&blocks).into_iter().next().unwrap();
+    let victim = crate::support::walk_files(&blocks)
+        .into_iter()
+        .next()
+        .unwrap();
     let mut bytes = std::fs::read(&victim).unwrap();
     bytes[10] ^= 0xff;
     std::fs::write(&victim, bytes).unwrap();
@@ -313,20 +316,6 @@ fn cache_verify_finds_corruption_and_gc_drops_unkept_blocks() {
     assert!(err.contains("corrupt") || err.contains("missing"), "{err}");
     t.ok(&["cache", "verify", "--remove"]);
     assert_eq!(t.run(&["cache", "verify"]).0, 0);
-}
-
-fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk_files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
 }
 
 /// `trove add` of a large file is SIGKILLed many times at random moments: afterwards the cache

@@ -54,36 +54,22 @@ fn json_events_never_mix_with_data_and_match_the_schema() {
     let validator = schema();
     let gw = Gateway::with_cars(&[FILE_CAR]);
 
-    // cat: the bytes alone on stdout, the events on stderr.
-    let t = Trove::new();
-    let out = t
-        .cmd()
-        .args(from_gateway(&gw, &["cat", FILE_CID, "--json"]))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(
-        out.stdout == expected_file(),
-        "cat --json changed the bytes"
-    );
-    let names = events(&validator, &stderr);
-    assert!(names.iter().any(|n| n == "block"), "{names:?}");
-
-    // get -o -: the same.
-    let t = Trove::new();
-    let out = t
-        .cmd()
-        .args(from_gateway(&gw, &["get", FILE_CID, "-o", "-", "--json"]))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(
-        out.stdout == expected_file(),
-        "get -o - --json changed the bytes"
-    );
-    events(&validator, &stderr);
+    // cat and get -o -: the bytes alone on stdout, the events on stderr (a cold cache each).
+    for args in [
+        &["cat", FILE_CID, "--json"][..],
+        &["get", FILE_CID, "-o", "-", "--json"],
+    ] {
+        let out = Trove::new()
+            .cmd()
+            .args(from_gateway(&gw, args))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(out.stdout == expected_file(), "{args:?} changed the bytes");
+        let names = events(&validator, &stderr);
+        assert!(names.iter().any(|n| n == "block"), "{args:?}: {names:?}");
+    }
 
     // get --car -: a CAR that imports, the events on stderr.
     let t = Trove::new();
@@ -259,7 +245,7 @@ fn exit_codes_name_the_kind_of_failure() {
     assert_eq!(code, 4, "{stdout}{err}");
     // 4: a corrupt cache.
     let blocks = t.cache.path().join("blocks-v1");
-    let victim = walk_files(&blocks)
+    let victim = crate::support::walk_files(&blocks)
         .into_iter()
         .next()
         .expect("a stored block");
@@ -272,20 +258,6 @@ fn exit_codes_name_the_kind_of_failure() {
     std::fs::write(&victim, &bytes).unwrap();
     let (code, stdout, err) = t.run(&["cache", "verify"]);
     assert_eq!(code, 4, "{stdout}{err}");
-}
-
-fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk_files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]

@@ -480,47 +480,57 @@ async fn registry_pr_authenticates_smart_http_with_the_token() {
     }
 }
 
+impl Fixture {
+    /// A home folder with the publisher's git identity, and a folder of data to publish.
+    fn publisher(&self) -> (PathBuf, PathBuf) {
+        let home = self.dir.path().join("home");
+        std::fs::create_dir(&home).unwrap();
+        std::fs::write(
+            home.join(".gitconfig"),
+            "[user]\n\tname = Ada Publisher\n\temail = ada@example.org\n",
+        )
+        .unwrap();
+        let data = self.dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::write(data.join("values.csv"), b"x,y\n1,2\n").unwrap();
+        (home, data)
+    }
+
+    /// `trove publish DATA --id cli_entry --pr` against this fixture's forge, as the publisher
+    /// whose home is `home`, with `more` flags.
+    fn publish_cli(&self, home: &Path, data: &Path, more: &[&str]) -> std::process::Output {
+        crate::support::Trove::new()
+            .cmd()
+            .env("HOME", home)
+            .env("TROVE_GITHUB_TOKEN", TOKEN)
+            .args(["publish", data.to_str().unwrap(), "--id", "cli_entry"])
+            .args(more)
+            .args(["--no-daemon", "--pr", "--repo", "trove-org/registry"])
+            .args(["--api-url", &self.forge.url])
+            .output()
+            .unwrap()
+    }
+}
+
 /// The whole flow from the command line: `trove publish DIR --id … --pr` imports the folder,
 /// edits the registry on a branch of the fork, pushes it and opens the pull request; the token
 /// appears in no output.
 #[test]
 fn publish_with_pr_end_to_end_from_the_command_line() {
     let fx = Fixture::new();
-    let home = fx.dir.path().join("home");
-    std::fs::create_dir(&home).unwrap();
-    std::fs::write(
-        home.join(".gitconfig"),
-        "[user]\n\tname = Ada Publisher\n\temail = ada@example.org\n",
-    )
-    .unwrap();
-    let data = fx.dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    std::fs::write(data.join("values.csv"), b"x,y\n1,2\n").unwrap();
-    let t = crate::support::Trove::new();
-    let out = t
-        .cmd()
-        .env("HOME", &home)
-        .env("TROVE_GITHUB_TOKEN", TOKEN)
-        .args([
-            "publish",
-            data.to_str().unwrap(),
-            "--id",
-            "cli_entry",
+    let (home, data) = fx.publisher();
+    let out = fx.publish_cli(
+        &home,
+        &data,
+        &[
             "--description",
             "values from the command line",
             "--domain",
             "testing",
             "--license",
             "CC0-1.0",
-            "--no-daemon",
-            "--pr",
-            "--repo",
-            "trove-org/registry",
-            "--api-url",
-            &fx.forge.url,
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stdout}\n{stderr}");
@@ -568,37 +578,8 @@ fn a_failed_publish_pr_prints_the_steps_to_finish_by_hand() {
     fx.forge.set_forked(true);
     fx.forge
         .set_fork_clone_url(&file_url(&fx.dir.path().join("missing.git")));
-    let home = fx.dir.path().join("home");
-    std::fs::create_dir(&home).unwrap();
-    std::fs::write(
-        home.join(".gitconfig"),
-        "[user]\n\tname = Ada Publisher\n\temail = ada@example.org\n",
-    )
-    .unwrap();
-    let data = fx.dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    std::fs::write(data.join("values.csv"), b"x,y\n1,2\n").unwrap();
-    let t = crate::support::Trove::new();
-    let out = t
-        .cmd()
-        .env("HOME", &home)
-        .env("TROVE_GITHUB_TOKEN", TOKEN)
-        .args([
-            "publish",
-            data.to_str().unwrap(),
-            "--id",
-            "cli_entry",
-            "--description",
-            "values",
-            "--no-daemon",
-            "--pr",
-            "--repo",
-            "trove-org/registry",
-            "--api-url",
-            &fx.forge.url,
-        ])
-        .output()
-        .unwrap();
+    let (home, data) = fx.publisher();
+    let out = fx.publish_cli(&home, &data, &["--description", "values"]);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_no_token(&stderr);

@@ -358,3 +358,18 @@ pub fn assert_same_tree(expected: &std::path::Path, actual: &std::path::Path) {
         );
     }
 }
+
+/// Every file below `dir`, sorted.
+pub fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
