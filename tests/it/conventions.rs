@@ -347,3 +347,48 @@ fn completions_man_pages_and_help_are_generated_from_the_real_commands() {
         assert!(help.contains(needle), "--help lacks {needle}: {help}");
     }
 }
+
+/// `serve --p2p --json`: one `listening` line per address as soon as the node listens, one
+/// `stopped` line after SIGTERM, every line valid against the schema, nothing else on stdout.
+#[test]
+fn serve_json_lines_say_where_it_listens_and_when_it_stops() {
+    use std::io::BufRead;
+    let validator = schema();
+    let t = Trove::new();
+    let mut child = t
+        .cmd()
+        .args([
+            "serve",
+            "--p2p",
+            "--json",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(events(&validator, &first), ["listening"], "{first}");
+    let line: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let addr = line["addr"].as_str().unwrap();
+    assert!(
+        addr.starts_with("/ip4/127.0.0.1/tcp/")
+            && addr.ends_with(line["peer_id"].as_str().unwrap()),
+        "{addr}"
+    );
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let names = events(&validator, &rest);
+    assert_eq!(names.last().map(String::as_str), Some("stopped"), "{rest}");
+}
