@@ -106,6 +106,9 @@ pub enum Error {
     #[cfg(feature = "publish")]
     #[error(transparent)]
     Publish(Box<crate::publish::PublishError>),
+    /// Importing or exporting a bundle (an archive or folder).
+    #[error(transparent)]
+    Bundle(Box<crate::bundle::BundleError>),
     /// What was being done when `source` happened (`cannot get `ID``).
     #[error("{context}")]
     Context {
@@ -218,6 +221,7 @@ impl Error {
             Error::Config(_) | Error::Cid(_) | Error::Http(_) => ErrorKind::Usage,
             Error::Kubo(_) => ErrorKind::Network,
             Error::Import(_) | Error::Io(_) => ErrorKind::Other,
+            Error::Bundle(e) => e.kind(),
             Error::Car(_) => ErrorKind::Integrity,
             #[cfg(feature = "p2p")]
             Error::P2p(_) => ErrorKind::Network,
@@ -256,6 +260,7 @@ pub fn kind_of(err: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
         KuboError => |_| ErrorKind::Network,
         CarError => |_| ErrorKind::Integrity,
         ImportError => |_| ErrorKind::Other,
+        crate::bundle::BundleError => crate::bundle::BundleError::kind,
     );
     #[cfg(feature = "p2p")]
     kind_by!(crate::fetch::p2p::P2pError => |_| ErrorKind::Network);
@@ -300,6 +305,7 @@ pub fn hint_of(err: &(dyn std::error::Error + 'static)) -> Option<String> {
             CarError,
             CidError,
             ConfigError,
+            crate::bundle::BundleError,
         );
         #[cfg(feature = "p2p")]
         hint_by!(cause, crate::fetch::p2p::P2pError);
@@ -399,6 +405,7 @@ impl Hint for Error {
             Error::P2p(e) => e.hint(),
             #[cfg(feature = "publish")]
             Error::Publish(e) => e.hint(),
+            Error::Bundle(e) => e.hint(),
             Error::Io(_) | Error::Cancelled => None,
         }
     }
@@ -433,6 +440,7 @@ macro_rules! boxed_from {
 }
 
 boxed_from!(
+    Bundle(crate::bundle::BundleError),
     Registry(RegistryError),
     Fetch(FetchError),
     Store(StoreError),

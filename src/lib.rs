@@ -11,6 +11,8 @@
 //! - [`store`]: the block store traits, an in-memory store and the on-disk cache.
 //! - [`import`]: files and directories from disk into blocks, on all cores.
 //! - [`extract`]: UnixFS content from the store to disk, atomically and safely.
+//! - [`bundle`]: archives and folders as published (sums checked, unpacked in a sandbox) in,
+//!   deterministic archives with manifest and sums out.
 //! - [`http`]: the shared HTTP client and its URL policy (https, or http to local hosts only).
 //! - [`fetch`]: the `Source` trait (Kubo RPC, the embedded libp2p node with bitswap, trustless gateways, HTTP mirrors) and the fetcher
 //!   that verifies and stores every block.
@@ -34,6 +36,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod bitswap_message;
+pub mod bundle;
 pub mod car;
 pub mod cbor;
 #[cfg(feature = "cli")]

@@ -77,10 +77,61 @@ pub enum Command {
     AddArtifact(AddArtifactArgs),
     /// Remove an artifact from trove.toml and update trove.lock (its output is left alone).
     RemoveArtifact(RemoveArtifactArgs),
+    /// Bring an archive (.tar, .tar.gz, .tgz, .tar.zst, .zip) or a folder into the cache: its
+    /// published sums checked first, unpacked in a sandbox, imported; prints the CID.
+    Import(BundleImportArgs),
+    /// Write content (ID[@version], CID[/path]) as a deterministic .tar.gz, .tar.zst, .tar or
+    /// .zip with manifest.json and checksums.sha256 (`sha256sum -c` works without trove).
+    Export(ExportArgs),
     /// Print a shell completion script (e.g. `trove completions bash > ~/.local/share/bash-completion/completions/trove`).
     Completions(CompletionsArgs),
     /// Print trove's man page (roff), or write one page per command into a folder.
     Man(ManArgs),
+}
+
+/// `trove import`.
+#[derive(Debug, Args)]
+pub struct BundleImportArgs {
+    /// The archive or folder.
+    pub path: PathBuf,
+    /// The archive's published sha256, checked before it is opened (a `checksums.sha256` or
+    /// `SHA256SUMS` beside it that lists it is checked too).
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
+    /// Import profile (default: the one a trove export records, else unixfs-v1-2025).
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<crate::unixfs::Profile>,
+    /// Refuse an archive that unpacks to more bytes than this (default 256 GiB).
+    #[arg(long, value_name = "BYTES")]
+    pub max_bytes: Option<u64>,
+    /// Refuse an archive of more entries than this (default 10 million).
+    #[arg(long, value_name = "N")]
+    pub max_entries: Option<u64>,
+    /// Print only the CID.
+    #[arg(long, short = 'Q')]
+    pub quiet: bool,
+    /// Print the result as JSON.
+    #[arg(long, conflicts_with = "quiet")]
+    pub json: bool,
+}
+
+/// `trove export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// What to export: ID[@version|@alias][/file], CID[/path], /ipfs/CID/…, ipfs://CID/….
+    pub target: String,
+    /// The archive to write; its name says the format (.tar.gz, .tgz, .tar.zst, .tar, .zip).
+    #[arg(short, long, value_name = "OUT.tar.gz")]
+    pub output: PathBuf,
+    /// Replace a folder at the output path (a file there is always replaced atomically).
+    #[arg(long)]
+    pub force: bool,
+    /// Registries.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Sources and time-outs.
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 /// `trove completions`.
@@ -123,6 +174,8 @@ impl Command {
             Command::Verify(a) => a.project.fetch.json,
             Command::AddArtifact(a) => a.project.fetch.json,
             Command::RemoveArtifact(a) => a.project.fetch.json,
+            Command::Import(a) => a.json,
+            Command::Export(a) => a.fetch.json,
             Command::Completions(_) | Command::Man(_) => false,
         }
     }

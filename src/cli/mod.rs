@@ -4,6 +4,7 @@
 
 mod add;
 pub mod args;
+mod bundle;
 mod cache;
 mod car;
 mod completions;
@@ -165,6 +166,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Verify(args) => project::verify(&ctx, args),
         Command::AddArtifact(args) => project::add_artifact(&ctx, args),
         Command::RemoveArtifact(args) => project::remove_artifact(&ctx, args),
+        Command::Import(args) => bundle::import(&ctx, args),
+        Command::Export(args) => bundle::export(&ctx, args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
     }

@@ -12,6 +12,7 @@
 //! share it), the block store and the snapshots of one cache, and a [`Reporter`] that receives
 //! progress; it never prints.
 
+pub mod bundle;
 pub mod cache;
 pub mod install;
 pub mod outputs;

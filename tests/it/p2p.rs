@@ -455,7 +455,7 @@ fn content_no_peer_has_fails_clearly_and_quickly() {
         "--timeout",
         "20s",
     ]);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 3, "no source holds it: {err}");
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "took {:?}",

@@ -1,0 +1,354 @@
+//! [`Client::import_bundle`] (an archive or folder into the cache, its published sums checked
+//! first) and [`Client::export`] (content out as a deterministic archive anyone can check with
+//! `sha256sum -c`). The formats and the sandbox are in [`crate::bundle`].
+
+use super::Client;
+use crate::bundle::pack::{pack, GENERATOR};
+use crate::bundle::sums::{check_tree, manifest_sums, parse_sums, sha256_file, SUMS_FILES};
+use crate::bundle::unpack::{unpack, Unpacked};
+use crate::bundle::{BundleError, Format, Limits};
+use crate::content::{parse_cid, Cid};
+use crate::error::ResultExt as _;
+use crate::import::{import_path, Discard};
+use crate::progress::Silent;
+use crate::unixfs::{ImportParams, Profile};
+use crate::{Error, ErrorKind};
+use std::path::{Path, PathBuf};
+
+/// How to import a bundle.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// The archive's own sha256 as published (hex), checked before it is opened.
+    pub sha256: Option<String>,
+    /// The import parameters; default: the bundle's `manifest.json` profile (a trove export),
+    /// else `unixfs-v1-2025`.
+    pub params: Option<ImportParams>,
+    /// How much an archive may unpack to.
+    pub limits: Limits,
+}
+
+/// What [`Client::import_bundle`] did.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// The content's CID (kept in the cache through gc).
+    pub cid: Cid,
+    /// The archive format (`None`: a folder).
+    pub format: Option<Format>,
+    /// What the archive unpacked to (zero for a folder).
+    pub unpacked: Unpacked,
+    /// The published sums that were checked, e.g. `--sha256`, `SHA256SUMS (beside)`,
+    /// `checksums.sha256 (12 files)`; empty when the bundle published none.
+    pub checked: Vec<String>,
+    /// The profile name, when the parameters are one.
+    pub profile: Option<&'static str>,
+    /// Whether the bundle was a trove export whose recorded CID was reproduced.
+    pub cid_verified: bool,
+}
+
+/// What [`Client::export`] wrote.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    /// The content's CID.
+    pub cid: Cid,
+    /// The archive.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: Format,
+    /// Files in it and their bytes.
+    pub files: u64,
+    /// Bytes of file content.
+    pub bytes: u64,
+    /// The profile that reproduces the CID (recorded in the manifest), when one does.
+    pub profile: Option<Profile>,
+}
+
+impl Client {
+    /// Imports an archive (`.tar`, `.tar.gz`, `.tar.zst`, `.zip`) or a folder into the cache and
+    /// keeps it; returns its CID. Published sums are checked before anything is stored: the
+    /// archive's own (`--sha256`, or a sums file beside it listing it), then the files' (a sums
+    /// file or a `manifest.json` `checksums` map at the top of the bundle). An archive is
+    /// unpacked into a sandbox first (see [`crate::bundle::unpack`]); when it holds one folder
+    /// (or file) at the top, that is the content. A bundle trove exported must import to the
+    /// CID its manifest records.
+    pub fn import_bundle(&self, path: &Path, options: &ImportOptions) -> Result<Imported, Error> {
+        self.import_bundle_inner(path, options)
+            .context(|| format!("cannot import `{}`", path.display()))
+    }
+
+    fn import_bundle_inner(&self, path: &Path, options: &ImportOptions) -> Result<Imported, Error> {
+        let meta = path
+            .metadata()
+            .map_err(|e| BundleError::io("read", path, e))?;
+        let mut checked = Vec::new();
+        let staging;
+        let (tree, format, unpacked) = if meta.is_dir() {
+            (path.to_path_buf(), None, Unpacked::default())
+        } else {
+            let format = Format::from_path(path).ok_or_else(|| BundleError::UnknownFormat {
+                path: path.to_path_buf(),
+            })?;
+            check_archive_sums(path, options.sha256.as_deref(), &mut checked)?;
+            let tmp = self.settings().cache_dir.join("tmp");
+            std::fs::create_dir_all(&tmp).map_err(|e| BundleError::io("create", &tmp, e))?;
+            staging = tempfile::Builder::new()
+                .prefix(".bundle-")
+                .tempdir_in(&tmp)
+                .map_err(|e| BundleError::io("create a folder in", &tmp, e))?;
+            let unpacked = unpack(path, format, staging.path(), options.limits)?;
+            (staging.path().to_path_buf(), Some(format), unpacked)
+        };
+        // The sums inside the bundle (at its top, and in its one folder), and whether trove
+        // wrote it.
+        let recorded = check_inside(&tree, &mut checked)?;
+        // The content: a trove export's one entry beside its metadata; an archive's one entry
+        // at the top; otherwise the whole tree.
+        let metadata: &[&str] = if recorded.is_some() {
+            &["manifest.json", "checksums.sha256"]
+        } else {
+            &[]
+        };
+        let content = if recorded.is_some() || format.is_some() {
+            single_entry(&tree, metadata)?.unwrap_or_else(|| tree.clone())
+        } else {
+            tree.clone()
+        };
+        if content != tree && content.is_dir() {
+            // Sums only: a manifest in there is part of the content, whoever wrote it.
+            check_inside(&content, &mut checked)?;
+        }
+        let (params, profile) = match (&options.params, recorded.as_ref().and_then(|r| r.1)) {
+            (Some(params), _) => (*params, profile_of(params)),
+            (None, Some(profile)) => (profile.params(), Some(profile.name())),
+            (None, None) => (
+                Profile::UnixfsV1_2025.params(),
+                Some(Profile::UnixfsV1_2025.name()),
+            ),
+        };
+        let mut cid_verified = false;
+        if let Some((expected, _)) = &recorded {
+            // Hashed without storing first: a changed export stores nothing.
+            let root = import_path(&content, &params, &Discard, &Silent)?;
+            if root.cid != *expected {
+                return Err(BundleError::CidMismatch {
+                    expected: expected.to_string(),
+                    actual: root.cid.to_string(),
+                    profile: profile.unwrap_or("(custom)").to_string(),
+                }
+                .into());
+            }
+            cid_verified = true;
+        }
+        let root = import_path(&content, &params, &**self.store(), &**self.reporter())?;
+        let label = format!(
+            "import {}",
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
+        self.store().keep_root(&root.cid, &label)?;
+        Ok(Imported {
+            cid: root.cid,
+            format,
+            unpacked,
+            checked,
+            profile,
+            cid_verified,
+        })
+    }
+
+    /// Writes the content `text` names (an ID with version or alias, a CID, a path) as a
+    /// deterministic archive at `out` (format from `format`, else from the file name), fetching
+    /// what the cache lacks. The archive is written beside `out` and renamed into place; a
+    /// folder at `out` is refused unless `force`.
+    pub fn export(
+        &self,
+        text: &str,
+        out: &Path,
+        format: Option<Format>,
+        force: bool,
+    ) -> Result<Exported, Error> {
+        let format = format.or_else(|| Format::from_path(out)).ok_or_else(|| {
+            BundleError::UnknownFormat {
+                path: out.to_path_buf(),
+            }
+        })?;
+        crate::output::check_output(out, force)?;
+        let resolution = self.resolve(text)?;
+        let got = self.materialize(&resolution)?;
+        let cid = got.cid.ok_or_else(|| {
+            Error::msg(
+                ErrorKind::Usage,
+                format!(
+                    "`{text}` is a registry 2.0 entry (repository files): it has no CID to export"
+                ),
+            )
+        })?;
+        let profile = match resolution.entry.as_ref().and_then(|e| e.profile) {
+            Some(p) => Some(p),
+            None => [Profile::UnixfsV1_2025, Profile::UnixfsV0_2015]
+                .into_iter()
+                .find(|p| {
+                    import_path(&got.path, &p.params(), &Discard, &Silent)
+                        .is_ok_and(|root| root.cid == cid)
+                }),
+        };
+        let mut manifest = serde_json::json!({
+            "generator": format!("{GENERATOR} {}", env!("CARGO_PKG_VERSION")),
+            "name": resolution.name,
+            "cid": cid.to_string(),
+            "profile": profile.map(Profile::name),
+        });
+        if let Some(entry) = &resolution.entry {
+            manifest["id"] = entry.id.clone().into();
+            manifest["version"] = entry.version.clone().into();
+        }
+        let folder = crate::output::folder_of(out);
+        let mut staged = crate::output::staging_file(folder)
+            .map_err(|e| Error::io("create a temporary file in", folder, e))?;
+        let packed = pack(
+            &got.path,
+            &resolution.name,
+            format,
+            manifest,
+            staged.as_file_mut(),
+        )?;
+        staged
+            .as_file()
+            .sync_all()
+            .map_err(|e| Error::io("write", out, e))?;
+        crate::output::place(staged.path(), out, force)?;
+        // `place` renamed the file: the temporary file must not remove it on drop.
+        let _ = staged.into_temp_path().keep();
+        Ok(Exported {
+            cid,
+            path: out.to_path_buf(),
+            format,
+            files: packed.files,
+            bytes: packed.bytes,
+            profile,
+        })
+    }
+}
+
+/// The archive's own sums: `--sha256`, and any sums file beside it that lists it.
+fn check_archive_sums(
+    path: &Path,
+    sha256: Option<&str>,
+    checked: &mut Vec<String>,
+) -> Result<(), Error> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let folder = crate::output::folder_of(path);
+    let mut published: Vec<(String, String)> = Vec::new();
+    if let Some(hex) = sha256 {
+        if !crate::bundle::sums::is_sha256_hex(hex) {
+            return Err(Error::with_hint(
+                ErrorKind::Usage,
+                format!("--sha256 `{hex}` is not a sha256"),
+                "give the 64 hexadecimal digits `sha256sum` prints",
+            ));
+        }
+        published.push(("--sha256".into(), hex.to_ascii_lowercase()));
+    }
+    for sums_name in SUMS_FILES {
+        let sums_path = folder.join(sums_name);
+        if !sums_path.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&sums_path)
+            .map_err(|e| BundleError::io("read", &sums_path, e))?;
+        let sums = parse_sums(&text, sums_name)?;
+        if let Some(hex) = sums.get(&name) {
+            published.push((format!("{sums_name} (beside it)"), hex.clone()));
+        }
+    }
+    if published.is_empty() {
+        return Ok(());
+    }
+    let actual = sha256_file(path)?;
+    for (source, expected) in published {
+        if expected != actual {
+            return Err(BundleError::SumMismatch {
+                name,
+                source_of_sum: source,
+                expected,
+                actual,
+            }
+            .into());
+        }
+        checked.push(source);
+    }
+    Ok(())
+}
+
+/// Checks the sums published in the folder `dir` (a `manifest.json` `checksums` map, sums
+/// files); returns the CID and profile its manifest records when trove wrote it.
+fn check_inside(
+    dir: &Path,
+    checked: &mut Vec<String>,
+) -> Result<Option<(Cid, Option<Profile>)>, Error> {
+    let mut recorded = None;
+    let manifest_path = dir.join("manifest.json");
+    if manifest_path.is_file() {
+        let bytes = std::fs::read(&manifest_path)
+            .map_err(|e| BundleError::io("read", &manifest_path, e))?;
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| BundleError::BadSums {
+                source_of_sum: "manifest.json".into(),
+                detail: e.to_string(),
+            })?;
+        let sums = manifest_sums(&manifest, "manifest.json")?;
+        if !sums.is_empty() {
+            check_tree(dir, &sums, "manifest.json")?;
+            checked.push(format!("manifest.json ({} files)", sums.len()));
+        }
+        let ours = manifest["generator"]
+            .as_str()
+            .is_some_and(|g| g.split(' ').next() == Some(GENERATOR));
+        if ours {
+            let cid = manifest["cid"]
+                .as_str()
+                .and_then(|c| parse_cid(c).ok())
+                .ok_or_else(|| BundleError::BadSums {
+                    source_of_sum: "manifest.json".into(),
+                    detail: "`cid` is missing or not a CID".into(),
+                })?;
+            let profile = manifest["profile"].as_str().and_then(|p| p.parse().ok());
+            recorded = Some((cid, profile));
+        }
+    }
+    for name in SUMS_FILES {
+        let sums_path = dir.join(name);
+        if sums_path.is_file() {
+            let text = std::fs::read_to_string(&sums_path)
+                .map_err(|e| BundleError::io("read", &sums_path, e))?;
+            let sums = parse_sums(&text, name)?;
+            check_tree(dir, &sums, name)?;
+            checked.push(format!("{name} ({} files)", sums.len()));
+        }
+    }
+    Ok(recorded)
+}
+
+/// The one entry of `tree` besides `ignored` names, if there is exactly one.
+fn single_entry(tree: &Path, ignored: &[&str]) -> Result<Option<PathBuf>, Error> {
+    let entries = std::fs::read_dir(tree).map_err(|e| BundleError::io("list", tree, e))?;
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| BundleError::io("list", tree, e))?;
+        if !ignored.iter().any(|i| entry.file_name() == *i) {
+            found.push(entry.path());
+        }
+    }
+    Ok((found.len() == 1).then(|| found.remove(0)))
+}
+
+/// The profile whose parameters `params` are, if any.
+fn profile_of(params: &ImportParams) -> Option<&'static str> {
+    [Profile::UnixfsV1_2025, Profile::UnixfsV0_2015]
+        .into_iter()
+        .find(|p| p.params() == *params)
+        .map(Profile::name)
+}
