@@ -165,8 +165,11 @@ impl Command {
             Command::Search(a) => a.query.json,
             Command::Info(a) => a.query.json,
             Command::Install(a) => a.fetch.json,
-            Command::Registry(RegistryCommand::Check { json, .. }) => *json,
-            Command::Registry(_) => false,
+            Command::Registry(
+                RegistryCommand::Check { json, .. }
+                | RegistryCommand::Add { json, .. }
+                | RegistryCommand::Pr { json, .. },
+            ) => *json,
             Command::Publish(a) => a.json,
             Command::Lock(a) => a.fetch.json,
             Command::Sync(a) => a.project.fetch.json,
@@ -496,6 +499,9 @@ pub enum RegistryCommand {
         /// Replace an entry or version that exists already.
         #[arg(long)]
         force: bool,
+        /// Print the result (the ID and the check's findings) as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Open a pull request adding an entry (a JSON file as `trove publish --dry-run --json`
     /// prints it) to a registry repository.
@@ -505,6 +511,9 @@ pub enum RegistryCommand {
         /// The registry repository.
         #[command(flatten)]
         repo: RegistryRepoArgs,
+        /// Print the outcome (the pull request, the pushed branch, or the steps left) as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Check a registry file: schema, CIDs and codecs, duplicates, dangling collection members
     /// and aliases, unsafe file names, size mismatches. Exit 1 when anything is wrong.

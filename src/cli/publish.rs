@@ -111,9 +111,24 @@ pub(crate) fn registry_add(
     entry: &Path,
     file: &Path,
     force: bool,
+    json: bool,
 ) -> anyhow::Result<i32> {
     let client = ctx.client(&ctx.options(), Arc::new(Silent))?;
-    let (id, report) = client.registry_add(entry, file, force, &|w| eprintln!("warning: {w}"))?;
+    let (id, report) = client.registry_add(entry, file, force, &|w| {
+        if !json {
+            eprintln!("warning: {w}")
+        }
+    })?;
+    let code = if report.is_ok() { 0 } else { 1 };
+    if json {
+        super::print_json(&serde_json::json!({
+            "added": id,
+            "file": file.display().to_string(),
+            "ok": report.is_ok(),
+            "findings": report.findings,
+        }));
+        return Ok(code);
+    }
     eprintln!("added `{id}` to {}", file.display());
     for finding in &report.findings {
         println!("{finding}");
@@ -125,16 +140,45 @@ pub(crate) fn registry_add(
         report.entries,
         report.findings.len() - errors
     );
-    Ok(if report.is_ok() { 0 } else { 1 })
+    Ok(code)
 }
 
 pub(crate) fn registry_pr(
     ctx: &Context,
     entry: &Path,
     repo: &RegistryRepoArgs,
+    json: bool,
 ) -> anyhow::Result<i32> {
     let client = ctx.client(&ctx.options(), Arc::new(Silent))?;
-    let outcome = client.registry_pr(entry, &repo_options(repo), &|line| eprintln!("{line}"))?;
+    let outcome = client.registry_pr(entry, &repo_options(repo), &|line| {
+        if !json {
+            eprintln!("{line}")
+        }
+    })?;
+    if json {
+        let value = match &outcome {
+            PrOutcome::Opened {
+                url,
+                number,
+                branch,
+                fork,
+            } => serde_json::json!({
+                "outcome": "opened", "url": url, "number": number, "branch": branch, "fork": fork,
+            }),
+            PrOutcome::Pushed { branch, remote } => serde_json::json!({
+                "outcome": "pushed", "branch": branch, "remote": remote,
+            }),
+            PrOutcome::ManualSteps {
+                branch,
+                steps,
+                compare_url,
+            } => serde_json::json!({
+                "outcome": "manual", "branch": branch, "steps": steps, "compare_url": compare_url,
+            }),
+        };
+        super::print_json(&value);
+        return Ok(0);
+    }
     if let PrOutcome::Opened { url, .. } = &outcome {
         println!("{url}");
     }

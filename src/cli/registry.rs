@@ -193,11 +193,16 @@ pub(crate) fn info(ctx: &Context, args: InfoArgs) -> anyhow::Result<i32> {
 pub(crate) fn registry(ctx: &Context, cmd: RegistryCommand) -> anyhow::Result<i32> {
     match cmd {
         #[cfg(feature = "publish")]
-        RegistryCommand::Add { entry, file, force } => {
-            super::publish::registry_add(ctx, &entry, &file, force)
-        }
+        RegistryCommand::Add {
+            entry,
+            file,
+            force,
+            json,
+        } => super::publish::registry_add(ctx, &entry, &file, force, json),
         #[cfg(feature = "publish")]
-        RegistryCommand::Pr { entry, repo } => super::publish::registry_pr(ctx, &entry, &repo),
+        RegistryCommand::Pr { entry, repo, json } => {
+            super::publish::registry_pr(ctx, &entry, &repo, json)
+        }
         #[cfg(not(feature = "publish"))]
         RegistryCommand::Add { .. } => Err(super::not_built("registry add", "publish")),
         #[cfg(not(feature = "publish"))]

@@ -270,6 +270,22 @@ fn registry_add_merges_a_dry_run_entry() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read_to_string(&reg).unwrap(), after);
+    // --json: one document on stdout, the check's findings in it, nothing else printed.
+    let (code, out, err) = t.run(&[
+        "registry",
+        "add",
+        s(&entry_file),
+        "--file",
+        s(&reg),
+        "--force",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.is_empty(), "{err}");
+    let result: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(result["added"], "added_entry");
+    assert_eq!(result["ok"], true);
+    assert!(result["findings"].is_array(), "{result}");
 }
 
 #[test]
