@@ -284,7 +284,8 @@ fn write_dir<G: BlockGetter + Sync>(
                 if !symlink_stays_inside(root, dir, &target) {
                     return Err(ExtractError::UnsafeSymlink { path, target });
                 }
-                make_symlink(&target, &path)?;
+                crate::output::make_symlink(&target, &path)
+                    .map_err(|e| ExtractError::io("create symlink", &path, e))?;
                 summary.symlinks += 1;
             }
             NodeKind::Other { codec } => {
@@ -321,24 +322,6 @@ fn symlink_stays_inside(root: &Path, dir: &Path, target: &str) -> bool {
         }
     }
     true
-}
-
-#[cfg(unix)]
-fn make_symlink(target: &str, path: &Path) -> Result<(), ExtractError> {
-    std::os::unix::fs::symlink(target, path)
-        .map_err(|e| ExtractError::io("create symlink", path, e))
-}
-
-#[cfg(not(unix))]
-fn make_symlink(_target: &str, path: &Path) -> Result<(), ExtractError> {
-    Err(ExtractError::io(
-        "create symlink",
-        path,
-        std::io::Error::new(
-            std::io::ErrorKind::Unsupported,
-            "symlinks need a Unix system",
-        ),
-    ))
 }
 
 /// Direct I/O for big output files: they are flushed to disk before they are renamed into place

@@ -315,6 +315,22 @@ pub fn make_read_only(path: &Path) -> Result<(), OutputError> {
         .map_err(|e| OutputError::io("set permissions of", path, e))
 }
 
+/// Creates a symlink at `path` pointing at `target` (Unix; elsewhere an `Unsupported` error).
+pub fn make_symlink(target: &str, path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(target, path)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (target, path);
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "symlinks need a Unix system",
+        ))
+    }
+}
+
 /// Removes a file, symlink or folder (with everything in it); a read-only folder (a snapshot)
 /// is made writable first.
 pub fn remove_path(path: &Path) -> std::io::Result<()> {

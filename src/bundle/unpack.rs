@@ -302,7 +302,8 @@ impl Sandbox<'_> {
         }
         let path = self.place(name, rel)?;
         self.clear(name, &path)?;
-        make_symlink(target, &path)
+        crate::output::make_symlink(target, &path)
+            .map_err(|e| BundleError::io("create the link", &path, e))
     }
 
     fn hard_link(&mut self, name: &str, rel: &[String], target: &str) -> Result<(), BundleError> {
@@ -395,21 +396,6 @@ fn source_mode(path: &Path) -> u32 {
 #[cfg(not(unix))]
 fn source_mode(_path: &Path) -> u32 {
     0o644
-}
-
-#[cfg(unix)]
-fn make_symlink(target: &str, path: &Path) -> Result<(), BundleError> {
-    std::os::unix::fs::symlink(target, path)
-        .map_err(|e| BundleError::io("create the link", path, e))
-}
-
-#[cfg(not(unix))]
-fn make_symlink(_target: &str, path: &Path) -> Result<(), BundleError> {
-    Err(BundleError::io(
-        "create the link",
-        path,
-        std::io::Error::other("symlinks in bundles are supported on Unix only"),
-    ))
 }
 
 #[cfg(test)]
