@@ -23,15 +23,18 @@ tar czf "$work/bundle.tar.gz" -C "$work/src" bundle
 cat "$work/bundle.tar.gz" > /dev/null
 now() { date +%s.%N; }
 best() { sort -n | head -1; }
-tar_s=$(for i in 1 2 3; do rm -rf "$work/x"; mkdir "$work/x"; s=$(now); tar xzf "$work/bundle.tar.gz" -C "$work/x"; e=$(now); echo "$e - $s" | bc -l; done | best)
+tar_s=$(for i in 1 2 3; do rm -rf "$work/x"; mkdir "$work/x"; s=$(now); tar xzf "$work/bundle.tar.gz" -C "$work/x" || exit 1; e=$(now); echo "$e - $s" | bc -l; done | best)
+[ -n "$tar_s" ] || { echo "bench-import: tar xzf failed" >&2; exit 1; }
 rss=0
 trove_s=$(for i in 1 2 3; do
   rm -rf "$work/cache"
   s=$(now)
-  /usr/bin/time -f '%M' -o "$work/rss" env TROVE_CACHE_DIR="$work/cache" "$trove" import -Q "$work/bundle.tar.gz" > "$work/cid"
+  /usr/bin/time -f '%M' -o "$work/rss" env TROVE_CACHE_DIR="$work/cache" "$trove" import -Q "$work/bundle.tar.gz" > "$work/cid" \
+    || { echo "bench-import: trove import failed (see above)" >&2; exit 1; }
   e=$(now)
   echo "$e - $s" | bc -l
 done | best)
+[ -s "$work/cid" ] && [ -n "$trove_s" ] || { echo "bench-import: trove import failed" >&2; exit 1; }
 rss=$(cat "$work/rss")
 printf 'import of a %d MiB .tar.gz: trove %.2f s, tar xzf %.2f s, ratio trove/tar %.2f (goal <= 1.2); trove peak RSS %d MiB; CID %s\n' \
   "$size_mib" "$trove_s" "$tar_s" "$(echo "$trove_s / $tar_s" | bc -l)" "$((rss / 1024))" "$(cat "$work/cid")"
