@@ -45,6 +45,27 @@ pub struct Imported {
     pub cid_verified: bool,
 }
 
+/// A bundle whose published sums were checked and which, for an archive, is unpacked in its
+/// sandbox (removed when this is dropped): what importing and publishing an archive start
+/// from.
+#[derive(Debug)]
+pub struct PreparedBundle {
+    /// The sandbox an archive was unpacked into (`None` for a folder).
+    _staging: Option<tempfile::TempDir>,
+    /// The content: the archive's one top entry, a trove export's content, or the whole tree.
+    pub content: PathBuf,
+    /// The archive format (`None`: a folder).
+    pub format: Option<Format>,
+    /// What the archive unpacked to.
+    pub unpacked: Unpacked,
+    /// The published sums that were checked.
+    pub checked: Vec<String>,
+    /// The CID and profile a trove export's manifest records.
+    pub recorded: Option<(Cid, Option<Profile>)>,
+    /// The bundle's `manifest.json` at its top, when it has one.
+    pub manifest: Option<serde_json::Value>,
+}
+
 /// What [`Client::export`] wrote.
 #[derive(Debug, Clone)]
 pub struct Exported {
@@ -76,46 +97,22 @@ impl Client {
     }
 
     fn import_bundle_inner(&self, path: &Path, options: &ImportOptions) -> Result<Imported, Error> {
-        let meta = path
-            .metadata()
-            .map_err(|e| BundleError::io("read", path, e))?;
-        let mut checked = Vec::new();
-        let staging;
-        let (tree, format, unpacked) = if meta.is_dir() {
-            (path.to_path_buf(), None, Unpacked::default())
-        } else {
-            let format = Format::from_path(path).ok_or_else(|| BundleError::UnknownFormat {
-                path: path.to_path_buf(),
-            })?;
-            check_archive_sums(path, options.sha256.as_deref(), &mut checked)?;
-            let tmp = self.settings().cache_dir.join("tmp");
-            std::fs::create_dir_all(&tmp).map_err(|e| BundleError::io("create", &tmp, e))?;
-            staging = tempfile::Builder::new()
-                .prefix(".bundle-")
-                .tempdir_in(&tmp)
-                .map_err(|e| BundleError::io("create a folder in", &tmp, e))?;
-            let unpacked = unpack(path, format, staging.path(), options.limits)?;
-            (staging.path().to_path_buf(), Some(format), unpacked)
-        };
-        // The sums inside the bundle (at its top, and in its one folder), and whether trove
-        // wrote it.
-        let recorded = check_inside(&tree, &mut checked)?;
-        // The content: a trove export's one entry beside its metadata; an archive's one entry
-        // at the top; otherwise the whole tree.
-        let metadata: &[&str] = if recorded.is_some() {
-            &["manifest.json", "checksums.sha256"]
-        } else {
-            &[]
-        };
-        let content = if recorded.is_some() || format.is_some() {
-            single_entry(&tree, metadata)?.unwrap_or_else(|| tree.clone())
-        } else {
-            tree.clone()
-        };
-        if content != tree && content.is_dir() {
-            // Sums only: a manifest in there is part of the content, whoever wrote it.
-            check_inside(&content, &mut checked)?;
-        }
+        let prepared = self.prepare_bundle(path, options)?;
+        let PreparedBundle {
+            content,
+            format,
+            unpacked,
+            checked,
+            recorded,
+            ..
+        } = &prepared;
+        let (content, format, unpacked, checked, recorded) = (
+            content.clone(),
+            *format,
+            *unpacked,
+            checked.clone(),
+            *recorded,
+        );
         let (params, profile) = match (&options.params, recorded.as_ref().and_then(|r| r.1)) {
             (Some(params), _) => (*params, profile_of(params)),
             (None, Some(profile)) => (profile.params(), Some(profile.name())),
@@ -153,6 +150,68 @@ impl Client {
             checked,
             profile,
             cid_verified,
+        })
+    }
+
+    /// Checks a bundle's published sums and, for an archive, unpacks it into a sandbox in the
+    /// cache; nothing is stored. See [`Client::import_bundle`].
+    pub fn prepare_bundle(
+        &self,
+        path: &Path,
+        options: &ImportOptions,
+    ) -> Result<PreparedBundle, Error> {
+        let meta = path
+            .metadata()
+            .map_err(|e| BundleError::io("read", path, e))?;
+        let mut checked = Vec::new();
+        let mut staging = None;
+        let (tree, format, unpacked) = if meta.is_dir() {
+            (path.to_path_buf(), None, Unpacked::default())
+        } else {
+            let format = Format::from_path(path).ok_or_else(|| BundleError::UnknownFormat {
+                path: path.to_path_buf(),
+            })?;
+            check_archive_sums(path, options.sha256.as_deref(), &mut checked)?;
+            let tmp = self.settings().cache_dir.join("tmp");
+            std::fs::create_dir_all(&tmp).map_err(|e| BundleError::io("create", &tmp, e))?;
+            let dir = tempfile::Builder::new()
+                .prefix(".bundle-")
+                .tempdir_in(&tmp)
+                .map_err(|e| BundleError::io("create a folder in", &tmp, e))?;
+            let unpacked = unpack(path, format, dir.path(), options.limits)?;
+            let tree = dir.path().to_path_buf();
+            staging = Some(dir);
+            (tree, Some(format), unpacked)
+        };
+        // The sums inside the bundle (at its top, and in its one folder), and whether trove
+        // wrote it.
+        let (recorded, manifest) = check_inside(&tree, &mut checked)?;
+        // The content: a trove export's one entry beside its metadata; an archive's one entry
+        // at the top; otherwise the whole tree.
+        let metadata: &[&str] = if recorded.is_some() {
+            &["manifest.json", "checksums.sha256"]
+        } else {
+            &[]
+        };
+        let content = if recorded.is_some() || format.is_some() {
+            single_entry(&tree, metadata)?.unwrap_or_else(|| tree.clone())
+        } else {
+            tree.clone()
+        };
+        let mut manifest = manifest;
+        if content != tree && content.is_dir() {
+            // Sums only: a manifest in there is part of the content, whoever wrote it.
+            let (_, inner) = check_inside(&content, &mut checked)?;
+            manifest = manifest.or(inner);
+        }
+        Ok(PreparedBundle {
+            _staging: staging,
+            content,
+            format,
+            unpacked,
+            checked,
+            recorded,
+            manifest,
         })
     }
 
@@ -284,12 +343,16 @@ fn check_archive_sums(
 }
 
 /// Checks the sums published in the folder `dir` (a `manifest.json` `checksums` map, sums
-/// files); returns the CID and profile its manifest records when trove wrote it.
+/// files); returns the CID and profile its manifest records when trove wrote it, and the
+/// manifest.
+type Recorded = Option<(Cid, Option<Profile>)>;
+
 fn check_inside(
     dir: &Path,
     checked: &mut Vec<String>,
-) -> Result<Option<(Cid, Option<Profile>)>, Error> {
+) -> Result<(Recorded, Option<serde_json::Value>), Error> {
     let mut recorded = None;
+    let mut found = None;
     let manifest_path = dir.join("manifest.json");
     if manifest_path.is_file() {
         let bytes = std::fs::read(&manifest_path)
@@ -318,6 +381,7 @@ fn check_inside(
             let profile = manifest["profile"].as_str().and_then(|p| p.parse().ok());
             recorded = Some((cid, profile));
         }
+        found = Some(manifest);
     }
     for name in SUMS_FILES {
         let sums_path = dir.join(name);
@@ -329,7 +393,7 @@ fn check_inside(
             checked.push(format!("{name} ({} files)", sums.len()));
         }
     }
-    Ok(recorded)
+    Ok((recorded, found))
 }
 
 /// The one entry of `tree` besides `ignored` names, if there is exactly one.

@@ -219,18 +219,70 @@ impl RegistryTarget {
     }
 }
 
+/// `given` with what a bundle's `manifest.json` says filled in where `given` says nothing:
+/// `description`, `license`, and the keys of its `metadata` object.
+fn bundle_meta(manifest: &Value, given: &EntryMeta) -> EntryMeta {
+    let mut meta = given.clone();
+    if meta.description.is_none() {
+        meta.description = manifest["description"].as_str().map(str::to_string);
+    }
+    if meta.license.is_none() {
+        meta.license = manifest["license"].as_str().map(str::to_string);
+    }
+    if let Some(extra) = manifest["metadata"].as_object() {
+        for (key, value) in extra {
+            meta.metadata
+                .entry(key.clone())
+                .or_insert_with(|| value.clone());
+        }
+    }
+    meta
+}
+
 fn usage(message: impl Into<String>) -> Error {
     Error::msg(ErrorKind::Usage, message)
 }
 
 impl Client {
     /// Publishes the file or folder at `path` (see the module docs); `step` hears what happens.
+    /// An archive (`.tar.gz`, `.zip`, …) is published as its content: its published sums are
+    /// checked and it is unpacked in a sandbox first ([`Client::prepare_bundle`]), and its
+    /// `manifest.json` fills in the description, licence and metadata the options leave out.
     pub fn publish(
         &self,
         path: &Path,
         options: &PublishOptions,
         step: &dyn Fn(Step<'_>),
     ) -> Result<PublishReport, Error> {
+        let bundle = if path.is_file() && crate::bundle::Format::from_path(path).is_some() {
+            let prepared = self
+                .prepare_bundle(path, &crate::client::bundle::ImportOptions::default())
+                .context(|| format!("cannot open the bundle `{}`", path.display()))?;
+            step(Step::Note(&format!(
+                "bundle `{}`: {}",
+                path.display(),
+                if prepared.checked.is_empty() {
+                    "no published sums to check".to_string()
+                } else {
+                    format!("checked {}", prepared.checked.join(", "))
+                }
+            )));
+            Some(prepared)
+        } else {
+            None
+        };
+        let merged;
+        let (path, options) = match &bundle {
+            Some(prepared) => {
+                let mut with_meta = options.clone();
+                if let Some(manifest) = &prepared.manifest {
+                    with_meta.meta = bundle_meta(manifest, &options.meta);
+                }
+                merged = with_meta;
+                (prepared.content.as_path(), &merged)
+            }
+            None => (path, options),
+        };
         let note = |line: &str| step(Step::Note(line));
         let warn = |line: &str| step(Step::Warning(line));
         // 1. Everything that can be checked before any side effect.

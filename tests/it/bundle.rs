@@ -353,3 +353,87 @@ fn bombs_stop_at_the_limits() {
     assert_eq!(code, 4, "{stderr}");
     assert!(stderr.contains("fake.tar.gz"), "{stderr}");
 }
+
+/// `trove publish BUNDLE.tar.gz --id … --registry-file F`: the archive's sums are checked, its
+/// content is published (the same CID `trove import` gives), and its manifest.json supplies the
+/// description, licence and metadata the flags leave out.
+#[test]
+fn a_bundle_publishes_with_its_manifest_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("expression-v3");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("matrix.tsv"), b"gene\tx\nA\t1\n").unwrap();
+    let sum = Command::new("sha256sum")
+        .arg("matrix.tsv")
+        .current_dir(&src)
+        .output()
+        .unwrap();
+    let hex = String::from_utf8_lossy(&sum.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let manifest = serde_json::json!({
+        "description": "Expression matrix, release 3",
+        "license": "CC-BY-4.0",
+        "metadata": {"domain": "genomics", "tags": ["expression"]},
+        "checksums": {"matrix.tsv": hex},
+    });
+    std::fs::write(src.join("manifest.json"), manifest.to_string()).unwrap();
+    let archive = dir.path().join("expression-v3.tar.gz");
+    let made = Command::new("tar")
+        .args(["czf", s(&archive), "-C", s(dir.path()), "expression-v3"])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let reg = dir.path().join("registry.json");
+    std::fs::write(&reg, "{\n  \"version\": \"1.1.0\",\n  \"traces\": {}\n}\n").unwrap();
+    let t = Trove::new();
+    let (code, stdout, stderr) = t.run(&[
+        "publish",
+        s(&archive),
+        "--id",
+        "expression_v3",
+        "--no-daemon",
+        "--registry-file",
+        s(&reg),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("checked manifest.json (1 files)"),
+        "{stderr}"
+    );
+    let cid = stdout.lines().next().unwrap().trim().to_string();
+    assert_eq!(Trove::new().ok(&["import", "-Q", s(&archive)]), cid);
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&reg).unwrap()).unwrap();
+    let entry = &doc["traces"]["expression_v3"];
+    assert_eq!(entry["cid"], cid.as_str(), "{entry}");
+    assert_eq!(
+        entry["description"], "Expression matrix, release 3",
+        "{entry}"
+    );
+    assert_eq!(entry["license"], "CC-BY-4.0", "{entry}");
+    assert_eq!(entry["metadata"]["domain"], "genomics", "{entry}");
+    // A bundle whose sums fail is not published, and the registry is untouched.
+    std::fs::write(src.join("matrix.tsv"), b"gene\tx\nA\t2\n").unwrap();
+    let bad = dir.path().join("bad.tar.gz");
+    let made = Command::new("tar")
+        .args(["czf", s(&bad), "-C", s(dir.path()), "expression-v3"])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let before = std::fs::read(&reg).unwrap();
+    let (code, _, stderr) = t.run(&[
+        "publish",
+        s(&bad),
+        "--id",
+        "expression_bad",
+        "--no-daemon",
+        "--registry-file",
+        s(&reg),
+    ]);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("matrix.tsv"), "{stderr}");
+    assert_eq!(std::fs::read(&reg).unwrap(), before);
+}
