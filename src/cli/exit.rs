@@ -30,11 +30,11 @@ pub fn of_kind(kind: ErrorKind) -> i32 {
     }
 }
 
-/// The exit code for `err`: the kind of the outermost cause that is one of trove's errors.
-pub(crate) fn of_error(err: &anyhow::Error) -> i32 {
+/// The kind of `err`: that of the outermost cause that is one of trove's errors, else other.
+pub(crate) fn kind_of_error(err: &anyhow::Error) -> ErrorKind {
     err.chain()
         .find_map(crate::error::kind_of)
-        .map_or(FAILURE, of_kind)
+        .unwrap_or(ErrorKind::Other)
 }
 
 #[cfg(test)]
@@ -50,7 +50,10 @@ mod tests {
         assert_eq!(of_kind(ErrorKind::Network), 1);
         let wrapped = anyhow::Error::from(crate::Error::msg(ErrorKind::NotFound, "no entry `x`"))
             .context("cannot get `x`");
-        assert_eq!(of_error(&wrapped), NOT_FOUND);
-        assert_eq!(of_error(&anyhow::anyhow!("something else")), FAILURE);
+        assert_eq!(of_kind(kind_of_error(&wrapped)), NOT_FOUND);
+        assert_eq!(
+            of_kind(kind_of_error(&anyhow::anyhow!("something else"))),
+            FAILURE
+        );
     }
 }

@@ -63,9 +63,10 @@ where
             if is_broken_pipe(&err) {
                 return exit::OK;
             }
-            let code = exit::of_error(&err);
+            let kind = exit::kind_of_error(&err);
+            let code = exit::of_kind(kind);
             if json {
-                report_json(&err, code);
+                report_json(&err, kind, code);
             } else {
                 report(&err);
             }
@@ -94,11 +95,7 @@ fn report(err: &anyhow::Error) {
 
 /// Prints a failure on standard error as one JSON line (the `error` event of
 /// `json-events.schema.json`).
-fn report_json(err: &anyhow::Error, code: i32) {
-    let kind = err
-        .chain()
-        .find_map(crate::error::kind_of)
-        .unwrap_or(crate::ErrorKind::Other);
+fn report_json(err: &anyhow::Error, kind: crate::ErrorKind, code: i32) {
     let line = serde_json::json!({
         "event": "error",
         "message": crate::error::chain(err.as_ref()),

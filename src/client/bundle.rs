@@ -97,23 +97,10 @@ impl Client {
     }
 
     fn import_bundle_inner(&self, path: &Path, options: &ImportOptions) -> Result<Imported, Error> {
+        // Holds the sandbox the content is in until the import is done.
         let prepared = self.prepare_bundle(path, options)?;
-        let PreparedBundle {
-            content,
-            format,
-            unpacked,
-            checked,
-            recorded,
-            ..
-        } = &prepared;
-        let (content, format, unpacked, checked, recorded) = (
-            content.clone(),
-            *format,
-            *unpacked,
-            checked.clone(),
-            *recorded,
-        );
-        let (params, profile) = match (&options.params, recorded.as_ref().and_then(|r| r.1)) {
+        let content = &prepared.content;
+        let (params, profile) = match (&options.params, prepared.recorded.and_then(|r| r.1)) {
             (Some(params), _) => (*params, profile_of(params)),
             (None, Some(profile)) => (profile.params(), Some(profile.name())),
             (None, None) => (
@@ -122,9 +109,9 @@ impl Client {
             ),
         };
         let mut cid_verified = false;
-        if let Some((expected, _)) = &recorded {
+        if let Some((expected, _)) = &prepared.recorded {
             // Hashed without storing first: a changed export stores nothing.
-            let root = import_path(&content, &params, &Discard, &Silent)?;
+            let root = import_path(content, &params, &Discard, &Silent)?;
             if root.cid != *expected {
                 return Err(BundleError::CidMismatch {
                     expected: expected.to_string(),
@@ -135,7 +122,7 @@ impl Client {
             }
             cid_verified = true;
         }
-        let root = import_path(&content, &params, &**self.store(), &**self.reporter())?;
+        let root = import_path(content, &params, &**self.store(), &**self.reporter())?;
         let label = format!(
             "import {}",
             path.file_name()
@@ -145,9 +132,9 @@ impl Client {
         self.store().keep_root(&root.cid, &label)?;
         Ok(Imported {
             cid: root.cid,
-            format,
-            unpacked,
-            checked,
+            format: prepared.format,
+            unpacked: prepared.unpacked,
+            checked: prepared.checked,
             profile,
             cid_verified,
         })

@@ -32,6 +32,12 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// Runs the system's `tar` (the archives projects publish are made with it).
+fn tar(args: &[&str]) {
+    let status = Command::new("tar").args(args).status().expect("tar");
+    assert!(status.success(), "tar {args:?} failed");
+}
+
 fn python(script: &str, args: &[&str]) {
     let status = Command::new("python3")
         .arg("-c")
@@ -121,11 +127,7 @@ fn a_published_bundle_is_checked_against_its_sums_before_anything_is_stored() {
         .unwrap();
     assert!(sums.success());
     let archive = published.join("bundle-v1.tar.gz");
-    let made = Command::new("tar")
-        .args(["czf", s(&archive), "-C", s(dir.path()), "bundle-src"])
-        .status()
-        .unwrap();
-    assert!(made.success());
+    tar(&["czf", s(&archive), "-C", s(dir.path()), "bundle-src"]);
     let beside = Command::new("sh")
         .arg("-c")
         .arg("sha256sum bundle-v1.tar.gz > SHA256SUMS")
@@ -169,11 +171,7 @@ fn a_published_bundle_is_checked_against_its_sums_before_anything_is_stored() {
 
     // --sha256 that does not match, on an archive without sums beside it.
     let alone = dir.path().join("alone.tar");
-    let made = Command::new("tar")
-        .args(["cf", s(&alone), "-C", s(dir.path()), "bundle-src"])
-        .status()
-        .unwrap();
-    assert!(made.success());
+    tar(&["cf", s(&alone), "-C", s(dir.path()), "bundle-src"]);
     let (code, _, stderr) = t.run(&["import", s(&alone), "--sha256", &"0".repeat(64)]);
     assert_eq!(code, 4, "{stderr}");
     assert!(stderr.contains("--sha256"), "{stderr}");
@@ -182,11 +180,7 @@ fn a_published_bundle_is_checked_against_its_sums_before_anything_is_stored() {
     // A file inside that does not match the checksums.sha256 inside.
     std::fs::write(src.join("README.md"), b"# changed after the sums\n").unwrap();
     let inside = dir.path().join("inside.tar");
-    let made = Command::new("tar")
-        .args(["cf", s(&inside), "-C", s(dir.path()), "bundle-src"])
-        .status()
-        .unwrap();
-    assert!(made.success());
+    tar(&["cf", s(&inside), "-C", s(dir.path()), "bundle-src"]);
     let (code, _, stderr) = t.run(&["import", s(&inside)]);
     assert_eq!(code, 4, "{stderr}");
     assert!(
@@ -225,11 +219,7 @@ fn a_changed_trove_export_is_refused() {
         .unwrap();
     assert!(resum.success());
     let edited = dir.path().join("edited.tar");
-    let made = Command::new("tar")
-        .args(["cf", s(&edited), "-C", s(&plain), "."])
-        .status()
-        .unwrap();
-    assert!(made.success());
+    tar(&["cf", s(&edited), "-C", s(&plain), "."]);
     let fresh = Trove::new();
     let (code, _, stderr) = fresh.run(&["import", s(&edited)]);
     assert_eq!(code, 4, "{stderr}");
@@ -381,11 +371,7 @@ fn a_bundle_publishes_with_its_manifest_metadata() {
     });
     std::fs::write(src.join("manifest.json"), manifest.to_string()).unwrap();
     let archive = dir.path().join("expression-v3.tar.gz");
-    let made = Command::new("tar")
-        .args(["czf", s(&archive), "-C", s(dir.path()), "expression-v3"])
-        .status()
-        .unwrap();
-    assert!(made.success());
+    tar(&["czf", s(&archive), "-C", s(dir.path()), "expression-v3"]);
     let reg = dir.path().join("registry.json");
     std::fs::write(&reg, "{\n  \"version\": \"1.1.0\",\n  \"traces\": {}\n}\n").unwrap();
     let t = Trove::new();
@@ -418,11 +404,7 @@ fn a_bundle_publishes_with_its_manifest_metadata() {
     // A bundle whose sums fail is not published, and the registry is untouched.
     std::fs::write(src.join("matrix.tsv"), b"gene\tx\nA\t2\n").unwrap();
     let bad = dir.path().join("bad.tar.gz");
-    let made = Command::new("tar")
-        .args(["czf", s(&bad), "-C", s(dir.path()), "expression-v3"])
-        .status()
-        .unwrap();
-    assert!(made.success());
+    tar(&["czf", s(&bad), "-C", s(dir.path()), "expression-v3"]);
     let before = std::fs::read(&reg).unwrap();
     let (code, _, stderr) = t.run(&[
         "publish",
