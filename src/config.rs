@@ -222,8 +222,11 @@ pub struct P2pSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MirrorConfig {
-    /// Mirror URLs (CARs or raw files) tried for every get.
+    /// Mirror URLs (CARs, raw files, archives; `https://` or `s3://`, `gs://`, `az://`) tried
+    /// for every get.
     pub urls: Option<Vec<String>>,
+    /// The S3-compatible store `s3://` URLs go to (MinIO, Ceph, R2), as `--endpoint`.
+    pub endpoint: Option<String>,
 }
 
 /// Errors reading settings.
@@ -306,7 +309,13 @@ pub struct Env {
     pub rust_log: Option<String>,
     /// `TROVE_PROGRESS_INTERVAL`.
     pub progress_interval: Option<String>,
+    /// The cloud credential variables (`AWS_*`, `GOOGLE_*`, `AZURE_*`) for object storage, as
+    /// set (see [`crate::objects`]).
+    pub cloud: Vec<(String, String)>,
 }
+
+/// The prefixes of the environment variables object storage reads.
+const CLOUD_PREFIXES: &[&str] = &["AWS_", "GOOGLE_", "AZURE_"];
 
 impl Env {
     /// Reads the variables trove knows from the process environment.
@@ -330,7 +339,33 @@ impl Env {
             p2p_identity: var(TROVE_P2P_IDENTITY).map(PathBuf::from),
             rust_log: var(RUST_LOG),
             progress_interval: var(TROVE_PROGRESS_INTERVAL),
+            cloud: std::env::vars()
+                .filter(|(k, v)| !v.is_empty() && CLOUD_PREFIXES.iter().any(|p| k.starts_with(p)))
+                .collect(),
         }
+    }
+
+    /// The object-storage settings: the cloud variables, the AWS shared credentials and config
+    /// files (`AWS_SHARED_CREDENTIALS_FILE`, `AWS_CONFIG_FILE`, else under `~/.aws/`) and an
+    /// S3 endpoint.
+    pub fn object_store_config(&self, endpoint: Option<&str>) -> crate::objects::ObjectStoreConfig {
+        let named = |name: &str| {
+            self.cloud
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| PathBuf::from(v))
+        };
+        let aws_file = |var: &str, name: &str| {
+            named(var)
+                .or_else(|| self.home.as_ref().map(|h| h.join(".aws").join(name)))
+                .and_then(|path| std::fs::read_to_string(path).ok())
+        };
+        crate::objects::ObjectStoreConfig::new(
+            &self.cloud,
+            aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials").as_deref(),
+            aws_file("AWS_CONFIG_FILE", "config").as_deref(),
+            endpoint,
+        )
     }
 
     /// `$IPFS_PATH`, or `~/.ipfs`.

@@ -109,6 +109,9 @@ pub enum Error {
     /// Importing or exporting a bundle (an archive or folder).
     #[error(transparent)]
     Bundle(Box<crate::bundle::BundleError>),
+    /// Object storage (S3, GCS, Azure).
+    #[error(transparent)]
+    Objects(Box<crate::objects::ObjectError>),
     /// What was being done when `source` happened (`cannot get `ID``).
     #[error("{context}")]
     Context {
@@ -222,6 +225,7 @@ impl Error {
             Error::Kubo(_) => ErrorKind::Network,
             Error::Import(_) | Error::Io(_) => ErrorKind::Other,
             Error::Bundle(e) => e.kind(),
+            Error::Objects(e) => e.kind(),
             Error::Car(_) => ErrorKind::Integrity,
             #[cfg(feature = "p2p")]
             Error::P2p(_) => ErrorKind::Network,
@@ -261,6 +265,7 @@ pub fn kind_of(err: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
         CarError => |_| ErrorKind::Integrity,
         ImportError => |_| ErrorKind::Other,
         crate::bundle::BundleError => crate::bundle::BundleError::kind,
+        crate::objects::ObjectError => crate::objects::ObjectError::kind,
     );
     #[cfg(feature = "p2p")]
     kind_by!(crate::fetch::p2p::P2pError => |_| ErrorKind::Network);
@@ -306,6 +311,7 @@ pub fn hint_of(err: &(dyn std::error::Error + 'static)) -> Option<String> {
             CidError,
             ConfigError,
             crate::bundle::BundleError,
+            crate::objects::ObjectError,
         );
         #[cfg(feature = "p2p")]
         hint_by!(cause, crate::fetch::p2p::P2pError);
@@ -406,6 +412,7 @@ impl Hint for Error {
             #[cfg(feature = "publish")]
             Error::Publish(e) => e.hint(),
             Error::Bundle(e) => e.hint(),
+            Error::Objects(e) => e.hint(),
             Error::Io(_) | Error::Cancelled => None,
         }
     }
@@ -441,6 +448,7 @@ macro_rules! boxed_from {
 
 boxed_from!(
     Bundle(crate::bundle::BundleError),
+    Objects(crate::objects::ObjectError),
     Registry(RegistryError),
     Fetch(FetchError),
     Store(StoreError),

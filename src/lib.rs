@@ -13,6 +13,8 @@
 //! - [`extract`]: UnixFS content from the store to disk, atomically and safely.
 //! - [`bundle`]: archives and folders as published (sums checked, unpacked in a sandbox) in,
 //!   deterministic archives with manifest and sums out.
+//! - [`objects`]: object storage (`s3://`, `gs://`, `az://`) as mirrors and upload targets
+//!   (reading and writing need feature `cloud`).
 //! - [`http`]: the shared HTTP client and its URL policy (https, or http to local hosts only).
 //! - [`fetch`]: the `Source` trait (Kubo RPC, the embedded libp2p node with bitswap, trustless gateways, HTTP mirrors) and the fetcher
 //!   that verifies and stores every block.
@@ -29,7 +31,8 @@
 //! - [`cli`] (feature `cli`): the `trove` command (the only place that prints).
 //!
 //! Features: `cli`, `p2p` (the embedded libp2p node), `publish` (registry edits, pinning, pull
-//! requests with git2) and `jemalloc` (the binary's allocator), all on by default.
+//! requests with git2), `cloud` (object storage through `object_store`) and `jemalloc` (the
+//! binary's allocator), all on by default.
 
 // Errors carry CIDs (about 100 bytes) so that messages can name them; they are returned on cold
 // paths only, so their size does not matter.
@@ -51,6 +54,7 @@ pub mod extract;
 pub mod fetch;
 pub mod http;
 pub mod import;
+pub mod objects;
 pub mod output;
 pub mod progress;
 pub mod project;

@@ -8,6 +8,8 @@
 //! - [`unpack`]: an archive unpacked into an empty folder as a sandbox: no `..`, no absolute
 //!   paths, no links leaving the tree, no writing through a link, no device files or FIFOs,
 //!   and limits on entries and bytes against archive bombs.
+//! - [`prepare`]: sums checked, an archive unpacked, the content picked out — what importing,
+//!   publishing an archive and archive mirrors start from.
 //! - [`pack`]: a deterministic archive of a folder (sorted entries, fixed times and modes, no
 //!   owners) with `manifest.json` and `checksums.sha256`, so `sha256sum -c` works without trove
 //!   and importing the archive gives back the same CID.
@@ -17,6 +19,7 @@
 //! [`crate::Client::import_bundle`] and [`crate::Client::export`] put it together.
 
 pub mod pack;
+pub mod prepare;
 pub mod sums;
 pub mod unpack;
 

@@ -62,6 +62,10 @@ pub fn unpack(
     Ok(sandbox.done)
 }
 
+/// Bytes a tar may hold after its end-of-archive blocks (record padding: `tar` pads to 10 KiB
+/// records; more is not a tar written by a tool).
+const MAX_TRAILER: u64 = 1024 * 1024;
+
 type Corrupt<'a> = &'a dyn Fn(&'static str, &dyn std::fmt::Display) -> BundleError;
 
 struct Sandbox<'a> {
@@ -122,6 +126,17 @@ impl Sandbox<'_> {
                     ))
                 }
             }
+        }
+        // Read to the end, so that the compression's own check (gzip's CRC-32 and length,
+        // zstd's checksum) is verified: the tar reader stops at the end-of-archive blocks.
+        let mut rest = archive.into_inner().take(MAX_TRAILER + 1);
+        let trailer = std::io::copy(&mut rest, &mut std::io::sink())
+            .map_err(|e| corrupt(format, &e))?;
+        if trailer > MAX_TRAILER {
+            return Err(corrupt(
+                format,
+                &format!("more than {MAX_TRAILER} bytes follow the end of the archive"),
+            ));
         }
         Ok(())
     }

@@ -245,6 +245,16 @@ pub(crate) fn registry(ctx: &Context, cmd: RegistryCommand) -> anyhow::Result<i3
                     for finding in &report.findings {
                         println!("{finding}");
                     }
+                    for m in &report.mirrors {
+                        let kind = match m.format {
+                            Some(format) => format!("archive ({format}), checked by re-import"),
+                            None => m.kind.to_string(),
+                        };
+                        println!(
+                            "mirror: entry `{}`, field `{}`: {kind} on {}: {}",
+                            m.entry, m.field, m.storage, m.url
+                        );
+                    }
                     let errors = report.errors().count();
                     let warnings = report.findings.len() - errors;
                     eprintln!(

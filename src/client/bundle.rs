@@ -4,10 +4,10 @@
 
 use super::Client;
 use crate::bundle::pack::{pack, GENERATOR};
-use crate::bundle::sums::{check_tree, manifest_sums, parse_sums, sha256_file, SUMS_FILES};
-use crate::bundle::unpack::{unpack, Unpacked};
+use crate::bundle::prepare::{prepare, PrepareOptions};
+use crate::bundle::unpack::Unpacked;
 use crate::bundle::{BundleError, Format, Limits};
-use crate::content::{parse_cid, Cid};
+use crate::content::Cid;
 use crate::error::ResultExt as _;
 use crate::import::{import_path, Discard};
 use crate::progress::Silent;
@@ -45,26 +45,9 @@ pub struct Imported {
     pub cid_verified: bool,
 }
 
-/// A bundle whose published sums were checked and which, for an archive, is unpacked in its
-/// sandbox (removed when this is dropped): what importing and publishing an archive start
-/// from.
-#[derive(Debug)]
-pub struct PreparedBundle {
-    /// The sandbox an archive was unpacked into (`None` for a folder).
-    _staging: Option<tempfile::TempDir>,
-    /// The content: the archive's one top entry, a trove export's content, or the whole tree.
-    pub content: PathBuf,
-    /// The archive format (`None`: a folder).
-    pub format: Option<Format>,
-    /// What the archive unpacked to.
-    pub unpacked: Unpacked,
-    /// The published sums that were checked.
-    pub checked: Vec<String>,
-    /// The CID and profile a trove export's manifest records.
-    pub recorded: Option<(Cid, Option<Profile>)>,
-    /// The bundle's `manifest.json` at its top, when it has one.
-    pub manifest: Option<serde_json::Value>,
-}
+/// A bundle whose sums were checked and which is unpacked in its sandbox: see
+/// [`crate::bundle::prepare`].
+pub type PreparedBundle = crate::bundle::prepare::Prepared;
 
 /// What [`Client::export`] wrote.
 #[derive(Debug, Clone)]
@@ -147,59 +130,22 @@ impl Client {
         path: &Path,
         options: &ImportOptions,
     ) -> Result<PreparedBundle, Error> {
-        let meta = path
-            .metadata()
-            .map_err(|e| BundleError::io("read", path, e))?;
-        let mut checked = Vec::new();
-        let mut staging = None;
-        let (tree, format, unpacked) = if meta.is_dir() {
-            (path.to_path_buf(), None, Unpacked::default())
-        } else {
-            let format = Format::from_path(path).ok_or_else(|| BundleError::UnknownFormat {
-                path: path.to_path_buf(),
-            })?;
-            check_archive_sums(path, options.sha256.as_deref(), &mut checked)?;
-            let tmp = self.settings().cache_dir.join("tmp");
-            std::fs::create_dir_all(&tmp).map_err(|e| BundleError::io("create", &tmp, e))?;
-            let dir = tempfile::Builder::new()
-                .prefix(".bundle-")
-                .tempdir_in(&tmp)
-                .map_err(|e| BundleError::io("create a folder in", &tmp, e))?;
-            let unpacked = unpack(path, format, dir.path(), options.limits)?;
-            let tree = dir.path().to_path_buf();
-            staging = Some(dir);
-            (tree, Some(format), unpacked)
-        };
-        // The sums inside the bundle (at its top, and in its one folder), and whether trove
-        // wrote it.
-        let (recorded, manifest) = check_inside(&tree, &mut checked)?;
-        // The content: a trove export's one entry beside its metadata; an archive's one entry
-        // at the top; otherwise the whole tree.
-        let metadata: &[&str] = if recorded.is_some() {
-            &["manifest.json", "checksums.sha256"]
-        } else {
-            &[]
-        };
-        let content = if recorded.is_some() || format.is_some() {
-            single_entry(&tree, metadata)?.unwrap_or_else(|| tree.clone())
-        } else {
-            tree.clone()
-        };
-        let mut manifest = manifest;
-        if content != tree && content.is_dir() {
-            // Sums only: a manifest in there is part of the content, whoever wrote it.
-            let (_, inner) = check_inside(&content, &mut checked)?;
-            manifest = manifest.or(inner);
+        if let Some(hex) = &options.sha256 {
+            if !crate::bundle::sums::is_sha256_hex(hex) {
+                return Err(Error::with_hint(
+                    ErrorKind::Usage,
+                    format!("--sha256 `{hex}` is not a sha256"),
+                    "give the 64 hexadecimal digits `sha256sum` prints",
+                ));
+            }
         }
-        Ok(PreparedBundle {
-            _staging: staging,
-            content,
-            format,
-            unpacked,
-            checked,
-            recorded,
-            manifest,
-        })
+        let how = PrepareOptions {
+            format: None,
+            sha256: options.sha256.as_deref(),
+            sums_beside: true,
+            limits: options.limits,
+        };
+        Ok(prepare(path, &how, &self.settings().cache_dir.join("tmp"))?)
     }
 
     /// Writes the content `text` names (an ID with version or alias, a CID, a path) as a
@@ -274,126 +220,6 @@ impl Client {
             profile,
         })
     }
-}
-
-/// The archive's own sums: `--sha256`, and any sums file beside it that lists it.
-fn check_archive_sums(
-    path: &Path,
-    sha256: Option<&str>,
-    checked: &mut Vec<String>,
-) -> Result<(), Error> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let folder = crate::output::folder_of(path);
-    let mut published: Vec<(String, String)> = Vec::new();
-    if let Some(hex) = sha256 {
-        if !crate::bundle::sums::is_sha256_hex(hex) {
-            return Err(Error::with_hint(
-                ErrorKind::Usage,
-                format!("--sha256 `{hex}` is not a sha256"),
-                "give the 64 hexadecimal digits `sha256sum` prints",
-            ));
-        }
-        published.push(("--sha256".into(), hex.to_ascii_lowercase()));
-    }
-    for sums_name in SUMS_FILES {
-        let sums_path = folder.join(sums_name);
-        if !sums_path.is_file() {
-            continue;
-        }
-        let text = std::fs::read_to_string(&sums_path)
-            .map_err(|e| BundleError::io("read", &sums_path, e))?;
-        let sums = parse_sums(&text, sums_name)?;
-        if let Some(hex) = sums.get(&name) {
-            published.push((format!("{sums_name} (beside it)"), hex.clone()));
-        }
-    }
-    if published.is_empty() {
-        return Ok(());
-    }
-    let actual = sha256_file(path)?;
-    for (source, expected) in published {
-        if expected != actual {
-            return Err(BundleError::SumMismatch {
-                name,
-                source_of_sum: source,
-                expected,
-                actual,
-            }
-            .into());
-        }
-        checked.push(source);
-    }
-    Ok(())
-}
-
-/// Checks the sums published in the folder `dir` (a `manifest.json` `checksums` map, sums
-/// files); returns the CID and profile its manifest records when trove wrote it, and the
-/// manifest.
-type Recorded = Option<(Cid, Option<Profile>)>;
-
-fn check_inside(
-    dir: &Path,
-    checked: &mut Vec<String>,
-) -> Result<(Recorded, Option<serde_json::Value>), Error> {
-    let mut recorded = None;
-    let mut found = None;
-    let manifest_path = dir.join("manifest.json");
-    if manifest_path.is_file() {
-        let bytes = std::fs::read(&manifest_path)
-            .map_err(|e| BundleError::io("read", &manifest_path, e))?;
-        let manifest: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| BundleError::BadSums {
-                source_of_sum: "manifest.json".into(),
-                detail: e.to_string(),
-            })?;
-        let sums = manifest_sums(&manifest, "manifest.json")?;
-        if !sums.is_empty() {
-            check_tree(dir, &sums, "manifest.json")?;
-            checked.push(format!("manifest.json ({} files)", sums.len()));
-        }
-        let ours = manifest["generator"]
-            .as_str()
-            .is_some_and(|g| g.split(' ').next() == Some(GENERATOR));
-        if ours {
-            let cid = manifest["cid"]
-                .as_str()
-                .and_then(|c| parse_cid(c).ok())
-                .ok_or_else(|| BundleError::BadSums {
-                    source_of_sum: "manifest.json".into(),
-                    detail: "`cid` is missing or not a CID".into(),
-                })?;
-            let profile = manifest["profile"].as_str().and_then(|p| p.parse().ok());
-            recorded = Some((cid, profile));
-        }
-        found = Some(manifest);
-    }
-    for name in SUMS_FILES {
-        let sums_path = dir.join(name);
-        if sums_path.is_file() {
-            let text = std::fs::read_to_string(&sums_path)
-                .map_err(|e| BundleError::io("read", &sums_path, e))?;
-            let sums = parse_sums(&text, name)?;
-            check_tree(dir, &sums, name)?;
-            checked.push(format!("{name} ({} files)", sums.len()));
-        }
-    }
-    Ok((recorded, found))
-}
-
-/// The one entry of `tree` besides `ignored` names, if there is exactly one.
-fn single_entry(tree: &Path, ignored: &[&str]) -> Result<Option<PathBuf>, Error> {
-    let entries = std::fs::read_dir(tree).map_err(|e| BundleError::io("list", tree, e))?;
-    let mut found = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| BundleError::io("list", tree, e))?;
-        if !ignored.iter().any(|i| entry.file_name() == *i) {
-            found.push(entry.path());
-        }
-    }
-    Ok((found.len() == 1).then(|| found.remove(0)))
 }
 
 /// The profile whose parameters `params` are, if any.

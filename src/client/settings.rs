@@ -30,6 +30,8 @@ pub struct Options {
     pub mirrors: Vec<String>,
     /// The profile raw-file mirrors are verified with.
     pub mirror_profile: Option<Profile>,
+    /// The S3-compatible store `s3://` mirrors and uploads go to.
+    pub endpoint: Option<String>,
     /// Bitswap peers to dial (beside the configured ones).
     pub peers: Vec<String>,
     /// DHT bootstrap peers (replace the configured list).
@@ -78,6 +80,8 @@ pub struct FetchSettings {
     pub mirrors: Vec<String>,
     /// The profile raw-file mirrors are verified with.
     pub mirror_params: Option<ImportParams>,
+    /// How object-storage mirrors (`s3://`, `gs://`, `az://`) are opened.
+    pub objects: crate::objects::ObjectStoreConfig,
     /// The Kubo RPC API, when set explicitly or in the config file.
     pub kubo_api: Option<String>,
     /// Plain http:// to public hosts.
@@ -276,6 +280,12 @@ impl FetchSettings {
             gateways,
             mirrors,
             mirror_params: options.mirror_profile.map(|p| p.params()),
+            objects: env.object_store_config(
+                options
+                    .endpoint
+                    .as_deref()
+                    .or(cfg.mirror.endpoint.as_deref()),
+            ),
             kubo_api: options.kubo_api.clone().or_else(|| cfg.kubo.api.clone()),
             allow_insecure: options.allow_insecure || cfg.gateway.allow_insecure.unwrap_or(false),
             daemon_auto_start: cfg.daemon.auto_start.unwrap_or(false),

@@ -18,8 +18,8 @@ use std::time::Duration;
 /// How long a started daemon may take to answer.
 const DAEMON_START_WAIT: Duration = Duration::from_secs(60);
 
-/// An HTTP mirror of one artifact, with the UnixFS parameters its CID was made with (needed to
-/// verify a raw-file mirror).
+/// A mirror of one artifact (HTTP(S) or object storage), with the UnixFS parameters its CID was
+/// made with (needed to verify a raw file or an archive).
 #[derive(Debug, Clone)]
 pub struct MirrorSpec {
     /// The URL.
@@ -72,9 +72,14 @@ pub async fn build(
                     params: settings.mirror_params,
                 });
                 for spec in configured.chain(mirrors.iter().cloned()) {
-                    let mirror =
-                        MirrorSource::new(&spec.url, &client, spec.params, downloads.clone())?
-                            .with_idle_timeout(settings.options.idle_timeout);
+                    let mirror = MirrorSource::new(
+                        &spec.url,
+                        &client,
+                        &settings.objects,
+                        spec.params,
+                        downloads.clone(),
+                    )?
+                    .with_idle_timeout(settings.options.idle_timeout);
                     sources.push(Arc::new(mirror));
                 }
             }

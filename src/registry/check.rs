@@ -22,6 +22,59 @@ pub struct Report {
     pub entries: usize,
     /// The findings, errors first.
     pub findings: Vec<Finding>,
+    /// Every mirror the entries list, and what kind it is.
+    pub mirrors: Vec<MirrorInfo>,
+}
+
+/// A mirror a registry lists, classified by its URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MirrorInfo {
+    /// The entry.
+    pub entry: String,
+    /// The field (`mirrors[0]`, `versions[1].mirrors[0]`).
+    pub field: String,
+    /// The URL as the registry writes it.
+    pub url: String,
+    /// Where it is: `http` (an HTTP(S) URL or a path beside the registry) or the
+    /// object-storage scheme (`s3`, `gs`, `az`, …).
+    pub storage: String,
+    /// What it holds, by its name: `car`, `archive` (unpacked and re-imported, accepted only
+    /// when the content's CID matches) or `file` (a CAR or the raw file, told apart when
+    /// downloaded).
+    pub kind: &'static str,
+    /// The archive format (`tar.gz`, `zip`, …) of an `archive`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<&'static str>,
+}
+
+impl MirrorInfo {
+    fn classify(entry: &str, field: String, url: &str) -> MirrorInfo {
+        let storage = if crate::objects::is_object_url(url) {
+            url.split_once("://")
+                .map(|(s, _)| s.to_ascii_lowercase())
+                .unwrap_or_default()
+        } else {
+            "http".into()
+        };
+        let path = url.split(['?', '#']).next().unwrap_or(url);
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let format = crate::bundle::Format::from_path(std::path::Path::new(name));
+        let kind = if format.is_some() {
+            "archive"
+        } else if name.to_ascii_lowercase().ends_with(".car") {
+            "car"
+        } else {
+            "file"
+        };
+        MirrorInfo {
+            entry: entry.to_string(),
+            field,
+            url: url.to_string(),
+            storage,
+            kind,
+            format: format.map(|f| f.extension().trim_start_matches('.')),
+        }
+    }
 }
 
 impl Report {
@@ -53,6 +106,7 @@ pub fn check_document(bytes: &[u8], name: &str, base: Option<Url>) -> Report {
         registry: name.to_string(),
         entries: 0,
         findings: Vec::new(),
+        mirrors: Vec::new(),
     };
     let fatal = |problem: String| Finding {
         severity: Severity::Error,
@@ -79,7 +133,25 @@ pub fn check_document(bytes: &[u8], name: &str, base: Option<Url>) -> Report {
     findings.sort_by_key(|f| f.severity);
     report.entries = registry.entries.len();
     report.findings = findings;
+    report.mirrors = mirrors_of(&registry);
     report
+}
+
+/// Every mirror of every entry (all versions), classified.
+pub fn mirrors_of(reg: &Registry) -> Vec<MirrorInfo> {
+    let mut out = Vec::new();
+    for entry in reg.entries.values() {
+        for v in &entry.versions {
+            for (i, m) in v.mirrors.iter().enumerate() {
+                out.push(MirrorInfo::classify(
+                    &entry.id,
+                    format!("{}[{i}]", join(&v.field, "mirrors")),
+                    m,
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// The content checks on a registry that was read without structural errors.
@@ -324,8 +396,21 @@ impl Checker {
             }
         }
         for (i, m) in v.mirrors.iter().enumerate() {
-            if let Err(why) = parse_link(m) {
-                self.err(id, &format!("{}[{i}]", f("mirrors")), why);
+            let field = format!("{}[{i}]", f("mirrors"));
+            if crate::objects::is_object_url(m) {
+                if let Err(why) = super::resolve::join_mirror(None, m) {
+                    self.err(id, &field, why);
+                }
+            } else if let Err(why) = parse_link(m) {
+                self.err(id, &field, why);
+            }
+            let is_archive = MirrorInfo::classify("", String::new(), m).kind == "archive";
+            if is_archive && v.profile.is_none() {
+                self.warn(
+                    id,
+                    &field,
+                    "an archive mirror is verified by re-importing its content, which needs the version's `profile`: without one only a trove export (whose manifest names it) can be used".into(),
+                );
             }
         }
         for a in &v.artifacts {

@@ -173,7 +173,7 @@ pub fn resolve(reg: &Registry, sel: &Selector) -> Result<Resolved, RegistryError
     let mut mirrors = Vec::new();
     for (i, m) in version.mirrors.iter().enumerate() {
         mirrors
-            .push(join_link(reg.base.as_ref(), m).map_err(|e| bad(&format!("mirrors[{i}]"), e))?);
+            .push(join_mirror(reg.base.as_ref(), m).map_err(|e| bad(&format!("mirrors[{i}]"), e))?);
     }
     let mut repo_files = Vec::new();
     for a in &version.artifacts {
@@ -368,6 +368,19 @@ pub fn parse_link(text: &str) -> Result<Link, String> {
 
 /// Turns a mirror or artifact reference into an absolute URL, relative ones against the
 /// registry file's location.
+/// A mirror reference: what [`join_link`] accepts, and object-storage URLs (`s3://bucket/key`,
+/// `gs://…`, `az://…`; see [`crate::objects`]).
+pub fn join_mirror(base: Option<&Url>, text: &str) -> Result<Url, String> {
+    if crate::objects::is_object_url(text) {
+        let url = Url::parse(text).map_err(|e| format!("`{text}`: {e}"))?;
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(format!("`{text}` names no bucket"));
+        }
+        return Ok(url);
+    }
+    join_link(base, text)
+}
+
 pub fn join_link(base: Option<&Url>, text: &str) -> Result<Url, String> {
     match parse_link(text)? {
         Link::Absolute(url) => Ok(url),

@@ -247,7 +247,7 @@ fn plain_http_to_a_public_host_is_refused_when_the_source_is_built() {
             }
             other => panic!("{url}: {other:?}"),
         }
-        assert!(MirrorSource::new(url, &strict, None, "/tmp".into()).is_err());
+        assert!(MirrorSource::new(url, &strict, &Default::default(), None, "/tmp".into()).is_err());
     }
     for url in [
         "https://example.org",
@@ -299,6 +299,7 @@ impl MirrorFixture {
         MirrorSource::new(
             &format!("{}/files/{name}", gw.url),
             &client(),
+            &Default::default(),
             params,
             self.downloads.path().to_path_buf(),
         )

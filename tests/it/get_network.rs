@@ -382,7 +382,7 @@ fn mirrors_serve_cars_and_raw_files() {
         "--mirror-profile",
         "unixfs-v1-2025",
     ]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 4, "wrong bytes are an integrity failure: {err}");
     assert!(err.contains("does not match"), "{err}");
 }
 

@@ -9,6 +9,7 @@
     clippy::disallowed_types
 )]
 
+mod archive_mirror;
 mod bundle;
 mod car;
 mod cid_vectors;
