@@ -275,6 +275,9 @@ pub fn kind_of(err: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
         crate::publish::pr::PrError => |_| ErrorKind::Network,
         crate::publish::pin::PinError => |_| ErrorKind::Network,
         crate::publish::forge::ForgeError => |_| ErrorKind::Network,
+        crate::publish::release::ReleaseError => |e: &crate::publish::release::ReleaseError| {
+            crate::publish::PublishError::kind_of_release(e)
+        },
         crate::publish::edit::EditError => |_| ErrorKind::Usage,
         crate::publish::entry::EntryError => |_| ErrorKind::Usage,
     );
@@ -322,6 +325,7 @@ pub fn hint_of(err: &(dyn std::error::Error + 'static)) -> Option<String> {
             crate::publish::pr::PrError,
             crate::publish::pin::PinError,
             crate::publish::forge::ForgeError,
+            crate::publish::release::ReleaseError,
             crate::publish::edit::EditError,
             crate::publish::entry::EntryError,
         );

@@ -117,6 +117,12 @@ impl ObjectError {
                 url,
                 detail: source.to_string(),
             },
+            // Without credentials in the environment or profile files, `object_store` falls
+            // back to the cloud's instance metadata service, which only answers inside it.
+            other if other.to_string().contains("169.254.169.254") => ObjectError::Denied {
+                url,
+                detail: "no credentials were found (not in the environment, the profile files or an instance's metadata service)".into(),
+            },
             other => ObjectError::Failed {
                 action,
                 url,
@@ -298,11 +304,10 @@ impl ObjectLocation {
         if parsed.host_str().is_none_or(str::is_empty) {
             return Err(bad("it names no bucket".into()));
         }
-        let (store, path) = object_store::parse_url_opts(&parsed, config.options())
-            .map_err(|e| bad(e.to_string()))?;
+        let (store, path) = build_store(&parsed, config).map_err(|e| bad(e.to_string()))?;
         Ok(ObjectLocation {
             url: parsed,
-            store: Arc::from(store),
+            store,
             path,
         })
     }
@@ -388,6 +393,55 @@ impl ObjectLocation {
         writer.shutdown().await.map_err(failed)?;
         Ok(size)
     }
+}
+
+/// The store for `url` with `config`, and the object's path in it. Built per scheme rather than
+/// with `object_store::parse_url_opts` to set two things its defaults get wrong for trove: no
+/// overall request time-out (a large object takes as long as it takes; the mirror applies its
+/// own idle time-out to the stream) and few retries (the fetcher retries and falls back to the
+/// next source itself, instead of waiting minutes on a store that is down).
+#[cfg(feature = "cloud")]
+fn build_store(
+    url: &Url,
+    config: &ObjectStoreConfig,
+) -> Result<(Arc<dyn ObjectStore>, ObjectPath), object_store::Error> {
+    use object_store::{ClientOptions, ObjectStoreScheme, RetryConfig};
+    let (scheme, path) = ObjectStoreScheme::parse(url)?;
+    let client = ClientOptions::new()
+        .with_timeout_disabled()
+        .with_connect_timeout(std::time::Duration::from_secs(10));
+    let retry = RetryConfig {
+        max_retries: 2,
+        retry_timeout: std::time::Duration::from_secs(30),
+        ..RetryConfig::default()
+    };
+    macro_rules! build {
+        ($builder:ty) => {{
+            let mut builder = <$builder>::new()
+                .with_client_options(client)
+                .with_retry(retry)
+                .with_url(url.to_string());
+            for (key, value) in config.options() {
+                if let Ok(key) = key.parse() {
+                    builder = builder.with_config(key, value);
+                }
+            }
+            Arc::new(builder.build()?) as Arc<dyn ObjectStore>
+        }};
+    }
+    let store = match scheme {
+        ObjectStoreScheme::AmazonS3 => build!(object_store::aws::AmazonS3Builder),
+        ObjectStoreScheme::GoogleCloudStorage => {
+            build!(object_store::gcp::GoogleCloudStorageBuilder)
+        }
+        ObjectStoreScheme::MicrosoftAzure => build!(object_store::azure::MicrosoftAzureBuilder),
+        other => {
+            return Err(object_store::Error::NotSupported {
+                source: format!("{other:?} is not object storage").into(),
+            })
+        }
+    };
+    Ok((store, path))
 }
 
 #[cfg(test)]

@@ -130,8 +130,8 @@ impl Sandbox<'_> {
         // Read to the end, so that the compression's own check (gzip's CRC-32 and length,
         // zstd's checksum) is verified: the tar reader stops at the end-of-archive blocks.
         let mut rest = archive.into_inner().take(MAX_TRAILER + 1);
-        let trailer = std::io::copy(&mut rest, &mut std::io::sink())
-            .map_err(|e| corrupt(format, &e))?;
+        let trailer =
+            std::io::copy(&mut rest, &mut std::io::sink()).map_err(|e| corrupt(format, &e))?;
         if trailer > MAX_TRAILER {
             return Err(corrupt(
                 format,

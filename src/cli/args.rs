@@ -364,6 +364,18 @@ pub struct PublishArgs {
     /// A mirror URL to record in the entry (repeatable).
     #[arg(long = "mirror", value_name = "URL")]
     pub mirrors: Vec<String>,
+    /// Upload the content's CAR to this object-storage prefix as `<cid>.car` and record it as a
+    /// mirror (s3://BUCKET/PREFIX, gs://…, az://…; repeatable; credentials as the AWS/Google/Azure
+    /// tools read them).
+    #[arg(long = "upload", value_name = "URL")]
+    pub uploads: Vec<String>,
+    /// The S3-compatible store s3:// URLs go to (MinIO, Ceph, R2, …), e.g. http://127.0.0.1:9000.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Attach the CAR (and a published archive) to this GitHub release, made when the tag has
+    /// none, and record the assets as mirrors (token as for --pr).
+    #[arg(long, value_name = "OWNER/REPO@TAG")]
+    pub release: Option<String>,
     /// Add and pin the content on the local IPFS daemon (default: when one answers).
     #[arg(long, overrides_with = "no_daemon")]
     pub daemon: bool,
@@ -638,12 +650,18 @@ pub struct FetchArgs {
     /// A trustless gateway to use (repeatable; replaces the configured list).
     #[arg(long = "gateway", value_name = "URL")]
     pub gateways: Vec<String>,
-    /// An HTTP mirror holding a CAR or the raw file (repeatable).
+    /// A mirror holding a CAR, the raw file or an archive of it: https://… or object storage
+    /// (s3://, gs://, az://) (repeatable).
     #[arg(long = "mirror", value_name = "URL")]
     pub mirrors: Vec<String>,
-    /// The UnixFS profile a raw-file mirror's CID was made with (to verify it by re-import).
+    /// The UnixFS profile a raw-file or archive mirror's CID was made with (to verify it by
+    /// re-import).
     #[arg(long, value_name = "PROFILE")]
     pub mirror_profile: Option<crate::unixfs::Profile>,
+    /// The S3-compatible store s3:// mirrors are read from (MinIO, Ceph, R2, …), e.g.
+    /// http://127.0.0.1:9000 (default: AWS_ENDPOINT_URL, the config's `[mirror] endpoint`, AWS).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
     /// The Kubo RPC API to use (URL or multiaddr; default: IPFS_API, $IPFS_PATH/api, 127.0.0.1:5001).
     #[arg(long, value_name = "URL")]
     pub kubo_api: Option<String>,

@@ -6,7 +6,9 @@ use super::args::{PublishArgs, RegistryRepoArgs};
 use super::Context;
 use crate::progress::Silent;
 use crate::publish::entry::EntryMeta;
-use crate::publish::flow::{DaemonChoice, PublishOptions, RegistryChange, RepoOptions, Step};
+use crate::publish::flow::{
+    DaemonChoice, PublishOptions, RegistryChange, ReleaseOptions, RepoOptions, Step,
+};
 use crate::publish::pr::PrOutcome;
 use anyhow::bail;
 use std::io::Write;
@@ -24,6 +26,11 @@ pub(crate) fn run(ctx: &Context, args: PublishArgs) -> anyhow::Result<i32> {
         profile: args.profile,
         car: args.car.clone(),
         mirrors: args.mirrors.clone(),
+        uploads: args.uploads.clone(),
+        release: args.release.clone().map(|target| ReleaseOptions {
+            target,
+            api_url: args.repo.api_url.clone(),
+        }),
         daemon: if args.no_daemon {
             DaemonChoice::Off
         } else if args.daemon {
@@ -42,7 +49,9 @@ pub(crate) fn run(ctx: &Context, args: PublishArgs) -> anyhow::Result<i32> {
         dry_run: args.dry_run,
         ..PublishOptions::new(args.id.clone())
     };
-    let client = ctx.client(&ctx.options(), Arc::new(Silent))?;
+    let mut client_options = ctx.options();
+    client_options.endpoint = args.endpoint.clone();
+    let client = ctx.client(&client_options, Arc::new(Silent))?;
     let json = args.json;
     let step = |step: Step<'_>| match step {
         Step::Imported { cid, .. } => {

@@ -16,6 +16,7 @@ pub(crate) fn fetch_options(
     options.gateways = fetch.gateways.clone();
     options.mirrors = fetch.mirrors.clone();
     options.mirror_profile = fetch.mirror_profile;
+    options.endpoint = fetch.endpoint.clone();
     options.kubo_api = fetch.kubo_api.clone();
     options.allow_insecure = fetch.allow_insecure;
     options.peers = fetch.peers.clone();

@@ -10,8 +10,10 @@
 
 use super::edit::{self, Addition};
 use super::entry::{build_entry, today_utc, ContentFacts, EntryMeta, VersionInfo};
+use super::forge::Forge;
 use super::pin::{dag_import, PinOutcome, PinService, PinWait};
 use super::pr::{PrChange, PrOptions, PrOutcome};
+use super::release::{self, ReleaseTarget};
 use super::PublishError;
 use crate::client::Client;
 use crate::content::Cid;
@@ -71,6 +73,15 @@ pub enum RegistryChange {
     PullRequest(RepoOptions),
 }
 
+/// Where `--release` attaches the assets.
+#[derive(Debug, Clone, Default)]
+pub struct ReleaseOptions {
+    /// `OWNER/REPO@TAG`.
+    pub target: String,
+    /// The forge's REST API (default: the config file's `[publish] api_url`, else GitHub's).
+    pub api_url: Option<String>,
+}
+
 /// Everything a publish is told.
 #[derive(Debug, Clone)]
 pub struct PublishOptions {
@@ -88,6 +99,12 @@ pub struct PublishOptions {
     pub car: Option<PathBuf>,
     /// Mirror URLs to record in the entry.
     pub mirrors: Vec<String>,
+    /// Object-storage prefixes (`s3://bucket/prefix`, `gs://…`, `az://…`) the CAR is uploaded
+    /// to as `<cid>.car`, each recorded as a mirror.
+    pub uploads: Vec<String>,
+    /// A GitHub release the CAR (and a published archive) is attached to; the assets are
+    /// recorded as mirrors.
+    pub release: Option<ReleaseOptions>,
     /// The local daemon.
     pub daemon: DaemonChoice,
     /// The Kubo RPC API to add to.
@@ -114,6 +131,8 @@ impl PublishOptions {
             profile: Profile::UnixfsV1_2025,
             car: None,
             mirrors: Vec::new(),
+            uploads: Vec::new(),
+            release: None,
             daemon: DaemonChoice::IfRunning,
             kubo_api: None,
             pins: Vec::new(),
@@ -183,6 +202,26 @@ pub struct PublishReport {
     /// The pull request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<Value>,
+    /// Uploads to object storage and release assets: `{"url", "action"}` each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub uploads: Vec<Value>,
+}
+
+/// What `upload_location` gives without the `cloud` feature (never made).
+#[cfg(not(feature = "cloud"))]
+enum NoUpload {}
+
+#[cfg(not(feature = "cloud"))]
+impl NoUpload {
+    fn child(&self, _name: &str) -> Self {
+        match *self {}
+    }
+    fn url(&self) -> &Url {
+        match *self {}
+    }
+    async fn upload(&self, _path: &Path) -> Result<u64, crate::objects::ObjectError> {
+        match *self {}
+    }
 }
 
 /// The registry a command changes, as read before anything else happens.
@@ -254,6 +293,7 @@ impl Client {
         options: &PublishOptions,
         step: &dyn Fn(Step<'_>),
     ) -> Result<PublishReport, Error> {
+        let given = path.to_path_buf();
         let bundle = if path.is_file() && crate::bundle::Format::from_path(path).is_some() {
             let prepared = self
                 .prepare_bundle(path, &crate::client::bundle::ImportOptions::default())
@@ -301,6 +341,15 @@ impl Client {
             crate::output::check_folder(car)?;
         }
         let services = self.pin_services(&options.pins)?;
+        let uploads = options
+            .uploads
+            .iter()
+            .map(|u| self.upload_location(u))
+            .collect::<Result<Vec<_>, _>>()?;
+        let release = match &options.release {
+            Some(r) => Some(self.release_forge(r)?),
+            None => None,
+        };
         let target = match &options.registry {
             RegistryChange::File(path) => Some(read_registry_file(path)?),
             RegistryChange::PullRequest(repo) => {
@@ -347,19 +396,6 @@ impl Client {
             ));
         }
         let version = options.version.clone().unwrap_or_else(|| "1".to_string());
-        let info = VersionInfo {
-            version: version.clone(),
-            aliases: options.aliases.clone(),
-            published: today_utc(),
-            mirrors: options.mirrors.clone(),
-        };
-        let addition = Addition {
-            id: options.id.clone(),
-            entry: build_entry(&options.meta, &facts, &info),
-            add_version: options.version.is_some(),
-            aliases: options.aliases.clone(),
-            force: options.force,
-        };
         let old = match &target {
             Some(t) => t.bytes().to_vec(),
             None => edit::new_document().to_vec(),
@@ -368,11 +404,55 @@ impl Client {
             .as_ref()
             .map(RegistryTarget::name)
             .unwrap_or_else(|| "(a new registry)".into());
-        let new = edit::apply(&old, &addition)
-            .map_err(PublishError::from)
-            .context(|| format!("cannot add `{}` to `{name}`", options.id))?;
-        let warnings = checked(&old, &new, &name, target.as_ref().and_then(|t| t.base()))
-            .context(|| format!("`{}` was not published", options.id))?;
+        // The entry with these mirrors, merged into the registry and checked.
+        let entry_with = |mirrors: Vec<String>| -> Result<(Addition, Vec<u8>, Vec<String>), Error> {
+            let info = VersionInfo {
+                version: version.clone(),
+                aliases: options.aliases.clone(),
+                published: today_utc(),
+                mirrors,
+            };
+            let addition = Addition {
+                id: options.id.clone(),
+                entry: build_entry(&options.meta, &facts, &info),
+                add_version: options.version.is_some(),
+                aliases: options.aliases.clone(),
+                force: options.force,
+            };
+            let new = edit::apply(&old, &addition)
+                .map_err(PublishError::from)
+                .context(|| format!("cannot add `{}` to `{name}`", options.id))?;
+            let warnings = checked(&old, &new, &name, target.as_ref().and_then(|t| t.base()))
+                .context(|| format!("`{}` was not published", options.id))?;
+            Ok((addition, new, warnings))
+        };
+        // What will be uploaded, and the mirrors it is expected to become (checked now; the
+        // addresses the release API returns replace the expected ones later).
+        let car_name = format!("{}.car", root.cid);
+        let mut assets = vec![release::Asset {
+            name: car_name.clone(),
+            path: PathBuf::new(),
+            content_addressed: true,
+        }];
+        if bundle.is_some() {
+            if let Some(file_name) = given.file_name() {
+                assets.push(release::Asset {
+                    name: file_name.to_string_lossy().into_owned(),
+                    path: given.clone(),
+                    content_addressed: false,
+                });
+            }
+        }
+        let mut mirrors = options.mirrors.clone();
+        for location in &uploads {
+            mirrors.push(location.child(&car_name).url().to_string());
+        }
+        if let Some((release, _)) = &release {
+            for asset in &assets {
+                mirrors.push(release::predicted_url(release, &asset.name));
+            }
+        }
+        let (mut addition, mut new, warnings) = entry_with(mirrors.clone())?;
         for w in &warnings {
             warn(w);
         }
@@ -386,7 +466,7 @@ impl Client {
         });
         let mut report = PublishReport {
             id: options.id.clone(),
-            version,
+            version: version.clone(),
             add_version: addition.add_version,
             aliases: options.aliases.clone(),
             cid: root.cid,
@@ -401,6 +481,7 @@ impl Client {
             pins: Vec::new(),
             registry_file: None,
             pull_request: None,
+            uploads: Vec::new(),
         };
 
         // 4. A dry run stops here.
@@ -419,6 +500,64 @@ impl Client {
                 summary.bytes
             ));
             report.car = Some(out.display().to_string());
+        }
+        if !uploads.is_empty() || release.is_some() {
+            // The CAR to upload: the one written above, or one in the cache's scratch folder.
+            let scratch_dir;
+            let car_path = match &options.car {
+                Some(out) => out.clone(),
+                None => {
+                    let tmp = self.settings().cache_dir.join("tmp");
+                    std::fs::create_dir_all(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+                    scratch_dir = tempfile::Builder::new()
+                        .prefix(".publish-")
+                        .tempdir_in(&tmp)
+                        .map_err(|e| Error::io("create a folder in", &tmp, e))?;
+                    let out = scratch_dir.path().join(&car_name);
+                    crate::output::write_car_file(&**store, &root.cid, &out)?;
+                    out
+                }
+            };
+            let mut actual = options.mirrors.clone();
+            for location in &uploads {
+                let object = location.child(&car_name);
+                let size = self
+                    .block_on(object.upload(&car_path))
+                    .context(|| format!("cannot upload the CAR to `{}`", object.url()))?;
+                note(&format!("uploaded {} ({size} bytes)", object.url()));
+                actual.push(object.url().to_string());
+                report.uploads.push(
+                    json!({"url": object.url().as_str(), "action": "uploaded", "bytes": size}),
+                );
+            }
+            if let Some((target, forge)) = &release {
+                assets[0].path = car_path.clone();
+                let done = self
+                    .block_on(release::attach(forge, target, &assets, options.force))
+                    .map_err(PublishError::from)
+                    .context(|| format!("cannot attach the assets to the release {target}"))?;
+                if done.created {
+                    note(&format!("created the release {target}"));
+                }
+                for asset in done.assets {
+                    note(&format!(
+                        "{} `{}` on the release {target}: {}",
+                        asset.action, asset.name, asset.url
+                    ));
+                    report
+                        .uploads
+                        .push(json!({"url": asset.url, "action": asset.action, "release": target.to_string()}));
+                    actual.push(asset.url);
+                }
+            }
+            if actual != mirrors {
+                // The release API's addresses differ from the expected ones: record what it
+                // said (checked again).
+                let (a, n, _) = entry_with(actual)?;
+                addition = a;
+                new = n;
+                report.entry = addition.entry.clone();
+            }
         }
         if options.daemon != DaemonChoice::Off {
             report.daemon = self.add_to_daemon(options, &root.cid, &note, &warn)?;
@@ -478,6 +617,57 @@ impl Client {
             None => {}
         }
         Ok(report)
+    }
+
+    /// An object-storage prefix to upload to, opened with the client's settings.
+    #[cfg(feature = "cloud")]
+    fn upload_location(&self, url: &str) -> Result<crate::objects::ObjectLocation, Error> {
+        if !crate::objects::is_object_url(url) {
+            return Err(crate::objects::ObjectError::BadUrl {
+                url: url.to_string(),
+                detail: "--upload takes an object-storage prefix".into(),
+            }
+            .into());
+        }
+        Ok(crate::objects::ObjectLocation::open(
+            url,
+            &self.settings().fetch.objects,
+        )?)
+    }
+
+    /// Without the `cloud` feature there is no object storage to upload to.
+    #[cfg(not(feature = "cloud"))]
+    fn upload_location(&self, url: &str) -> Result<NoUpload, Error> {
+        Err(crate::objects::ObjectError::NotBuilt {
+            url: url.to_string(),
+        }
+        .into())
+    }
+
+    /// The release to attach assets to, and a forge client with the token `--pr` uses.
+    fn release_forge(&self, options: &ReleaseOptions) -> Result<(ReleaseTarget, Forge), Error> {
+        let target = ReleaseTarget::parse(&options.target)?;
+        let config = &self.settings().config.publish;
+        let token = self
+            .settings()
+            .env
+            .forge_token
+            .clone()
+            .or_else(|| config.token.clone())
+            .ok_or_else(|| {
+                Error::with_hint(
+                    ErrorKind::Usage,
+                    format!("--release {target} needs a token to upload release assets"),
+                    "set TROVE_GITHUB_TOKEN (or GITHUB_TOKEN) to a token with contents write access, or `token` in the config file's [publish]",
+                )
+            })?;
+        let api = options
+            .api_url
+            .clone()
+            .or_else(|| config.api_url.clone())
+            .unwrap_or_else(|| DEFAULT_API_URL.to_string());
+        let forge = Forge::new(&api, Some(&token), false).map_err(PublishError::from)?;
+        Ok((target, forge))
     }
 
     /// Pinning services by config name or endpoint URL (its token from a config section with

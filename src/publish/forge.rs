@@ -9,6 +9,10 @@
 //! | [`Forge::create_fork`] | `POST /repos/{owner}/{repo}/forks` |
 //! | [`Forge::create_pull`] | `POST /repos/{owner}/{repo}/pulls` |
 //! | [`Forge::find_pull`] | `GET /repos/{owner}/{repo}/pulls?head=USER:BRANCH&state=open` |
+//! | [`Forge::release_by_tag`] | `GET /repos/{owner}/{repo}/releases/tags/{tag}` |
+//! | [`Forge::create_release`] | `POST /repos/{owner}/{repo}/releases` |
+//! | [`Forge::delete_asset`] | `DELETE /repos/{owner}/{repo}/releases/assets/{id}` |
+//! | [`Forge::upload_asset`] | `POST {upload_url}?name=NAME` (the release's upload address) |
 //!
 //! The token is sent as `Authorization: Bearer …` and appears nowhere else: not in URLs, errors
 //! or `Debug` output.
@@ -143,6 +147,37 @@ pub struct PullInfo {
     pub html_url: String,
 }
 
+/// A release (the fields trove uses).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReleaseInfo {
+    /// Its ID.
+    pub id: u64,
+    /// Its tag.
+    pub tag_name: String,
+    /// Its web page.
+    #[serde(default)]
+    pub html_url: Option<String>,
+    /// Where assets are uploaded: a URI template such as
+    /// `https://uploads.github.com/repos/o/r/releases/1/assets{?name,label}`.
+    pub upload_url: String,
+    /// Its assets.
+    #[serde(default)]
+    pub assets: Vec<AssetInfo>,
+}
+
+/// A release asset (the fields trove uses).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AssetInfo {
+    /// Its ID.
+    pub id: u64,
+    /// Its file name.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Where anyone downloads it.
+    pub browser_download_url: String,
+}
+
 /// What a new pull request says.
 #[derive(Debug, Clone)]
 pub struct NewPull<'a> {
@@ -267,6 +302,73 @@ impl Forge {
         Ok(list.into_iter().next())
     }
 
+    /// `GET /repos/{owner}/{repo}/releases/tags/{tag}`; `Ok(None)` when there is none (404).
+    pub async fn release_by_tag(
+        &self,
+        owner: &str,
+        repo: &str,
+        tag: &str,
+    ) -> Result<Option<ReleaseInfo>, ForgeError> {
+        let path = format!(
+            "/repos/{}/{}/releases/tags/{}",
+            seg(owner),
+            seg(repo),
+            seg(tag)
+        );
+        match self.json(Method::GET, &path, None).await {
+            Ok(release) => Ok(Some(release)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /repos/{owner}/{repo}/releases`: a published release of `tag` (the tag is made
+    /// from the default branch when it does not exist).
+    pub async fn create_release(
+        &self,
+        owner: &str,
+        repo: &str,
+        tag: &str,
+        body: &str,
+    ) -> Result<ReleaseInfo, ForgeError> {
+        let path = format!("/repos/{}/{}/releases", seg(owner), seg(repo));
+        let body = serde_json::json!({"tag_name": tag, "name": tag, "body": body});
+        self.json(Method::POST, &path, Some(body)).await
+    }
+
+    /// `DELETE /repos/{owner}/{repo}/releases/assets/{id}`.
+    pub async fn delete_asset(&self, owner: &str, repo: &str, id: u64) -> Result<(), ForgeError> {
+        let url = format!(
+            "{}/repos/{}/{}/releases/assets/{id}",
+            self.api,
+            seg(owner),
+            seg(repo)
+        );
+        let (_, _) = self.send(Method::DELETE, &url, Body::None).await?;
+        Ok(())
+    }
+
+    /// Uploads the file at `file` as the asset `name` of the release whose upload address is
+    /// `upload_url` (its URI template is cut at `{`).
+    pub async fn upload_asset(
+        &self,
+        upload_url: &str,
+        name: &str,
+        file: &std::path::Path,
+    ) -> Result<AssetInfo, ForgeError> {
+        let base = upload_url.split('{').next().unwrap_or(upload_url);
+        let url = format!("{base}?name={}", seg(name));
+        let checked = self.http.check_url(&url)?;
+        let (url, bytes) = self
+            .send(Method::POST, checked.as_str(), Body::File(file))
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| ForgeError::Decode {
+            method: "POST".into(),
+            url,
+            detail: e.to_string(),
+        })
+    }
+
     async fn json<T: serde::de::DeserializeOwned>(
         &self,
         method: Method,
@@ -274,45 +376,90 @@ impl Forge {
         body: Option<Value>,
     ) -> Result<T, ForgeError> {
         let url = format!("{}{}", self.api, path);
-        let mut request = self
-            .http
-            .reqwest()
-            .request(method.clone(), &url)
-            .timeout(REQUEST_TIMEOUT)
-            .header(reqwest::header::ACCEPT, "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", API_VERSION);
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.to_string());
-        }
-        let response = request.send().await.map_err(|e| ForgeError::Request {
-            method: method.to_string(),
-            url: url.clone(),
-            detail: crate::error::chain(&e.without_url()),
-        })?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| ForgeError::Request {
-            method: method.to_string(),
-            url: url.clone(),
-            detail: crate::error::chain(&e.without_url()),
-        })?;
-        if !status.is_success() {
-            return Err(ForgeError::Status {
-                method: method.to_string(),
-                url,
-                status: status.as_u16(),
-                message: api_message(status, &bytes),
-            });
-        }
+        let body = match body {
+            Some(body) => Body::Json(body),
+            None => Body::None,
+        };
+        let (url, bytes) = self.send(method.clone(), &url, body).await?;
         serde_json::from_slice(&bytes).map_err(|e| ForgeError::Decode {
             method: method.to_string(),
             url,
             detail: e.to_string(),
         })
+    }
+}
+
+/// What a request carries.
+enum Body<'a> {
+    None,
+    Json(Value),
+    /// A file, streamed as `application/octet-stream`.
+    File(&'a std::path::Path),
+}
+
+impl Forge {
+    /// Sends one request; the URL and the body of a successful answer.
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Body<'_>,
+    ) -> Result<(String, bytes::Bytes), ForgeError> {
+        let failed = |detail: String| ForgeError::Request {
+            method: method.to_string(),
+            url: url.to_string(),
+            detail,
+        };
+        let mut request = self
+            .http
+            .reqwest()
+            .request(method.clone(), url)
+            .header(reqwest::header::ACCEPT, "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", API_VERSION);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        request = match body {
+            Body::None => request.timeout(REQUEST_TIMEOUT),
+            Body::Json(body) => request
+                .timeout(REQUEST_TIMEOUT)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string()),
+            Body::File(path) => {
+                // No overall time-out: a large asset takes as long as it takes.
+                let file = tokio::fs::File::open(path)
+                    .await
+                    .map_err(|e| failed(format!("cannot open `{}`: {e}", path.display())))?;
+                let size = file
+                    .metadata()
+                    .await
+                    .map_err(|e| failed(format!("cannot read `{}`: {e}", path.display())))?
+                    .len();
+                let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20);
+                request
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .header(reqwest::header::CONTENT_LENGTH, size)
+                    .body(reqwest::Body::wrap_stream(stream))
+            }
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| failed(crate::error::chain(&e.without_url())))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| failed(crate::error::chain(&e.without_url())))?;
+        if !status.is_success() {
+            return Err(ForgeError::Status {
+                method: method.to_string(),
+                url: url.to_string(),
+                status: status.as_u16(),
+                message: api_message(status, &bytes),
+            });
+        }
+        Ok((url.to_string(), bytes))
     }
 }
 

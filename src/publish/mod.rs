@@ -10,7 +10,9 @@
 //! - [`pin`]: makes the content available: `dag/import` into a local Kubo-compatible daemon,
 //!   and remote pinning services (IPFS Pinning Service API);
 //! - [`pr`], [`git`], [`forge`]: proposes the registry change as a pull request (a branch
-//!   committed with libgit2, the PR opened through the forge's REST API).
+//!   committed with libgit2, the PR opened through the forge's REST API);
+//! - [`release`]: attaches the CAR (and a published archive) to a GitHub release, and
+//!   `--upload` writes the CAR to object storage ([`crate::objects`]); both become mirrors.
 //!
 //! Tokens (pinning services, the forge) are sent in headers or credential callbacks only and
 //! never appear in messages.
@@ -22,6 +24,7 @@ pub mod forge;
 pub mod git;
 pub mod pin;
 pub mod pr;
+pub mod release;
 
 use crate::error::ErrorKind;
 
@@ -43,13 +46,25 @@ pub enum PublishError {
     /// The forge's API.
     #[error(transparent)]
     Forge(#[from] forge::ForgeError),
+    /// Attaching release assets.
+    #[error(transparent)]
+    Release(#[from] release::ReleaseError),
 }
 
 impl PublishError {
+    /// What kind of failure attaching release assets is.
+    pub fn kind_of_release(e: &release::ReleaseError) -> ErrorKind {
+        match e {
+            release::ReleaseError::AssetExists { .. } => ErrorKind::Usage,
+            release::ReleaseError::Forge(_) => ErrorKind::Network,
+        }
+    }
+
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
             PublishError::Entry(_) | PublishError::Edit(_) => ErrorKind::Usage,
+            PublishError::Release(e) => Self::kind_of_release(e),
             PublishError::Pin(_) | PublishError::Pr(_) | PublishError::Forge(_) => {
                 ErrorKind::Network
             }
@@ -65,6 +80,7 @@ impl crate::Hint for PublishError {
             PublishError::Forge(e) => e.hint(),
             PublishError::Entry(e) => e.hint(),
             PublishError::Edit(e) => e.hint(),
+            PublishError::Release(e) => e.hint(),
         }
     }
 }

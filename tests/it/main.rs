@@ -25,6 +25,7 @@ mod helia;
 mod kubo_interop;
 mod kubo_rpc;
 mod multiformats;
+mod object_storage;
 mod p2p;
 mod project;
 mod publish;
