@@ -32,6 +32,7 @@ mod publish;
 mod registry;
 mod registry_cli;
 mod registry_pr;
+mod release;
 mod roundtrip;
 mod support;
 mod unixfs_fixtures;

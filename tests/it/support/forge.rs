@@ -1,8 +1,10 @@
 //! Fixtures for `trove publish --pr`, loopback only:
 //!
 //! - [`FakeForge`]: a recording fake of the GitHub REST endpoints trove calls (`GET /user`,
-//!   `GET /repos/{o}/{r}`, `POST /repos/{o}/{r}/forks`, `POST|GET /repos/{o}/{r}/pulls`), on
-//!   127.0.0.1, HTTP/1.1, one thread. Its clone URLs point at bare repositories the test makes.
+//!   `GET /repos/{o}/{r}`, `POST /repos/{o}/{r}/forks`, `POST|GET /repos/{o}/{r}/pulls`, and the
+//!   releases API: `GET /repos/{o}/{r}/releases/tags/{tag}`, `POST /repos/{o}/{r}/releases`,
+//!   `DELETE /repos/{o}/{r}/releases/assets/{id}`, uploads at the release's `upload_url` and
+//!   downloads at each asset's `browser_download_url`), on 127.0.0.1, HTTP/1.1, one thread. Its clone URLs point at bare repositories the test makes.
 //!   Every request is recorded (method, path, headers, body); any endpoint can be told to fail.
 //! - [`GitDaemon`]: `git daemon` serving a folder of bare repositories over `git://` with pushes
 //!   enabled, killed (by PID) on drop.
@@ -79,6 +81,11 @@ struct State {
     requests: Vec<Recorded>,
     failures: HashMap<(String, String), u16>,
     pulls: Vec<(u64, String)>,
+    /// Releases: (id, tag, assets as (id, name, bytes)).
+    releases: Vec<(u64, String, Vec<(u64, String, Vec<u8>)>)>,
+    next_id: u64,
+    /// `http://127.0.0.1:PORT`.
+    base: String,
     /// Serve the bare repositories under this folder at `/git/` (smart HTTP through
     /// `git http-backend`), for `Authorization: Basic` = this (already encoded) value only.
     git: Option<(PathBuf, String)>,
@@ -104,6 +111,9 @@ impl FakeForge {
             requests: Vec::new(),
             failures: HashMap::new(),
             pulls: Vec::new(),
+            releases: Vec::new(),
+            next_id: 100,
+            base: url.clone(),
             git: None,
         }));
         let stop = Arc::new(AtomicBool::new(false));
@@ -146,6 +156,18 @@ impl FakeForge {
             .unwrap()
             .failures
             .insert((method.to_string(), path.to_string()), status);
+    }
+
+    /// The release assets of `tag`: (name, bytes).
+    pub fn assets(&self, tag: &str) -> Vec<(String, Vec<u8>)> {
+        self.state
+            .lock()
+            .unwrap()
+            .releases
+            .iter()
+            .filter(|(_, t, _)| t == tag)
+            .flat_map(|(_, _, assets)| assets.iter().map(|(_, n, b)| (n.clone(), b.clone())))
+            .collect()
     }
 
     /// Whether the user's fork exists.
@@ -262,6 +284,20 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         let _ = conn.shutdown(Shutdown::Both);
         return Ok(());
     }
+    if let Some((status, content_type, payload)) =
+        release_files(&method, &path, &headers, &body, &mut state.lock().unwrap())
+    {
+        let mut conn = conn;
+        write!(
+            conn,
+            "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            payload.len()
+        )?;
+        conn.write_all(&payload)?;
+        conn.flush()?;
+        let _ = conn.shutdown(Shutdown::Both);
+        return Ok(());
+    }
     let request = Recorded {
         method,
         path,
@@ -269,6 +305,13 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         body: String::from_utf8_lossy(&body).into_owned(),
     };
     let (status, answer) = route(&request, &mut state.lock().unwrap());
+    if status == 204 {
+        let mut conn = conn;
+        write!(conn, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")?;
+        conn.flush()?;
+        let _ = conn.shutdown(Shutdown::Both);
+        return Ok(());
+    }
     let text = answer.to_string();
     let reason = match status {
         200 => "OK",
@@ -288,6 +331,102 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     conn.flush()?;
     let _ = conn.shutdown(Shutdown::Both);
     Ok(())
+}
+
+/// A release's JSON as the API gives it.
+fn release_json(state: &State, owner: &str, repo: &str, index: usize) -> Value {
+    let (id, tag, assets) = &state.releases[index];
+    json!({
+        "id": id,
+        "tag_name": tag,
+        "html_url": format!("{WEB}/{owner}/{repo}/releases/tag/{tag}"),
+        "upload_url": format!("{}/uploads/repos/{owner}/{repo}/releases/{id}/assets{{?name,label}}", state.base),
+        "assets": assets.iter().map(|(aid, name, bytes)| asset_json(state, owner, repo, tag, *aid, name, bytes.len())).collect::<Vec<_>>(),
+    })
+}
+
+fn asset_json(
+    state: &State,
+    owner: &str,
+    repo: &str,
+    tag: &str,
+    id: u64,
+    name: &str,
+    size: usize,
+) -> Value {
+    json!({
+        "id": id,
+        "name": name,
+        "size": size,
+        "browser_download_url": format!("{}/download/{owner}/{repo}/{tag}/{name}", state.base),
+    })
+}
+
+/// Asset uploads (binary bodies, kept as bytes) and downloads; `None` for anything else.
+fn release_files(
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    state: &mut State,
+) -> Option<(u16, &'static str, Vec<u8>)> {
+    let (route_path, query) = path.split_once('?').unwrap_or((path, ""));
+    let parts: Vec<&str> = route_path.trim_start_matches('/').split('/').collect();
+    let record = |state: &mut State, note: String| {
+        state.requests.push(Recorded {
+            method: method.to_string(),
+            path: path.to_string(),
+            headers: headers.to_vec(),
+            body: note,
+        });
+    };
+    match parts.as_slice() {
+        ["uploads", "repos", owner, repo, "releases", id, "assets"] if method == "POST" => {
+            record(state, format!("<{} bytes>", body.len()));
+            let authorized = headers
+                .iter()
+                .any(|(n, v)| n == "authorization" && v.starts_with("Bearer "));
+            if !authorized {
+                return Some((
+                    401,
+                    "application/json",
+                    br#"{"message":"Requires authentication"}"#.to_vec(),
+                ));
+            }
+            let name: String = url::form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == "name")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            let id: u64 = id.parse().ok()?;
+            let index = state.releases.iter().position(|(rid, _, _)| *rid == id)?;
+            if state.releases[index].2.iter().any(|(_, n, _)| *n == name) {
+                return Some((422, "application/json", br#"{"message":"Validation Failed","errors":[{"resource":"ReleaseAsset","code":"already_exists","field":"name"}]}"#.to_vec()));
+            }
+            state.next_id += 1;
+            let asset_id = state.next_id;
+            state.releases[index]
+                .2
+                .push((asset_id, name.clone(), body.to_vec()));
+            let tag = state.releases[index].1.clone();
+            let answer = asset_json(state, owner, repo, &tag, asset_id, &name, body.len());
+            Some((201, "application/json", answer.to_string().into_bytes()))
+        }
+        ["download", _owner, _repo, tag, name] if method == "GET" => {
+            record(state, String::new());
+            let found = state
+                .releases
+                .iter()
+                .filter(|(_, t, _)| t == tag)
+                .flat_map(|(_, _, a)| a.iter())
+                .find(|(_, n, _)| n == name)
+                .map(|(_, _, b)| b.clone());
+            Some(match found {
+                Some(bytes) => (200, "application/octet-stream", bytes),
+                None => (404, "text/plain", b"Not Found".to_vec()),
+            })
+        }
+        _ => None,
+    }
 }
 
 fn route(request: &Recorded, state: &mut State) -> (u16, Value) {
@@ -373,6 +512,43 @@ fn route(request: &Recorded, state: &mut State) -> (u16, Value) {
                 .map(|(n, h)| json!({"number": n, "html_url": format!("{WEB}/{}/{}/pull/{n}", c.owner, c.repo), "head": {"label": h}}))
                 .collect();
             (200, Value::Array(list))
+        }
+        ("GET", p) if p.starts_with(&format!("{upstream}/releases/tags/")) => {
+            let tag = p.rsplit('/').next().unwrap_or("");
+            match state.releases.iter().position(|(_, t, _)| t == tag) {
+                Some(i) => (200, release_json(state, &c.owner, &c.repo, i)),
+                None => not_found,
+            }
+        }
+        ("POST", p) if p == format!("{upstream}/releases") && authorized => {
+            let body: Value = serde_json::from_str(&request.body).unwrap_or(Value::Null);
+            let tag = body["tag_name"].as_str().unwrap_or("").to_string();
+            if tag.is_empty() || state.releases.iter().any(|(_, t, _)| *t == tag) {
+                return (422, json!({"message": "Validation Failed"}));
+            }
+            state.next_id += 1;
+            let id = state.next_id;
+            state.releases.push((id, tag, Vec::new()));
+            let i = state.releases.len() - 1;
+            (201, release_json(state, &c.owner, &c.repo, i))
+        }
+        ("DELETE", p) if p.starts_with(&format!("{upstream}/releases/assets/")) && authorized => {
+            let id: u64 = p
+                .rsplit('/')
+                .next()
+                .and_then(|i| i.parse().ok())
+                .unwrap_or(0);
+            let mut found = false;
+            for (_, _, assets) in &mut state.releases {
+                let before = assets.len();
+                assets.retain(|(aid, _, _)| *aid != id);
+                found |= assets.len() != before;
+            }
+            if found {
+                (204, Value::Null)
+            } else {
+                not_found
+            }
         }
         (_, _) if !authorized && request.method == "POST" => {
             (401, json!({"message": "Requires authentication"}))
