@@ -92,6 +92,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         TROVE_PROGRESS_INTERVAL,
         "how often a progress line is printed when stderr is not a terminal (default 5s)",
     ),
+    (
+        "AWS_*, GOOGLE_*, AZURE_*",
+        "object-storage credentials and settings for s3://, gs://, az:// mirrors and uploads (AWS_PROFILE, AWS_ENDPOINT_URL, …)",
+    ),
 ];
 
 /// The public trustless gateways used when nothing else is configured.

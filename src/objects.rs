@@ -238,6 +238,44 @@ impl ObjectStoreConfig {
     }
 }
 
+/// Without the `cloud` feature: a location that cannot be opened (every URL is
+/// [`ObjectError::NotBuilt`]), so that callers need no feature gates of their own.
+#[cfg(not(feature = "cloud"))]
+#[derive(Debug, Clone)]
+pub struct ObjectLocation {
+    url: url::Url,
+}
+
+#[cfg(not(feature = "cloud"))]
+impl ObjectLocation {
+    /// Always [`ObjectError::NotBuilt`] in this build.
+    pub fn open(url: &str, _config: &ObjectStoreConfig) -> Result<Self, ObjectError> {
+        Err(ObjectError::NotBuilt {
+            url: url.to_string(),
+        })
+    }
+
+    /// The URL.
+    pub fn url(&self) -> &url::Url {
+        &self.url
+    }
+
+    /// The object `name` under this location.
+    pub fn child(&self, name: &str) -> ObjectLocation {
+        let mut url = self.url.clone();
+        let joined = format!("{}/{name}", url.path().trim_end_matches('/'));
+        url.set_path(&joined);
+        ObjectLocation { url }
+    }
+
+    /// Always [`ObjectError::NotBuilt`] in this build.
+    pub async fn upload(&self, _file: &std::path::Path) -> Result<u64, ObjectError> {
+        Err(ObjectError::NotBuilt {
+            url: self.url.to_string(),
+        })
+    }
+}
+
 /// The `key = value` pairs of `[section]` in an INI text (keys lowercased), if it has one.
 fn ini_section(text: &str, section: &str) -> Option<BTreeMap<String, String>> {
     let mut current: Option<String> = None;

@@ -207,23 +207,6 @@ pub struct PublishReport {
     pub uploads: Vec<Value>,
 }
 
-/// What `upload_location` gives without the `cloud` feature (never made).
-#[cfg(not(feature = "cloud"))]
-enum NoUpload {}
-
-#[cfg(not(feature = "cloud"))]
-impl NoUpload {
-    fn child(&self, _name: &str) -> Self {
-        match *self {}
-    }
-    fn url(&self) -> &Url {
-        match *self {}
-    }
-    async fn upload(&self, _path: &Path) -> Result<u64, crate::objects::ObjectError> {
-        match *self {}
-    }
-}
-
 /// The registry a command changes, as read before anything else happens.
 enum RegistryTarget {
     /// A local file (`bytes` is a fresh registry when it does not exist yet).
@@ -620,7 +603,6 @@ impl Client {
     }
 
     /// An object-storage prefix to upload to, opened with the client's settings.
-    #[cfg(feature = "cloud")]
     fn upload_location(&self, url: &str) -> Result<crate::objects::ObjectLocation, Error> {
         if !crate::objects::is_object_url(url) {
             return Err(crate::objects::ObjectError::BadUrl {
@@ -633,15 +615,6 @@ impl Client {
             url,
             &self.settings().fetch.objects,
         )?)
-    }
-
-    /// Without the `cloud` feature there is no object storage to upload to.
-    #[cfg(not(feature = "cloud"))]
-    fn upload_location(&self, url: &str) -> Result<NoUpload, Error> {
-        Err(crate::objects::ObjectError::NotBuilt {
-            url: url.to_string(),
-        }
-        .into())
     }
 
     /// The release to attach assets to, and a forge client with the token `--pr` uses.

@@ -75,14 +75,16 @@ impl Recorded {
     }
 }
 
+/// A release in the fake forge: (id, tag, assets as (id, name, bytes)).
+type FakeRelease = (u64, String, Vec<(u64, String, Vec<u8>)>);
+
 struct State {
     config: ForgeConfig,
     forked: bool,
     requests: Vec<Recorded>,
     failures: HashMap<(String, String), u16>,
     pulls: Vec<(u64, String)>,
-    /// Releases: (id, tag, assets as (id, name, bytes)).
-    releases: Vec<(u64, String, Vec<(u64, String, Vec<u8>)>)>,
+    releases: Vec<FakeRelease>,
     next_id: u64,
     /// `http://127.0.0.1:PORT`.
     base: String,
