@@ -21,16 +21,21 @@ use std::sync::{Arc, Mutex};
 pub struct Extra {
     /// HTTP mirrors, with the profile the CID was made with.
     pub mirrors: Vec<MirrorSpec>,
-    /// CAR files on this machine (mirrors of a local registry): imported, verified, before any
-    /// network source is asked, so a repository checkout works offline.
+    /// CAR files (or archives) on this machine (mirrors of a local registry): imported,
+    /// verified, before any network source is asked, so a repository checkout works offline.
     pub local_cars: Vec<PathBuf>,
+    /// The entry's root CID and import parameters: what a local archive must import to.
+    pub local_root: Option<(Cid, Option<crate::unixfs::ImportParams>)>,
 }
 
 impl Extra {
     /// The mirrors of a resolved registry entry.
     pub fn from_resolved(resolved: &crate::registry::Resolved) -> Self {
         let params = resolved.profile.map(|p| p.params());
-        let mut extra = Extra::default();
+        let mut extra = Extra {
+            local_root: resolved.cid.map(|cid| (cid, params)),
+            ..Extra::default()
+        };
         for url in &resolved.mirrors {
             if url.scheme() == "file" {
                 if let Ok(path) = url.to_file_path() {
@@ -134,7 +139,7 @@ impl<'c> Session<'c> {
                 Ok(cid) => return Ok(cid),
                 Err(ReadError::MissingBlock(block)) => {
                     if let Some(car) = local_cars.next() {
-                        self.import_local_car(car);
+                        self.import_local_car(car, extra);
                         continue;
                     }
                     let f = self.fetcher(fetcher, target, &extra.mirrors, &block)?;
@@ -228,7 +233,7 @@ impl<'c> Session<'c> {
             if missing.is_empty() {
                 break;
             }
-            self.import_local_car(car);
+            self.import_local_car(car, extra);
             missing = frontier(&**store, &cid)?;
         }
         if missing.is_empty() {
@@ -363,19 +368,69 @@ impl<'c> Session<'c> {
 
     /// Imports a CAR from this machine (a local registry's mirror): every block is verified
     /// before it is stored. A broken file is a warning: the other sources may still have it.
-    fn import_local_car(&self, car: &Path) {
+    fn import_local_car(&self, car: &Path, extra: &Extra) {
         let store = self.client.store();
-        let result = std::fs::File::open(car)
-            .map_err(|e| e.to_string())
-            .and_then(|f| {
-                crate::car::import_car(std::io::BufReader::new(f), &**store)
-                    .map_err(|e| e.to_string())
-            });
+        let result = if let Some(format) = crate::bundle::Format::from_path(car) {
+            self.import_local_archive(car, format, extra)
+        } else {
+            std::fs::File::open(car)
+                .map_err(|e| e.to_string())
+                .and_then(|f| {
+                    crate::car::import_car(std::io::BufReader::new(f), &**store)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
+        };
         if let Err(e) = result {
             self.reporter.report(Event::Warning {
                 message: &format!("local mirror `{}`: {e}", car.display()),
             });
         }
+    }
+
+    /// A local archive mirror: unpacked in the bundle sandbox, its content hashed with the
+    /// entry's profile (or the one a trove export's manifest names) and stored only when the
+    /// root is the entry's CID.
+    fn import_local_archive(
+        &self,
+        path: &Path,
+        format: crate::bundle::Format,
+        extra: &Extra,
+    ) -> Result<(), String> {
+        use crate::bundle::prepare::{prepare, PrepareOptions};
+        let Some((root, params)) = extra.local_root else {
+            return Err("an archive mirror needs the entry's CID to be checked against".into());
+        };
+        let options = PrepareOptions {
+            format: Some(format),
+            ..PrepareOptions::default()
+        };
+        let scratch = self.client.settings().cache_dir.join("tmp");
+        let prepared = prepare(path, &options, &scratch).map_err(|e| e.to_string())?;
+        let params = params
+            .or_else(|| prepared.recorded.and_then(|(_, p)| p).map(|p| p.params()))
+            .ok_or("the entry names no profile to check the archive's content with")?;
+        let hashed = crate::import::import_path(
+            &prepared.content,
+            &params,
+            &crate::import::Discard,
+            &crate::progress::Silent,
+        )
+        .map_err(|e| e.to_string())?;
+        if hashed.cid.hash() != root.hash() {
+            return Err(format!(
+                "its content imports as `{}`, not `{root}`: it is not this entry's archive",
+                hashed.cid
+            ));
+        }
+        crate::import::import_path(
+            &prepared.content,
+            &params,
+            &**self.client.store(),
+            &crate::progress::Silent,
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string())
     }
 
     /// Writes the content at `cid` to `out` (file or folder, atomically); when the registry

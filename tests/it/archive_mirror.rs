@@ -191,3 +191,51 @@ fn wrong_tampered_and_hostile_archive_mirrors_are_refused_with_nothing_stored() 
     assert!(!work.path().join("escaped.txt").exists());
     assert!(!files.join("escaped.txt").exists());
 }
+
+#[test]
+fn a_local_registrys_archive_mirror_works_offline_and_a_wrong_one_is_skipped() {
+    let work = tempfile::tempdir().unwrap();
+    let src = tree(work.path());
+    let cid = Trove::new().ok(&["add", "-Q", "--profile", "unixfs-v1-2025", s(&src)]);
+    // A registry checkout: the registry file and its archives beside it.
+    let checkout = work.path().join("checkout");
+    std::fs::create_dir_all(checkout.join("archives")).unwrap();
+    tar(&[
+        "czf",
+        s(&checkout.join("archives/data.tar.gz")),
+        "-C",
+        s(work.path()),
+        "data",
+    ]);
+    let reg = registry(&checkout, &cid, "archives/data.tar.gz");
+    let t = Trove::new();
+    let out = work.path().join("offline-out");
+    let (code, _, err) = t.run(&[
+        "get",
+        "arch",
+        "--registry",
+        &reg,
+        "--offline",
+        "-o",
+        s(&out),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    crate::support::assert_same_tree(&src, &out);
+    // An archive of other content beside the registry: skipped with a warning, nothing stored.
+    std::fs::write(src.join("README.md"), b"# changed\n").unwrap();
+    tar(&[
+        "czf",
+        s(&checkout.join("archives/other.tar.gz")),
+        "-C",
+        s(work.path()),
+        "data",
+    ]);
+    let reg = registry(&checkout, &cid, "archives/other.tar.gz");
+    let t = Trove::new();
+    let (code, _, err) = t.run(&["get", "arch", "--registry", &reg, "--offline"]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("not this entry's archive"), "{err}");
+    // Nothing of it was stored: the root block is still missing.
+    let (code, _, _) = t.run(&["get", &cid, "--offline", "-o", s(&work.path().join("x"))]);
+    assert_eq!(code, 5, "nothing was stored");
+}

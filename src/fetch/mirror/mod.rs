@@ -3,14 +3,14 @@
 //! archive of it.
 //!
 //! [`Source::dag`] downloads the object into `download_dir/<hash of the URL>.part`, resuming an
-//! interrupted download ([`download`]: `Range` + `If-Range` with the saved strong ETag over
+//! interrupted download (`download.rs`: `Range` + `If-Range` with the saved strong ETag over
 //! HTTP, a ranged read on the ETag's condition from object storage; the ETag is kept in
 //! `<hash>.etag`), then looks at what it got:
 //! - **a CAR** (CARv1 header or CARv2 pragma) is passed on as it is; the fetcher verifies it;
 //! - **an archive** (the URL's name ends in `.tar`, `.tar.gz`/`.tgz`, `.tar.zst`, `.zip`, or
 //!   its first bytes say so) is unpacked in the bundle sandbox and its content re-imported
-//!   ([`archive`]); accepted only when the root is the CID asked for;
-//! - **anything else** is the raw file ([`raw`]): re-imported with the registry entry's UnixFS
+//!   (`archive.rs`); accepted only when the root is the CID asked for;
+//! - **anything else** is the raw file (`raw.rs`): re-imported with the registry entry's UnixFS
 //!   parameters, first only hashing, and the root must be the CID asked for (or the CID must be
 //!   inside the DAG).
 //!
