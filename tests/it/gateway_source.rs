@@ -415,15 +415,17 @@ fn reference_block(car: &[u8], cid: &Cid) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn mirror_raw_file_with_wrong_or_no_params_misbehaves() {
+async fn mirror_raw_file_with_wrong_params_is_corrupt_and_without_params_misbehaves() {
     let fx = MirrorFixture::new();
     fx.put("rand-1m.bin", &splitmix64_bytes(1_048_576, 1_048_576));
     let gw = fx.gateway();
     let root = cid(RAND_1M_V0_ROOT);
 
+    // Bytes that do not give the CID are wrong bytes (an integrity failure); a file that
+    // cannot be checked at all is the mirror's misbehaviour.
     let wrong = fx.mirror(&gw, "rand-1m.bin", Some(Profile::UnixfsV1_2025.params()));
     match wrong.dag(&root).await {
-        Err(SourceError::Misbehaved(m)) => {
+        Err(SourceError::Corrupt(m)) => {
             assert!(m.contains("does not match CID"), "{m}");
             assert!(m.contains(RAND_1M_V0_ROOT), "{m}");
         }
