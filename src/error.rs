@@ -112,6 +112,9 @@ pub enum Error {
     /// Object storage (S3, GCS, Azure).
     #[error(transparent)]
     Objects(Box<crate::objects::ObjectError>),
+    /// Comparing tables.
+    #[error(transparent)]
+    Table(Box<crate::diff::table::TableError>),
     /// What was being done when `source` happened (`cannot get `ID``).
     #[error("{context}")]
     Context {
@@ -226,6 +229,10 @@ impl Error {
             Error::Import(_) | Error::Io(_) => ErrorKind::Other,
             Error::Bundle(e) => e.kind(),
             Error::Objects(e) => e.kind(),
+            Error::Table(e) => match **e {
+                crate::diff::table::TableError::Io { .. } => ErrorKind::Other,
+                _ => ErrorKind::Usage,
+            },
             Error::Car(_) => ErrorKind::Integrity,
             #[cfg(feature = "p2p")]
             Error::P2p(_) => ErrorKind::Network,
@@ -266,6 +273,10 @@ pub fn kind_of(err: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
         ImportError => |_| ErrorKind::Other,
         crate::bundle::BundleError => crate::bundle::BundleError::kind,
         crate::objects::ObjectError => crate::objects::ObjectError::kind,
+        crate::diff::table::TableError => |e: &crate::diff::table::TableError| match e {
+            crate::diff::table::TableError::Io { .. } => ErrorKind::Other,
+            _ => ErrorKind::Usage,
+        },
     );
     #[cfg(feature = "p2p")]
     kind_by!(crate::fetch::p2p::P2pError => |_| ErrorKind::Network);
@@ -315,6 +326,7 @@ pub fn hint_of(err: &(dyn std::error::Error + 'static)) -> Option<String> {
             ConfigError,
             crate::bundle::BundleError,
             crate::objects::ObjectError,
+            crate::diff::table::TableError,
         );
         #[cfg(feature = "p2p")]
         hint_by!(cause, crate::fetch::p2p::P2pError);
@@ -417,6 +429,7 @@ impl Hint for Error {
             Error::Publish(e) => e.hint(),
             Error::Bundle(e) => e.hint(),
             Error::Objects(e) => e.hint(),
+            Error::Table(e) => e.hint(),
             Error::Io(_) | Error::Cancelled => None,
         }
     }
@@ -453,6 +466,7 @@ macro_rules! boxed_from {
 boxed_from!(
     Bundle(crate::bundle::BundleError),
     Objects(crate::objects::ObjectError),
+    Table(crate::diff::table::TableError),
     Registry(RegistryError),
     Fetch(FetchError),
     Store(StoreError),

@@ -10,6 +10,8 @@
 //! - [`car`]: CARv1 read/write and CARv2 read over byte streams; DAG export/import.
 //! - [`store`]: the block store traits, an in-memory store and the on-disk cache.
 //! - [`import`]: files and directories from disk into blocks, on all cores.
+//! - [`diff`]: two versions compared: trees (files, shared blocks) and tables (keyed, with a
+//!   float tolerance, streaming).
 //! - [`extract`]: UnixFS content from the store to disk, atomically and safely.
 //! - [`bundle`]: archives and folders as published (sums checked, unpacked in a sandbox) in,
 //!   deterministic archives with manifest and sums out.
@@ -49,6 +51,7 @@ pub mod config;
 pub mod content;
 pub mod dag;
 pub mod dagpb;
+pub mod diff;
 pub mod error;
 pub mod extract;
 pub mod fetch;

@@ -83,6 +83,13 @@ pub enum Command {
     /// Write content (ID[@version], CID[/path]) as a deterministic .tar.gz, .tar.zst, .tar or
     /// .zip with manifest.json and checksums.sha256 (`sha256sum -c` works without trove).
     Export(ExportArgs),
+    /// Download an upstream file over HTTPS into the cache under a CID, remembering its ETag:
+    /// within the time-to-live no request is made, after it a 304 costs one round trip.
+    Fetch(FetchUrlArgs),
+    /// Compare two versions (IDs with versions/aliases, CIDs, paths, fetched URLs): files added,
+    /// removed and changed, blocks shared; with --key, table files row by row (exit 1 when they
+    /// differ).
+    Diff(DiffArgs),
     /// Print a shell completion script (e.g. `trove completions bash > ~/.local/share/bash-completion/completions/trove`).
     Completions(CompletionsArgs),
     /// Print trove's man page (roff), or write one page per command into a folder.
@@ -134,6 +141,77 @@ pub struct ExportArgs {
     pub fetch: FetchArgs,
 }
 
+/// `trove fetch`.
+#[derive(Debug, Args)]
+pub struct FetchUrlArgs {
+    /// The file's https:// URL.
+    pub url: String,
+    /// Also write the content here.
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Use a fetched copy this long without asking the server (e.g. 7d, 168h; default: the
+    /// server's Cache-Control max-age, else ask every time).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub ttl: Option<std::time::Duration>,
+    /// The file's published sha256, checked before anything is stored.
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
+    /// Store the decoded bytes of a .gz or .zst file (default: as published).
+    #[arg(long)]
+    pub decompress: bool,
+    /// Ask the server even within the time-to-live.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Import profile (default unixfs-v1-2025).
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<crate::unixfs::Profile>,
+    /// Replace a folder at the output path.
+    #[arg(long)]
+    pub force: bool,
+    /// No network: the last good copy (a warning when it is past its time-to-live).
+    #[arg(long)]
+    pub offline: bool,
+    /// Allow plain http:// to public addresses.
+    #[arg(long)]
+    pub allow_insecure: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Print nothing but errors (and the CID).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `trove diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The old version: ID[@version|@alias][/file], CID[/path], a local path, or a URL fetched
+    /// with `trove fetch`.
+    pub a: String,
+    /// The new version (same forms).
+    pub b: String,
+    /// Key column(s) of table files (.tsv, .csv, .jsonl, .json, also .gz/.zst): compare them row
+    /// by row.
+    #[arg(long, value_name = "COL[,COL…]", value_delimiter = ',')]
+    pub key: Vec<String>,
+    /// The core columns compared (default: every non-key column both files have).
+    #[arg(long, value_name = "COL[,COL…]", value_delimiter = ',')]
+    pub columns: Vec<String>,
+    /// How far numbers may differ and still match: `1e-6` (absolute), `rel=1e-9`, or
+    /// `abs=1e-6,rel=1e-9`.
+    #[arg(long, value_name = "TOL", default_value = "0")]
+    pub tolerance: String,
+    /// Differences printed per table (all with --json).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+    /// Print one JSON line per difference and a summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Registries.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
 /// `trove completions`.
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
@@ -179,6 +257,8 @@ impl Command {
             Command::RemoveArtifact(a) => a.project.fetch.json,
             Command::Import(a) => a.json,
             Command::Export(a) => a.fetch.json,
+            Command::Fetch(a) => a.json,
+            Command::Diff(a) => a.json,
             Command::Completions(_) | Command::Man(_) => false,
         }
     }

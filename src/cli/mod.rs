@@ -20,6 +20,7 @@ mod registry;
 #[cfg(feature = "p2p")]
 mod serve;
 mod settings;
+mod upstream;
 
 use crate::client::{Client, Options, Settings};
 use crate::progress::Reporter;
@@ -165,6 +166,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::RemoveArtifact(args) => project::remove_artifact(&ctx, args),
         Command::Import(args) => bundle::import(&ctx, args),
         Command::Export(args) => bundle::export(&ctx, args),
+        Command::Fetch(args) => upstream::fetch(&ctx, args),
+        Command::Diff(args) => upstream::diff(&ctx, args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
     }

@@ -14,12 +14,14 @@
 
 pub mod bundle;
 pub mod cache;
+pub mod diff;
 pub mod install;
 pub mod outputs;
 pub mod session;
 pub mod settings;
 pub mod snapshot;
 pub mod sources;
+pub mod upstream;
 
 pub use session::{Completed, Extra, Session};
 pub use settings::{FetchSettings, Options, Settings};

@@ -2,6 +2,7 @@
 //! trustless gateways, HTTP mirrors) and the fetcher that asks them for what the store lacks,
 //! verifies every block against its CID and stores it.
 
+pub(crate) mod download;
 mod fetcher;
 pub mod gateway;
 pub mod http;

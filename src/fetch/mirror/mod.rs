@@ -30,9 +30,9 @@
 //! ([`DEFAULT_IDLE_TIMEOUT`], see [`MirrorSource::with_idle_timeout`]).
 
 mod archive;
-mod download;
 mod raw;
 
+use super::download::{local_error, remove_files, Download};
 use super::http::{HttpClient, HttpError};
 use super::{ByteStream, Source, SourceError, SourceKind};
 use crate::bundle::prepare::sniff;
@@ -41,7 +41,6 @@ use crate::car::CarReader;
 use crate::content::Cid;
 use crate::unixfs::ImportParams;
 use archive::{import_archive, ArchiveFailure, Spooled};
-use download::Download;
 use raw::RawPlan;
 use sha2::{Digest, Sha256};
 use std::future::Future;
@@ -411,20 +410,6 @@ impl Source for MirrorSource {
 
     async fn block(&self, _cid: &Cid) -> Result<Vec<u8>, SourceError> {
         Err(SourceError::Unsupported)
-    }
-}
-
-/// A local file-system failure while downloading: the mirror cannot be used this run.
-fn local_error(action: &str, path: &Path, e: std::io::Error) -> SourceError {
-    SourceError::Unavailable(format!(
-        "cannot {action} the mirror download `{}`: {e}",
-        path.display()
-    ))
-}
-
-fn remove_files(paths: &[PathBuf]) {
-    for path in paths {
-        let _ = std::fs::remove_file(path);
     }
 }
 

@@ -1,20 +1,55 @@
-//! Resumable downloads into a mirror's part file, from HTTP(S) (`Range` + `If-Range` with the
-//! saved strong ETag) or object storage (a ranged read on the condition that the object still
-//! has the saved ETag). A `200` instead of a `206`, or an object that changed, starts over; a
-//! download cut short is kept for the next attempt.
+//! Resumable downloads into a part file — for mirrors and for `trove fetch` — from HTTP(S)
+//! (`Range` + `If-Range` with the saved strong ETag) or object storage (a ranged read on the
+//! condition that the object still has the saved ETag). A `200` instead of a `206`, or an
+//! object that changed, starts over; a download cut short is kept for the next attempt. A
+//! fresh HTTP download may be conditional (`If-None-Match`/`If-Modified-Since`): a `304` means
+//! the copy the caller has is current.
 
-use super::{local_error, remove_files};
 use crate::fetch::http::{self, HttpClient};
 use crate::fetch::SourceError;
 use reqwest::header::{HeaderMap, CONTENT_RANGE, ETAG, IF_RANGE, RANGE};
 use reqwest::StatusCode;
+use std::path::Path;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use url::Url;
 
+/// A local file-system failure while downloading: the source cannot be used this run.
+pub(crate) fn local_error(action: &str, path: &Path, e: std::io::Error) -> SourceError {
+    SourceError::Unavailable(format!(
+        "cannot {action} the download `{}`: {e}",
+        path.display()
+    ))
+}
+
+pub(crate) fn remove_files(paths: &[PathBuf]) {
+    for path in paths {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// The validators of a copy the caller already has, for a conditional request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Validators {
+    /// Its ETag.
+    pub etag: Option<String>,
+    /// Its `Last-Modified`.
+    pub last_modified: Option<String>,
+}
+
+/// How a download ended.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// `304 Not Modified`: the caller's copy is current (nothing was written).
+    NotModified(HeaderMap),
+    /// The part file holds the whole object; the last response's headers (none when a complete
+    /// part file was confirmed with a `416`).
+    Complete(u64, HeaderMap),
+}
+
 /// Where a download goes and how long it may stall.
-pub(super) struct Download {
+pub(crate) struct Download {
     /// The part file.
     pub part: PathBuf,
     /// Beside it, the ETag the part file was downloaded under.
@@ -25,7 +60,22 @@ pub(super) struct Download {
 
 impl Download {
     /// Downloads the URL into the part file, resuming what is there; returns its length.
-    pub(super) async fn http(&self, client: &HttpClient, url: &Url) -> Result<u64, SourceError> {
+    pub(crate) async fn http(&self, client: &HttpClient, url: &Url) -> Result<u64, SourceError> {
+        match self.http_if(client, url, None).await? {
+            Outcome::Complete(length, _) => Ok(length),
+            Outcome::NotModified(_) => Err(SourceError::Misbehaved(format!(
+                "`{url}` answered an unconditional request with 304 Not Modified"
+            ))),
+        }
+    }
+
+    /// [`Download::http`], conditional on `validators` when it starts from nothing.
+    pub(crate) async fn http_if(
+        &self,
+        client: &HttpClient,
+        url: &Url,
+        validators: Option<&Validators>,
+    ) -> Result<Outcome, SourceError> {
         let part = self.part.as_path();
         let etag_path = self.etag.as_path();
         let mut may_resume = true;
@@ -49,11 +99,21 @@ impl Download {
                 request = request
                     .header(RANGE, format!("bytes={have}-"))
                     .header(IF_RANGE, etag.as_str());
+            } else if let Some(v) = validators {
+                if let Some(etag) = &v.etag {
+                    request = request.header(reqwest::header::IF_NONE_MATCH, etag.as_str());
+                }
+                if let Some(date) = &v.last_modified {
+                    request = request.header(reqwest::header::IF_MODIFIED_SINCE, date.as_str());
+                }
             }
             let response = request.send().await.map_err(|e| http::request_error(&e))?;
             let status = response.status();
             let headers = response.headers().clone();
             let (start, total) = match status {
+                StatusCode::NOT_MODIFIED if !resuming && validators.is_some() => {
+                    return Ok(Outcome::NotModified(headers));
+                }
                 StatusCode::OK => {
                     // A new download (or the server would not resume): start from zero, and
                     // save the validator first so an interruption can resume.
@@ -82,7 +142,8 @@ impl Download {
                 StatusCode::RANGE_NOT_SATISFIABLE if resuming => {
                     match content_range(&headers) {
                         Some(ContentRange::Unsatisfied { total }) if total == have => {
-                            return Ok(have); // the part file is complete
+                            return Ok(Outcome::Complete(have, HeaderMap::new()));
+                            // complete
                         }
                         _ => {
                             // The file changed under us: start over, without a range.
@@ -145,13 +206,13 @@ impl Download {
                     });
                 }
             }
-            return Ok(written);
+            return Ok(Outcome::Complete(written, headers));
         }
     }
 
     /// Downloads the object into the part file, resuming what is there; returns its length.
     #[cfg(feature = "cloud")]
-    pub(super) async fn object(
+    pub(crate) async fn object(
         &self,
         location: &crate::objects::ObjectLocation,
     ) -> Result<u64, SourceError> {

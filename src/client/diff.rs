@@ -1,0 +1,235 @@
+//! [`Client::diff`]: two targets — registry IDs with versions or aliases, CIDs (with paths),
+//! local files or folders, or URLs fetched before with `trove fetch` — compared at the tree
+//! level and, with a key, at the table level. See [`crate::diff`].
+
+use super::Client;
+use crate::content::Cid;
+use crate::diff::table::{
+    diff_tables, Difference, TableFormat, TableOptions, TableSummary, Tolerance,
+};
+use crate::diff::{diff_trees, Status, TreeDiff};
+use crate::error::{Error, ErrorKind, ResultExt};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// What to compare beyond the trees.
+#[derive(Debug, Clone, Default)]
+pub struct DiffOptions {
+    /// Key columns: compare changed table files row by row.
+    pub key: Vec<String>,
+    /// Core columns (default: every non-key column both have).
+    pub columns: Vec<String>,
+    /// Float tolerance.
+    pub tolerance: Tolerance,
+    /// Memory for rows that wait for their partner (default 64 MiB), beyond which they spill.
+    pub memory_budget: Option<usize>,
+}
+
+/// One side of a comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffSide {
+    /// The target as given.
+    pub target: String,
+    /// Its CID.
+    #[serde(serialize_with = "crate::registry::model::ser::display")]
+    pub cid: Cid,
+    /// What to call it (a file name gives the table format).
+    pub name: String,
+}
+
+/// One table compared.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableResult {
+    /// The file's path in the trees (empty: the targets are the files).
+    pub path: String,
+    /// The counts.
+    pub summary: TableSummary,
+}
+
+/// What [`Client::diff`] found.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffReport {
+    /// A.
+    pub a: DiffSide,
+    /// B.
+    pub b: DiffSide,
+    /// The trees.
+    pub tree: TreeDiff,
+    /// The tables compared (with a key).
+    pub tables: Vec<TableResult>,
+}
+
+impl DiffReport {
+    /// Whether A and B hold the same content (and, for the tables compared, the same core
+    /// values within the tolerance, even where the bytes differ).
+    pub fn is_same(&self) -> bool {
+        if self.tables.is_empty() {
+            return self.tree.is_same();
+        }
+        let tables_ok = self.tables.iter().all(|t| t.summary.is_same());
+        let compared: Vec<&str> = self.tables.iter().map(|t| t.path.as_str()).collect();
+        let others_ok = self.tree.files.iter().all(|f| {
+            f.status == Status::Unchanged
+                || (f.status == Status::Changed && compared.contains(&f.path.as_str()))
+        });
+        tables_ok && others_ok
+    }
+}
+
+impl Client {
+    /// Compares `a` with `b`; each table difference goes to `found` with the file's path as it
+    /// is found.
+    pub fn diff(
+        &self,
+        a: &str,
+        b: &str,
+        options: &DiffOptions,
+        found: &mut dyn FnMut(&str, Difference),
+    ) -> Result<DiffReport, Error> {
+        let (side_a, path_a) = self.diff_side(a).context(|| format!("cannot read `{a}`"))?;
+        let (side_b, path_b) = self.diff_side(b).context(|| format!("cannot read `{b}`"))?;
+        let tree = diff_trees(&**self.store(), &side_a.cid, &side_b.cid)?;
+        let mut tables = Vec::new();
+        if !options.key.is_empty() {
+            let table_options = TableOptions {
+                key: options.key.clone(),
+                columns: options.columns.clone(),
+                tolerance: options.tolerance,
+                memory_budget: options.memory_budget.unwrap_or(64 << 20),
+                scratch: self.settings().cache_dir.join("tmp"),
+            };
+            // Two files (not folders): compare them as tables, whether or not the bytes differ.
+            let single = tree.files.len() == 1 && tree.files[0].path.is_empty();
+            if single {
+                let summary = diff_tables(
+                    &path_a,
+                    &side_a.name,
+                    &path_b,
+                    &side_b.name,
+                    &table_options,
+                    &mut |d| found("", d),
+                )?;
+                tables.push(TableResult {
+                    path: String::new(),
+                    summary,
+                });
+            } else {
+                for file in tree.files.iter().filter(|f| f.status == Status::Changed) {
+                    let name = file.path.rsplit('/').next().unwrap_or(&file.path);
+                    if TableFormat::from_name(name).is_none() {
+                        continue;
+                    }
+                    let summary = diff_tables(
+                        &path_a.join(&file.path),
+                        name,
+                        &path_b.join(&file.path),
+                        name,
+                        &table_options,
+                        &mut |d| found(&file.path, d),
+                    )
+                    .context(|| format!("cannot compare `{}`", file.path))?;
+                    tables.push(TableResult {
+                        path: file.path.clone(),
+                        summary,
+                    });
+                }
+            }
+        }
+        Ok(DiffReport {
+            a: side_a,
+            b: side_b,
+            tree,
+            tables,
+        })
+    }
+
+    /// A target's CID (complete in the store) and a path holding its content.
+    fn diff_side(&self, text: &str) -> Result<(DiffSide, PathBuf), Error> {
+        let local = Path::new(text);
+        if text.starts_with("http://") || text.starts_with("https://") {
+            let record = [false, true]
+                .into_iter()
+                .filter_map(|decompress| {
+                    self.upstream_record(
+                        text,
+                        &super::upstream::FetchUrlOptions {
+                            decompress,
+                            ..Default::default()
+                        },
+                    )
+                })
+                .max_by_key(|r| r.fetched_at)
+                .ok_or_else(|| {
+                    Error::with_hint(
+                        ErrorKind::NotFound,
+                        format!("`{text}` has not been fetched into this cache"),
+                        format!("fetch it first: trove fetch {text}"),
+                    )
+                })?;
+            let cid = record.cid()?;
+            let name = text
+                .split(['?', '#'])
+                .next()
+                .and_then(|p| p.rsplit('/').next())
+                .unwrap_or("download")
+                .to_string();
+            let name = if record.decompressed {
+                name.trim_end_matches(".gz")
+                    .trim_end_matches(".zst")
+                    .to_string()
+            } else {
+                name
+            };
+            let got = self.materialize(&self.resolve(&cid.to_string())?)?;
+            return Ok((
+                DiffSide {
+                    target: text.to_string(),
+                    cid,
+                    name,
+                },
+                got.path,
+            ));
+        }
+        if local.exists() {
+            // A local file or folder: hashed into the store (not kept) so both sides are DAGs.
+            let params = crate::unixfs::Profile::UnixfsV1_2025.params();
+            let root = crate::import::import_path(
+                local,
+                &params,
+                &**self.store(),
+                &crate::progress::Silent,
+            )
+            .context(|| format!("cannot import `{text}`"))?;
+            let name = local
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| text.to_string());
+            return Ok((
+                DiffSide {
+                    target: text.to_string(),
+                    cid: root.cid,
+                    name,
+                },
+                local.to_path_buf(),
+            ));
+        }
+        let resolution = self.resolve(text)?;
+        let got = self.materialize(&resolution)?;
+        let cid = got.cid.ok_or_else(|| {
+            Error::msg(
+                ErrorKind::Usage,
+                format!(
+                    "`{text}` is a registry 2.0 entry (repository files): it has no CID to compare"
+                ),
+            )
+        })?;
+        Ok((
+            DiffSide {
+                target: text.to_string(),
+                cid,
+                name: resolution.name,
+            },
+            got.path,
+        ))
+    }
+}

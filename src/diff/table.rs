@@ -1,0 +1,971 @@
+//! Table-level comparison of two versions of a data file — TSV, CSV, JSON lines or a JSON array
+//! of objects, plain or gzip/zstd-compressed — keyed by one or more columns: per key, whether
+//! the core values match (floats within a tolerance), differ (with both values), are missing in
+//! B or new in B. This is the "golden file" check a migration or an upstream refresh is gated
+//! on.
+//!
+//! It streams. Both files are read row by row in step; rows whose keys line up (two versions of
+//! the same export usually keep their order) are compared at once and dropped. Rows that do not
+//! line up wait in a table until their partner comes; when that table outgrows a memory budget
+//! ([`TableOptions::memory_budget`]), the waiting rows and the rest of both files are spilled
+//! into hash partitions on disk and each pair of partitions is compared on its own, so a file
+//! larger than memory compares in bounded memory whatever its order. (A JSON array is parsed
+//! whole: use JSON lines for files larger than memory.)
+//!
+//! Reading CSV/TSV is the `csv` crate's; the lock-step join and the spill are hand-written
+//! because no crate does a bounded-memory keyed diff.
+
+use serde::Serialize;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// How values are compared.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerance {
+    /// Two numbers match when they differ by at most this much…
+    pub absolute: f64,
+    /// …or by at most this fraction of the larger magnitude.
+    pub relative: f64,
+}
+
+impl Default for Tolerance {
+    fn default() -> Self {
+        Tolerance {
+            absolute: 0.0,
+            relative: 0.0,
+        }
+    }
+}
+
+impl Tolerance {
+    /// Parses `1e-6` (absolute), `abs=1e-6`, `rel=1e-9`, or both comma-separated.
+    pub fn parse(text: &str) -> Result<Tolerance, String> {
+        let mut tolerance = Tolerance::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (which, value) = match part.split_once('=') {
+                Some((k, v)) => (k.trim(), v.trim()),
+                None => ("abs", part),
+            };
+            let value: f64 = value
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| format!("`{value}` is not a non-negative number"))?;
+            match which {
+                "abs" => tolerance.absolute = value,
+                "rel" => tolerance.relative = value,
+                other => {
+                    return Err(format!(
+                        "`{other}` is neither `abs` nor `rel` (write e.g. abs=1e-9,rel=1e-6)"
+                    ))
+                }
+            }
+        }
+        Ok(tolerance)
+    }
+
+    /// Whether two cell values match: the same text, or numbers within the tolerance.
+    fn compare(&self, a: &str, b: &str) -> Verdict {
+        if a == b {
+            return Verdict::Equal;
+        }
+        match (parse_number(a), parse_number(b)) {
+            (Some(x), Some(y)) => {
+                if x == y {
+                    return Verdict::Equal;
+                }
+                let diff = (x - y).abs();
+                let scale = x.abs().max(y.abs());
+                if diff <= self.absolute || diff <= self.relative * scale {
+                    Verdict::WithinTolerance
+                } else {
+                    Verdict::Different
+                }
+            }
+            _ => Verdict::Different,
+        }
+    }
+}
+
+fn parse_number(text: &str) -> Option<f64> {
+    let t = text.trim();
+    if t.is_empty() {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|v| !v.is_nan())
+}
+
+enum Verdict {
+    Equal,
+    WithinTolerance,
+    Different,
+}
+
+/// What to compare.
+#[derive(Debug, Clone)]
+pub struct TableOptions {
+    /// The key columns (names).
+    pub key: Vec<String>,
+    /// The core columns; empty: every non-key column both files have.
+    pub columns: Vec<String>,
+    /// How numbers are compared.
+    pub tolerance: Tolerance,
+    /// How many bytes of unmatched rows may wait in memory before spilling to disk.
+    pub memory_budget: usize,
+    /// Where spill partitions go.
+    pub scratch: PathBuf,
+}
+
+/// A table file's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableFormat {
+    /// Tab-separated, a header line, no quoting.
+    Tsv,
+    /// Comma-separated (RFC 4180 quoting), a header line.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+    /// A JSON array of objects.
+    Json,
+}
+
+/// A compression around a table file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// None.
+    None,
+    /// gzip (`.gz`).
+    Gzip,
+    /// zstd (`.zst`).
+    Zstd,
+}
+
+impl TableFormat {
+    /// The format and compression a file name says (`x.tsv.gz` → TSV, gzip), or `None` when it
+    /// names no table format.
+    pub fn from_name(name: &str) -> Option<(TableFormat, Compression)> {
+        let lower = name.to_ascii_lowercase();
+        let (stem, compression) = if let Some(s) = lower.strip_suffix(".gz") {
+            (s.to_string(), Compression::Gzip)
+        } else if let Some(s) = lower.strip_suffix(".zst") {
+            (s.to_string(), Compression::Zstd)
+        } else {
+            (lower, Compression::None)
+        };
+        let format = match stem.rsplit('.').next()? {
+            "tsv" | "tab" => TableFormat::Tsv,
+            "csv" => TableFormat::Csv,
+            "jsonl" | "ndjson" => TableFormat::Jsonl,
+            "json" => TableFormat::Json,
+            "gct" | "txt" => TableFormat::Tsv,
+            _ => return None,
+        };
+        Some((format, compression))
+    }
+}
+
+/// One difference.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Difference {
+    /// The key is in both, and core values differ.
+    Mismatch {
+        /// The key's values.
+        key: Vec<String>,
+        /// Each differing column: name, A's value, B's value.
+        values: Vec<ValueDiff>,
+    },
+    /// The key is in A only.
+    MissingInB {
+        /// The key's values.
+        key: Vec<String>,
+    },
+    /// The key is in B only.
+    NewInB {
+        /// The key's values.
+        key: Vec<String>,
+    },
+    /// The key appears more than once in one file.
+    DuplicateKey {
+        /// The key's values.
+        key: Vec<String>,
+        /// `a` or `b`.
+        file: &'static str,
+    },
+}
+
+/// One differing value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValueDiff {
+    /// The column.
+    pub column: String,
+    /// A's value.
+    pub a: String,
+    /// B's value.
+    pub b: String,
+}
+
+/// The counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TableSummary {
+    /// A's format.
+    pub format_a: Option<TableFormat>,
+    /// B's format.
+    pub format_b: Option<TableFormat>,
+    /// The key columns.
+    pub key: Vec<String>,
+    /// The core columns compared.
+    pub columns: Vec<String>,
+    /// Columns only A has (not compared).
+    pub columns_only_in_a: Vec<String>,
+    /// Columns only B has (not compared).
+    pub columns_only_in_b: Vec<String>,
+    /// Rows read from A.
+    pub rows_a: u64,
+    /// Rows read from B.
+    pub rows_b: u64,
+    /// Keys whose core values are all equal.
+    pub matched: u64,
+    /// Keys that match only thanks to the tolerance (counted in `matched` too).
+    pub within_tolerance: u64,
+    /// Keys with at least one differing core value.
+    pub mismatched: u64,
+    /// Core values that differ, over all keys.
+    pub mismatched_values: u64,
+    /// Keys in A only.
+    pub missing_in_b: u64,
+    /// Keys in B only.
+    pub new_in_b: u64,
+    /// Keys seen twice in one file (the later row is ignored).
+    pub duplicate_keys: u64,
+    /// Whether unmatched rows were spilled to disk.
+    pub spilled: bool,
+}
+
+impl TableSummary {
+    /// Whether the two tables hold the same keys with the same core values.
+    pub fn is_same(&self) -> bool {
+        self.mismatched == 0 && self.missing_in_b == 0 && self.new_in_b == 0
+    }
+}
+
+/// Why a table comparison failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    /// A file cannot be read as its format.
+    #[error("cannot read `{}` as {format}: {detail}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The format.
+        format: &'static str,
+        /// What went wrong (with the line where known).
+        detail: String,
+    },
+    /// A key or core column is not in a file.
+    #[error("`{}` has no column `{column}` (its columns: {available})", path.display())]
+    NoColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column asked for.
+        column: String,
+        /// What it has.
+        available: String,
+    },
+    /// The file name says no table format.
+    #[error("`{}` is not a table trove compares (.tsv, .csv, .jsonl, .json, optionally .gz/.zst)", path.display())]
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+    },
+    /// No key was given.
+    #[error("a table comparison needs --key COLUMN[,COLUMN…]")]
+    NoKey,
+    /// The spill files could not be written.
+    #[error("cannot {action} `{}`: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl crate::Hint for TableError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            TableError::NoColumn { .. } => {
+                Some("name columns as the header line writes them (case matters)".into())
+            }
+            TableError::NoKey => Some(
+                "name the column(s) that identify a row, e.g. --key gene or --key gene,source"
+                    .into(),
+            ),
+            TableError::UnknownFormat { .. } => Some(
+                "compare tables with a .tsv/.csv/.jsonl/.json name; other files are compared by content only".into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// A row: its key and its core values, in the order of the core columns.
+type Row = (Vec<String>, Vec<String>);
+
+/// Reads rows of one file: the header, then rows projected onto the key and core columns.
+struct Rows {
+    path: PathBuf,
+    format: TableFormat,
+    inner: RowSource,
+    header: Vec<String>,
+    key_at: Vec<usize>,
+    core_at: Vec<usize>,
+    line: u64,
+}
+
+enum RowSource {
+    Delimited(csv::Reader<Box<dyn Read>>, csv::StringRecord),
+    Lines(BufReader<Box<dyn Read>>, String),
+    Objects(std::vec::IntoIter<serde_json::Map<String, serde_json::Value>>),
+}
+
+fn open(path: &Path, compression: Compression) -> Result<Box<dyn Read>, TableError> {
+    let io = |source| TableError::Io {
+        action: "open",
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let buffered = BufReader::with_capacity(1 << 20, file);
+    Ok(match compression {
+        Compression::None => Box::new(buffered),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(io)?)
+        }
+    })
+}
+
+fn json_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+impl Rows {
+    fn open(path: &Path, name: &str) -> Result<Rows, TableError> {
+        let (format, compression) =
+            TableFormat::from_name(name).ok_or_else(|| TableError::UnknownFormat {
+                path: path.to_path_buf(),
+            })?;
+        let input = open(path, compression)?;
+        let bad = |detail: String| TableError::Read {
+            path: path.to_path_buf(),
+            format: format_name(format),
+            detail,
+        };
+        let (inner, header) = match format {
+            TableFormat::Tsv | TableFormat::Csv => {
+                let mut builder = csv::ReaderBuilder::new();
+                builder.has_headers(true).flexible(false);
+                if format == TableFormat::Tsv {
+                    builder.delimiter(b'\t').quoting(false);
+                }
+                let mut reader = builder.from_reader(input);
+                let header: Vec<String> = reader
+                    .headers()
+                    .map_err(|e| bad(e.to_string()))?
+                    .iter()
+                    .map(str::to_string)
+                    .collect();
+                (
+                    RowSource::Delimited(reader, csv::StringRecord::new()),
+                    header,
+                )
+            }
+            TableFormat::Jsonl => {
+                // The columns are the first object's keys (later objects may add none).
+                let mut reader = BufReader::with_capacity(1 << 20, input);
+                let mut first = String::new();
+                loop {
+                    first.clear();
+                    let n = reader
+                        .read_line(&mut first)
+                        .map_err(|e| bad(e.to_string()))?;
+                    if n == 0 || !first.trim().is_empty() {
+                        break;
+                    }
+                }
+                let header = if first.trim().is_empty() {
+                    Vec::new()
+                } else {
+                    let object: serde_json::Map<String, serde_json::Value> =
+                        serde_json::from_str(&first).map_err(|e| bad(format!("line 1: {e}")))?;
+                    object.keys().cloned().collect()
+                };
+                (RowSource::Lines(reader, first), header)
+            }
+            TableFormat::Json => {
+                let objects: Vec<serde_json::Map<String, serde_json::Value>> =
+                    serde_json::from_reader(input).map_err(|e| bad(e.to_string()))?;
+                let header = objects
+                    .first()
+                    .map(|o| o.keys().cloned().collect())
+                    .unwrap_or_default();
+                (RowSource::Objects(objects.into_iter()), header)
+            }
+        };
+        Ok(Rows {
+            path: path.to_path_buf(),
+            format,
+            inner,
+            header,
+            key_at: Vec::new(),
+            core_at: Vec::new(),
+            line: 1,
+        })
+    }
+
+    fn column(&self, name: &str) -> Result<usize, TableError> {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| TableError::NoColumn {
+                path: self.path.clone(),
+                column: name.to_string(),
+                available: self.header.join(", "),
+            })
+    }
+
+    fn project(&mut self, key: &[String], core: &[String]) -> Result<(), TableError> {
+        self.key_at = key
+            .iter()
+            .map(|k| self.column(k))
+            .collect::<Result<_, _>>()?;
+        self.core_at = core
+            .iter()
+            .map(|c| self.column(c))
+            .collect::<Result<_, _>>()?;
+        Ok(())
+    }
+
+    fn next_row(&mut self) -> Result<Option<Row>, TableError> {
+        self.line += 1;
+        let bad = |path: &Path, format, line: u64, detail: String| TableError::Read {
+            path: path.to_path_buf(),
+            format: format_name(format),
+            detail: format!("line {line}: {detail}"),
+        };
+        match &mut self.inner {
+            RowSource::Delimited(reader, record) => match reader.read_record(record) {
+                Ok(false) => Ok(None),
+                Ok(true) => {
+                    let get = |i: &usize| record.get(*i).unwrap_or("").to_string();
+                    Ok(Some((
+                        self.key_at.iter().map(get).collect(),
+                        self.core_at.iter().map(get).collect(),
+                    )))
+                }
+                Err(e) => Err(bad(&self.path, self.format, self.line, e.to_string())),
+            },
+            RowSource::Lines(reader, pending) => loop {
+                let text = if pending.is_empty() {
+                    let mut line = String::new();
+                    let n = reader
+                        .read_line(&mut line)
+                        .map_err(|e| bad(&self.path, self.format, self.line, e.to_string()))?;
+                    if n == 0 {
+                        return Ok(None);
+                    }
+                    line
+                } else {
+                    std::mem::take(pending)
+                };
+                if text.trim().is_empty() {
+                    continue;
+                }
+                let object: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&text)
+                        .map_err(|e| bad(&self.path, self.format, self.line, e.to_string()))?;
+                return Ok(Some(self.project_object(&object)));
+            },
+            RowSource::Objects(objects) => match objects.next() {
+                Some(object) => Ok(Some(self.project_object(&object))),
+                None => Ok(None),
+            },
+        }
+    }
+
+    fn project_object(&self, object: &serde_json::Map<String, serde_json::Value>) -> Row {
+        let get = |i: &usize| {
+            object
+                .get(&self.header[*i])
+                .map(json_text)
+                .unwrap_or_default()
+        };
+        (
+            self.key_at.iter().map(get).collect(),
+            self.core_at.iter().map(get).collect(),
+        )
+    }
+}
+
+fn format_name(format: TableFormat) -> &'static str {
+    match format {
+        TableFormat::Tsv => "TSV",
+        TableFormat::Csv => "CSV",
+        TableFormat::Jsonl => "JSON lines",
+        TableFormat::Json => "a JSON array of objects",
+    }
+}
+
+/// Compares table `a` with table `b` (`name_a`/`name_b` give the formats: the files may be
+/// snapshots without extensions); every difference goes to `found` as it is found.
+pub fn diff_tables(
+    a: &Path,
+    name_a: &str,
+    b: &Path,
+    name_b: &str,
+    options: &TableOptions,
+    found: &mut dyn FnMut(Difference),
+) -> Result<TableSummary, TableError> {
+    if options.key.is_empty() {
+        return Err(TableError::NoKey);
+    }
+    let mut ra = Rows::open(a, name_a)?;
+    let mut rb = Rows::open(b, name_b)?;
+    let mut summary = TableSummary {
+        format_a: Some(ra.format),
+        format_b: Some(rb.format),
+        key: options.key.clone(),
+        ..TableSummary::default()
+    };
+    let core: Vec<String> = if options.columns.is_empty() {
+        ra.header
+            .iter()
+            .filter(|c| !options.key.contains(c) && rb.header.contains(c))
+            .cloned()
+            .collect()
+    } else {
+        options.columns.clone()
+    };
+    summary.columns_only_in_a = ra
+        .header
+        .iter()
+        .filter(|c| !rb.header.contains(c))
+        .cloned()
+        .collect();
+    summary.columns_only_in_b = rb
+        .header
+        .iter()
+        .filter(|c| !ra.header.contains(c))
+        .cloned()
+        .collect();
+    ra.project(&options.key, &core)?;
+    rb.project(&options.key, &core)?;
+    summary.columns = core.clone();
+    let mut join = Join {
+        core: &core,
+        tolerance: options.tolerance,
+        summary,
+        found,
+    };
+    let mut waiting_a: HashMap<Vec<String>, Vec<String>> = HashMap::new();
+    let mut waiting_b: HashMap<Vec<String>, Vec<String>> = HashMap::new();
+    let mut waiting_bytes = 0usize;
+    let (mut done_a, mut done_b) = (false, false);
+    loop {
+        let row_a = if done_a { None } else { ra.next_row()? };
+        let row_b = if done_b { None } else { rb.next_row()? };
+        done_a |= row_a.is_none();
+        done_b |= row_b.is_none();
+        if row_a.is_some() {
+            join.summary.rows_a += 1;
+        }
+        if row_b.is_some() {
+            join.summary.rows_b += 1;
+        }
+        match (row_a, row_b) {
+            (None, None) => break,
+            (Some(x), Some(y)) if x.0 == y.0 => join.compare(&x.0, &x.1, &y.1),
+            (x, y) => {
+                if let Some((key, values)) = x {
+                    match waiting_b.remove(&key) {
+                        Some(other) => {
+                            waiting_bytes = waiting_bytes.saturating_sub(row_bytes(&key, &other));
+                            join.compare(&key, &values, &other);
+                        }
+                        None => {
+                            waiting_bytes += row_bytes(&key, &values);
+                            if waiting_a.insert(key.clone(), values).is_some() {
+                                join.duplicate(key, "a");
+                            }
+                        }
+                    }
+                }
+                if let Some((key, values)) = y {
+                    match waiting_a.remove(&key) {
+                        Some(other) => {
+                            waiting_bytes = waiting_bytes.saturating_sub(row_bytes(&key, &other));
+                            join.compare(&key, &other, &values);
+                        }
+                        None => {
+                            waiting_bytes += row_bytes(&key, &values);
+                            if waiting_b.insert(key.clone(), values).is_some() {
+                                join.duplicate(key, "b");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if waiting_bytes > options.memory_budget {
+            join.summary.spilled = true;
+            spill_and_finish(
+                &mut ra,
+                &mut rb,
+                (done_a, done_b),
+                waiting_a,
+                waiting_b,
+                options,
+                &mut join,
+            )?;
+            return Ok(join.summary);
+        }
+    }
+    join.leftovers(waiting_a, waiting_b);
+    Ok(join.summary)
+}
+
+fn row_bytes(key: &[String], values: &[String]) -> usize {
+    // Strings, their headers, and the table entry.
+    key.iter()
+        .chain(values)
+        .map(|s| s.len() + 24)
+        .sum::<usize>()
+        + 64
+}
+
+struct Join<'a> {
+    core: &'a [String],
+    tolerance: Tolerance,
+    summary: TableSummary,
+    found: &'a mut dyn FnMut(Difference),
+}
+
+impl Join<'_> {
+    fn compare(&mut self, key: &[String], a: &[String], b: &[String]) {
+        let mut differing = Vec::new();
+        let mut noisy = false;
+        for (i, column) in self.core.iter().enumerate() {
+            match self.tolerance.compare(&a[i], &b[i]) {
+                Verdict::Equal => {}
+                Verdict::WithinTolerance => noisy = true,
+                Verdict::Different => differing.push(ValueDiff {
+                    column: column.clone(),
+                    a: a[i].clone(),
+                    b: b[i].clone(),
+                }),
+            }
+        }
+        if differing.is_empty() {
+            self.summary.matched += 1;
+            if noisy {
+                self.summary.within_tolerance += 1;
+            }
+        } else {
+            self.summary.mismatched += 1;
+            self.summary.mismatched_values += differing.len() as u64;
+            (self.found)(Difference::Mismatch {
+                key: key.to_vec(),
+                values: differing,
+            });
+        }
+    }
+
+    fn duplicate(&mut self, key: Vec<String>, file: &'static str) {
+        self.summary.duplicate_keys += 1;
+        (self.found)(Difference::DuplicateKey { key, file });
+    }
+
+    fn leftovers(
+        &mut self,
+        waiting_a: HashMap<Vec<String>, Vec<String>>,
+        waiting_b: HashMap<Vec<String>, Vec<String>>,
+    ) {
+        let mut missing: Vec<Vec<String>> = waiting_a.into_keys().collect();
+        missing.sort_unstable();
+        for key in missing {
+            self.summary.missing_in_b += 1;
+            (self.found)(Difference::MissingInB { key });
+        }
+        let mut new: Vec<Vec<String>> = waiting_b.into_keys().collect();
+        new.sort_unstable();
+        for key in new {
+            self.summary.new_in_b += 1;
+            (self.found)(Difference::NewInB { key });
+        }
+    }
+}
+
+/// Writes what waits and the rest of both files into hash partitions on disk, then joins each
+/// pair of partitions in memory.
+fn spill_and_finish(
+    ra: &mut Rows,
+    rb: &mut Rows,
+    (done_a, done_b): (bool, bool),
+    waiting_a: HashMap<Vec<String>, Vec<String>>,
+    waiting_b: HashMap<Vec<String>, Vec<String>>,
+    options: &TableOptions,
+    join: &mut Join<'_>,
+) -> Result<(), TableError> {
+    const PARTITIONS: usize = 64;
+    std::fs::create_dir_all(&options.scratch).map_err(|source| TableError::Io {
+        action: "create",
+        path: options.scratch.clone(),
+        source,
+    })?;
+    let dir = tempfile::Builder::new()
+        .prefix(".diff-")
+        .tempdir_in(&options.scratch)
+        .map_err(|source| TableError::Io {
+            action: "create a folder in",
+            path: options.scratch.clone(),
+            source,
+        })?;
+    let spill = |side: &str,
+                 waiting: HashMap<Vec<String>, Vec<String>>,
+                 rows: &mut Rows,
+                 done: bool,
+                 count: &mut u64|
+     -> Result<Vec<PathBuf>, TableError> {
+        let paths: Vec<PathBuf> = (0..PARTITIONS)
+            .map(|i| dir.path().join(format!("{side}-{i}")))
+            .collect();
+        let mut writers = paths
+            .iter()
+            .map(|p| {
+                std::fs::File::create(p)
+                    .map(|f| BufWriter::with_capacity(64 * 1024, f))
+                    .map_err(|source| TableError::Io {
+                        action: "create",
+                        path: p.clone(),
+                        source,
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut put = |key: &[String], values: &[String]| -> Result<(), TableError> {
+            let i = partition(key, PARTITIONS);
+            write_row(&mut writers[i], key, values).map_err(|source| TableError::Io {
+                action: "write",
+                path: paths[i].clone(),
+                source,
+            })
+        };
+        for (key, values) in waiting {
+            put(&key, &values)?;
+        }
+        if !done {
+            while let Some((key, values)) = rows.next_row()? {
+                *count += 1;
+                put(&key, &values)?;
+            }
+        }
+        for (w, p) in writers.iter_mut().zip(&paths) {
+            w.flush().map_err(|source| TableError::Io {
+                action: "write",
+                path: p.clone(),
+                source,
+            })?;
+        }
+        Ok(paths)
+    };
+    let mut rows_a = 0;
+    let mut rows_b = 0;
+    let parts_a = spill("a", waiting_a, ra, done_a, &mut rows_a)?;
+    let parts_b = spill("b", waiting_b, rb, done_b, &mut rows_b)?;
+    join.summary.rows_a += rows_a;
+    join.summary.rows_b += rows_b;
+    for (pa, pb) in parts_a.iter().zip(&parts_b) {
+        let mut waiting_a: HashMap<Vec<String>, Vec<String>> = HashMap::new();
+        for_each_row(pa, |key, values| {
+            match waiting_a.entry(key) {
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    join.duplicate(e.key().clone(), "a")
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(values);
+                }
+            }
+        })?;
+        let mut waiting_b: HashMap<Vec<String>, Vec<String>> = HashMap::new();
+        for_each_row(pb, |key, values| match waiting_a.remove(&key) {
+            Some(other) => join.compare(&key, &other, &values),
+            None => {
+                if waiting_b.insert(key.clone(), values).is_some() {
+                    join.duplicate(key, "b");
+                }
+            }
+        })?;
+        join.leftovers(waiting_a, waiting_b);
+    }
+    Ok(())
+}
+
+fn partition(key: &[String], n: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    (h.finish() % n as u64) as usize
+}
+
+/// A row on disk: field count, then each field as a length and its bytes.
+fn write_row(out: &mut impl Write, key: &[String], values: &[String]) -> std::io::Result<()> {
+    out.write_all(&(key.len() as u32).to_le_bytes())?;
+    out.write_all(&(values.len() as u32).to_le_bytes())?;
+    for field in key.iter().chain(values) {
+        out.write_all(&(field.len() as u32).to_le_bytes())?;
+        out.write_all(field.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn for_each_row(
+    path: &Path,
+    mut each: impl FnMut(Vec<String>, Vec<String>),
+) -> Result<(), TableError> {
+    let io = |source| TableError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut input = BufReader::with_capacity(256 * 1024, std::fs::File::open(path).map_err(io)?);
+    let mut word = [0u8; 4];
+    loop {
+        match input.read_exact(&mut word) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(io(e)),
+        }
+        let keys = u32::from_le_bytes(word) as usize;
+        input.read_exact(&mut word).map_err(io)?;
+        let values = u32::from_le_bytes(word) as usize;
+        let mut fields = Vec::with_capacity(keys + values);
+        for _ in 0..keys + values {
+            input.read_exact(&mut word).map_err(io)?;
+            let mut bytes = vec![0u8; u32::from_le_bytes(word) as usize];
+            input.read_exact(&mut bytes).map_err(io)?;
+            fields.push(String::from_utf8(bytes).map_err(|e| io(std::io::Error::other(e)))?);
+        }
+        let values = fields.split_off(keys);
+        each(fields, values);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn run(
+        a: &Path,
+        b: &Path,
+        key: &[&str],
+        tol: &str,
+        budget: usize,
+    ) -> (TableSummary, Vec<Difference>) {
+        let options = TableOptions {
+            key: key.iter().map(|s| s.to_string()).collect(),
+            columns: Vec::new(),
+            tolerance: Tolerance::parse(tol).unwrap(),
+            memory_budget: budget,
+            scratch: a.parent().unwrap().join("scratch"),
+        };
+        let mut found = Vec::new();
+        let name = |p: &Path| p.file_name().unwrap().to_str().unwrap().to_string();
+        let summary =
+            diff_tables(a, &name(a), b, &name(b), &options, &mut |d| found.push(d)).unwrap();
+        (summary, found)
+    }
+
+    #[test]
+    fn tolerances_parse() {
+        assert_eq!(Tolerance::parse("1e-6").unwrap().absolute, 1e-6);
+        let t = Tolerance::parse("abs=0.5, rel=1e-3").unwrap();
+        assert_eq!((t.absolute, t.relative), (0.5, 1e-3));
+        assert!(Tolerance::parse("x=1").is_err());
+        assert!(Tolerance::parse("-1").is_err());
+    }
+
+    #[test]
+    fn keyed_rows_are_matched_in_any_order_with_noise_under_the_tolerance() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(
+            dir.path(),
+            "a.tsv",
+            "gene\tsource\tscore\tnote\nA\tx\t1.0\tn\nB\tx\t2.0\tn\nC\tx\t3.0\tn\nD\tx\t4\tn\n",
+        );
+        let b = write(dir.path(), "b.tsv", "gene\tsource\tscore\tnote\nC\tx\t3.0000001\tn\nA\tx\t1.0\tn\nB\tx\t2.5\tn\nE\tx\t5\tn\n");
+        for budget in [1 << 20, 0] {
+            let (s, found) = run(&a, &b, &["gene", "source"], "abs=1e-6", budget);
+            assert_eq!(s.spilled, budget == 0);
+            assert_eq!((s.rows_a, s.rows_b), (4, 4));
+            assert_eq!(s.matched, 1 + 1, "A, and C within the tolerance; {found:?}");
+            assert_eq!(s.within_tolerance, 1);
+            assert_eq!(s.mismatched, 1, "B's score: {found:?}");
+            assert_eq!((s.missing_in_b, s.new_in_b), (1, 1));
+            assert!(found.contains(&Difference::MissingInB {
+                key: vec!["D".into(), "x".into()]
+            }));
+            assert!(found.contains(&Difference::NewInB {
+                key: vec!["E".into(), "x".into()]
+            }));
+            assert!(found.contains(&Difference::Mismatch {
+                key: vec!["B".into(), "x".into()],
+                values: vec![ValueDiff {
+                    column: "score".into(),
+                    a: "2.0".into(),
+                    b: "2.5".into()
+                }],
+            }));
+        }
+    }
+
+    #[test]
+    fn only_the_core_columns_count_and_formats_mix() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), "a.csv", "id,value,meta\n1,\"1,5\",x\n2,3,y\n");
+        let b = write(dir.path(), "b.jsonl", "{\"id\": 1, \"value\": \"1,5\", \"meta\": \"changed\"}\n\n{\"id\": 2, \"value\": 3.0, \"meta\": \"y\"}\n");
+        let options = TableOptions {
+            key: vec!["id".into()],
+            columns: vec!["value".into()],
+            tolerance: Tolerance::default(),
+            memory_budget: 1 << 20,
+            scratch: dir.path().join("s"),
+        };
+        let mut found = Vec::new();
+        let s = diff_tables(&a, "a.csv", &b, "b.jsonl", &options, &mut |d| found.push(d)).unwrap();
+        assert!(s.is_same(), "{s:?} {found:?}");
+        assert_eq!(s.matched, 2);
+        let missing = TableOptions {
+            columns: vec!["nope".into()],
+            ..options
+        };
+        assert!(matches!(
+            diff_tables(&a, "a.csv", &b, "b.jsonl", &missing, &mut |_| {}),
+            Err(TableError::NoColumn { .. })
+        ));
+    }
+}
