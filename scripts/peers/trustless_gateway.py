@@ -20,6 +20,7 @@ Usage
   --car PATH          a CAR to serve blocks from (repeatable). CARv1, or CARv2
                       (its inner CARv1 payload is read).
   --files-dir DIR     plain files served under /files/ (Range and ETag).
+  --files-cache-control V   a Cache-Control header for /files/ answers.
   --port N            port on 127.0.0.1 (0, the default, picks a free one).
   --port-file F       the port is written to F once the server listens.
   --log F.jsonl       one JSON object per request, appended and flushed:
@@ -765,6 +766,7 @@ class Gateway:
         for path in args.car or []:
             self.store.load_car(path)
         self.files_dir = os.path.realpath(args.files_dir) if args.files_dir else None
+        self.files_cache_control = args.files_cache_control
         self.providers = {}
         if args.providers:
             with open(args.providers, encoding="utf-8") as f:
@@ -1169,6 +1171,8 @@ class Handler(BaseHTTPRequestHandler):
             declared = length // 2 if fault == "truncate" else length
             headers += [("Content-Length", str(declared)), ("Accept-Ranges", "bytes"),
                         ("ETag", etag)]
+            if gw.files_cache_control:
+                headers.append(("Cache-Control", gw.files_cache_control))
             if status == 206:
                 headers.append(("Content-Range",
                                 "bytes %d-%d/%d" % (start, start + length - 1, size)))
@@ -1293,6 +1297,8 @@ def main(argv=None):
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--car", action="append", default=[], help="CAR file to serve (repeatable)")
     parser.add_argument("--files-dir", help="folder served under /files/")
+    parser.add_argument("--files-cache-control",
+                        help="a Cache-Control header for /files/ answers (e.g. max-age=60)")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--port-file", help="write the port here once listening")
     parser.add_argument("--log", help="append one JSON line per request")

@@ -86,8 +86,26 @@ impl Client {
         options: &DiffOptions,
         found: &mut dyn FnMut(&str, Difference),
     ) -> Result<DiffReport, Error> {
-        let (side_a, path_a) = self.diff_side(a).context(|| format!("cannot read `{a}`"))?;
-        let (side_b, path_b) = self.diff_side(b).context(|| format!("cannot read `{b}`"))?;
+        // Content-addressed sides first: a local folder is hashed with the profile that makes
+        // the other side's CIDs (v0 CIDs come from the Kubo-default profile).
+        let is_local = |t: &str| !t.contains("://") && Path::new(t).exists();
+        let (side_a, path_a, side_b, path_b) = if is_local(a) && !is_local(b) {
+            let (sb, pb) = self
+                .diff_side(b, None)
+                .context(|| format!("cannot read `{b}`"))?;
+            let (sa, pa) = self
+                .diff_side(a, Some(sb.cid))
+                .context(|| format!("cannot read `{a}`"))?;
+            (sa, pa, sb, pb)
+        } else {
+            let (sa, pa) = self
+                .diff_side(a, None)
+                .context(|| format!("cannot read `{a}`"))?;
+            let (sb, pb) = self
+                .diff_side(b, Some(sa.cid))
+                .context(|| format!("cannot read `{b}`"))?;
+            (sa, pa, sb, pb)
+        };
         let tree = diff_trees(&**self.store(), &side_a.cid, &side_b.cid)?;
         let mut tables = Vec::new();
         if !options.key.is_empty() {
@@ -144,7 +162,7 @@ impl Client {
     }
 
     /// A target's CID (complete in the store) and a path holding its content.
-    fn diff_side(&self, text: &str) -> Result<(DiffSide, PathBuf), Error> {
+    fn diff_side(&self, text: &str, other: Option<Cid>) -> Result<(DiffSide, PathBuf), Error> {
         let local = Path::new(text);
         if text.starts_with("http://") || text.starts_with("https://") {
             let record = [false, true]
@@ -192,7 +210,13 @@ impl Client {
         }
         if local.exists() {
             // A local file or folder: hashed into the store (not kept) so both sides are DAGs.
-            let params = crate::unixfs::Profile::UnixfsV1_2025.params();
+            let profile = match other {
+                Some(cid) if cid.version() == cid::Version::V0 => {
+                    crate::unixfs::Profile::UnixfsV0_2015
+                }
+                _ => crate::unixfs::Profile::UnixfsV1_2025,
+            };
+            let params = profile.params();
             let root = crate::import::import_path(
                 local,
                 &params,

@@ -795,14 +795,10 @@ fn spill_and_finish(
     join.summary.rows_b += rows_b;
     for (pa, pb) in parts_a.iter().zip(&parts_b) {
         let mut waiting_a: HashMap<Vec<String>, Vec<String>> = HashMap::new();
-        for_each_row(pa, |key, values| {
-            match waiting_a.entry(key) {
-                std::collections::hash_map::Entry::Occupied(e) => {
-                    join.duplicate(e.key().clone(), "a")
-                }
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(values);
-                }
+        for_each_row(pa, |key, values| match waiting_a.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => join.duplicate(e.key().clone(), "a"),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(values);
             }
         })?;
         let mut waiting_b: HashMap<Vec<String>, Vec<String>> = HashMap::new();

@@ -36,3 +36,4 @@ mod release;
 mod roundtrip;
 mod support;
 mod unixfs_fixtures;
+mod upstream;

@@ -14,6 +14,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct GatewayBuilder {
     cars: Vec<PathBuf>,
     files_dir: Option<PathBuf>,
+    files_cache_control: Option<String>,
     fault: Option<String>,
     fault_every: Option<u32>,
     fault_after: Option<u32>,
@@ -40,6 +41,12 @@ impl GatewayBuilder {
     /// Serves the files of `dir` under `/files/`.
     pub fn files_dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.files_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Sends this `Cache-Control` with `/files/` answers.
+    pub fn files_cache_control(mut self, value: &str) -> Self {
+        self.files_cache_control = Some(value.to_string());
         self
     }
 
@@ -98,6 +105,9 @@ impl GatewayBuilder {
         }
         if let Some(files) = &self.files_dir {
             cmd.arg("--files-dir").arg(files);
+        }
+        if let Some(value) = &self.files_cache_control {
+            cmd.args(["--files-cache-control", value]);
         }
         if let Some(fault) = &self.fault {
             cmd.args(["--fault", fault]);
