@@ -201,6 +201,10 @@ pub struct DiffArgs {
     /// `abs=1e-6,rel=1e-9`.
     #[arg(long, value_name = "TOL", default_value = "0")]
     pub tolerance: String,
+    /// The tables' format when their names do not say it (e.g. two CIDs): tsv, csv, jsonl,
+    /// json (gzip and zstd are told by the first bytes).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
     /// Differences printed per table (all with --json).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub limit: usize,

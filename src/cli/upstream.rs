@@ -98,11 +98,26 @@ pub(crate) fn diff(ctx: &Context, args: DiffArgs) -> anyhow::Result<i32> {
             "write e.g. --tolerance 1e-9, --tolerance rel=1e-6 or --tolerance abs=1e-9,rel=1e-6",
         )
     })?;
+    let format = match &args.format {
+        Some(text) => Some(
+            crate::diff::table::TableFormat::from_name(&format!("x.{text}"))
+                .map(|(f, _)| f)
+                .ok_or_else(|| {
+                    crate::Error::with_hint(
+                        crate::ErrorKind::Usage,
+                        format!("--format `{text}` is not a table format"),
+                        "use tsv, csv, jsonl or json",
+                    )
+                })?,
+        ),
+        None => None,
+    };
     let diff_options = DiffOptions {
         key: args.key.clone(),
         columns: args.columns.clone(),
         tolerance,
         memory_budget: None,
+        format,
     };
     let json = args.json;
     let mut shown: HashMap<String, usize> = HashMap::new();
@@ -139,11 +154,11 @@ pub(crate) fn diff(ctx: &Context, args: DiffArgs) -> anyhow::Result<i32> {
                 println!("{prefix}- {} (missing in B)", key.join(","))
             }
             Difference::NewInB { key } => println!("{prefix}+ {} (new in B)", key.join(",")),
-            Difference::DuplicateKey { key, file } => {
+            Difference::DuplicateKey { key, in_file } => {
                 println!(
                     "{prefix}! {} (key repeated in {})",
                     key.join(","),
-                    file.to_uppercase()
+                    in_file.to_uppercase()
                 )
             }
         }

@@ -23,6 +23,8 @@ pub struct DiffOptions {
     pub tolerance: Tolerance,
     /// Memory for rows that wait for their partner (default 64 MiB), beyond which they spill.
     pub memory_budget: Option<usize>,
+    /// The tables' format when their names do not say it (two CIDs, say).
+    pub format: Option<TableFormat>,
 }
 
 /// One side of a comparison.
@@ -106,51 +108,61 @@ impl Client {
                 .context(|| format!("cannot read `{b}`"))?;
             (sa, pa, sb, pb)
         };
-        let tree = diff_trees(&**self.store(), &side_a.cid, &side_b.cid)?;
+        let table_options = TableOptions {
+            key: options.key.clone(),
+            columns: options.columns.clone(),
+            tolerance: options.tolerance,
+            memory_budget: options.memory_budget.unwrap_or(64 << 20),
+            scratch: self.settings().cache_dir.join("tmp"),
+            format: options.format,
+        };
         let mut tables = Vec::new();
-        if !options.key.is_empty() {
-            let table_options = TableOptions {
-                key: options.key.clone(),
-                columns: options.columns.clone(),
-                tolerance: options.tolerance,
-                memory_budget: options.memory_budget.unwrap_or(64 << 20),
-                scratch: self.settings().cache_dir.join("tmp"),
-            };
-            // Two files (not folders): compare them as tables, whether or not the bytes differ.
-            let single = tree.files.len() == 1 && tree.files[0].path.is_empty();
-            if single {
-                let summary = diff_tables(
+        let store = &**self.store();
+        if !options.key.is_empty() && path_a.is_file() && path_b.is_file() {
+            // Two files: the tables are compared while the trees are, on another thread.
+            let (tree, table) = std::thread::scope(|scope| {
+                let tree = scope.spawn(|| diff_trees(store, &side_a.cid, &side_b.cid));
+                let table = diff_tables(
                     &path_a,
                     &side_a.name,
                     &path_b,
                     &side_b.name,
                     &table_options,
                     &mut |d| found("", d),
-                )?;
+                );
+                (tree.join().expect("the tree comparison panicked"), table)
+            });
+            tables.push(TableResult {
+                path: String::new(),
+                summary: table?,
+            });
+            return Ok(DiffReport {
+                a: side_a,
+                b: side_b,
+                tree: tree?,
+                tables,
+            });
+        }
+        let tree = diff_trees(store, &side_a.cid, &side_b.cid)?;
+        if !options.key.is_empty() {
+            for file in tree.files.iter().filter(|f| f.status == Status::Changed) {
+                let name = file.path.rsplit('/').next().unwrap_or(&file.path);
+                if TableFormat::from_name(name).is_none() {
+                    continue;
+                }
+                let summary = diff_tables(
+                    &path_a.join(&file.path),
+                    name,
+                    &path_b.join(&file.path),
+                    name,
+                    &table_options,
+                    &mut |d| found(&file.path, d),
+                )
+                .context(|| format!("cannot compare `{}`", file.path))?;
                 tables.push(TableResult {
-                    path: String::new(),
+                    path: file.path.clone(),
                     summary,
                 });
-            } else {
-                for file in tree.files.iter().filter(|f| f.status == Status::Changed) {
-                    let name = file.path.rsplit('/').next().unwrap_or(&file.path);
-                    if TableFormat::from_name(name).is_none() {
-                        continue;
-                    }
-                    let summary = diff_tables(
-                        &path_a.join(&file.path),
-                        name,
-                        &path_b.join(&file.path),
-                        name,
-                        &table_options,
-                        &mut |d| found(&file.path, d),
-                    )
-                    .context(|| format!("cannot compare `{}`", file.path))?;
-                    tables.push(TableResult {
-                        path: file.path.clone(),
-                        summary,
-                    });
-                }
             }
         }
         Ok(DiffReport {

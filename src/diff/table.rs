@@ -12,8 +12,10 @@
 //! larger than memory compares in bounded memory whatever its order. (A JSON array is parsed
 //! whole: use JSON lines for files larger than memory.)
 //!
-//! Reading CSV/TSV is the `csv` crate's; the lock-step join and the spill are hand-written
-//! because no crate does a bounded-memory keyed diff.
+//! Reading CSV (quoting) is the `csv` crate's. TSV — no quoting, so a line is split at its tabs —
+//! is split by hand, because it is the format bulk files come in and the split is most of the
+//! time a comparison takes; the lock-step join and the spill are hand-written because no crate
+//! does a bounded-memory keyed diff. Each file is read on a thread of its own.
 
 use serde::Serialize;
 use std::collections::HashMap;
@@ -63,6 +65,17 @@ impl Tolerance {
             }
         }
         Ok(tolerance)
+    }
+
+    /// [`Tolerance::compare`] on raw cells (read without UTF-8 checks: equal bytes are equal).
+    fn compare_bytes(&self, a: &[u8], b: &[u8]) -> Verdict {
+        if a == b {
+            return Verdict::Equal;
+        }
+        match (std::str::from_utf8(a), std::str::from_utf8(b)) {
+            (Ok(a), Ok(b)) => self.compare(a, b),
+            _ => Verdict::Different,
+        }
     }
 
     /// Whether two cell values match: the same text, or numbers within the tolerance.
@@ -115,6 +128,9 @@ pub struct TableOptions {
     pub memory_budget: usize,
     /// Where spill partitions go.
     pub scratch: PathBuf,
+    /// The format of both files, when their names do not say it (compression is then told by
+    /// the first bytes).
+    pub format: Option<TableFormat>,
 }
 
 /// A table file's format.
@@ -192,7 +208,7 @@ pub enum Difference {
         /// The key's values.
         key: Vec<String>,
         /// `a` or `b`.
-        file: &'static str,
+        in_file: &'static str,
     },
 }
 
@@ -307,7 +323,8 @@ impl crate::Hint for TableError {
                     .into(),
             ),
             TableError::UnknownFormat { .. } => Some(
-                "compare tables with a .tsv/.csv/.jsonl/.json name; other files are compared by content only".into(),
+                "say the format with --format tsv|csv|jsonl|json (the targets' names do not)"
+                    .into(),
             ),
             _ => None,
         }
@@ -326,15 +343,30 @@ struct Rows {
     key_at: Vec<usize>,
     core_at: Vec<usize>,
     line: u64,
+    /// The current row: a CSV/TSV record (read without copying), or a projected JSON row.
+    record: csv::ByteRecord,
+    owned: Row,
+    is_record: bool,
+    /// The current TSV line and where its fields start (one past the last: the end + 1).
+    tsv: Option<(Vec<u8>, Vec<u32>)>,
+    tsv_capacity: usize,
+}
+
+/// A line without its `\n` or `\r\n`.
+fn trim_eol(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 enum RowSource {
-    Delimited(csv::Reader<Box<dyn Read>>, csv::StringRecord),
-    Lines(BufReader<Box<dyn Read>>, String),
+    /// TSV, split by hand (see the module docs).
+    Tsv(BufReader<Box<dyn Read + Send>>),
+    Delimited(csv::Reader<Box<dyn Read + Send>>),
+    Lines(BufReader<Box<dyn Read + Send>>, String),
     Objects(std::vec::IntoIter<serde_json::Map<String, serde_json::Value>>),
 }
 
-fn open(path: &Path, compression: Compression) -> Result<Box<dyn Read>, TableError> {
+fn open(path: &Path, compression: Compression) -> Result<Box<dyn Read + Send>, TableError> {
     let io = |source| TableError::Io {
         action: "open",
         path: path.to_path_buf(),
@@ -351,6 +383,21 @@ fn open(path: &Path, compression: Compression) -> Result<Box<dyn Read>, TableErr
     })
 }
 
+/// gzip or zstd by a file's first bytes, else none.
+fn sniff_compression(path: &Path) -> Compression {
+    let mut head = [0u8; 4];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    if head[..n].starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head[..n].starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
+
 fn json_text(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(s) => s.clone(),
@@ -360,11 +407,16 @@ fn json_text(value: &serde_json::Value) -> String {
 }
 
 impl Rows {
-    fn open(path: &Path, name: &str) -> Result<Rows, TableError> {
-        let (format, compression) =
-            TableFormat::from_name(name).ok_or_else(|| TableError::UnknownFormat {
-                path: path.to_path_buf(),
-            })?;
+    fn open(path: &Path, name: &str, given: Option<TableFormat>) -> Result<Rows, TableError> {
+        let (format, compression) = match (TableFormat::from_name(name), given) {
+            (_, Some(format)) => (format, sniff_compression(path)),
+            (Some(named), None) => named,
+            (None, None) => {
+                return Err(TableError::UnknownFormat {
+                    path: path.to_path_buf(),
+                })
+            }
+        };
         let input = open(path, compression)?;
         let bad = |detail: String| TableError::Read {
             path: path.to_path_buf(),
@@ -372,7 +424,22 @@ impl Rows {
             detail,
         };
         let (inner, header) = match format {
-            TableFormat::Tsv | TableFormat::Csv => {
+            TableFormat::Tsv => {
+                let mut reader = BufReader::with_capacity(1 << 20, input);
+                let mut first = Vec::new();
+                reader
+                    .read_until(b'\n', &mut first)
+                    .map_err(|e| bad(e.to_string()))?;
+                let text = String::from_utf8(trim_eol(&first).to_vec())
+                    .map_err(|_| bad("the header line is not UTF-8".into()))?;
+                let header = if text.is_empty() {
+                    Vec::new()
+                } else {
+                    text.split('\t').map(str::to_string).collect()
+                };
+                (RowSource::Tsv(reader), header)
+            }
+            TableFormat::Csv => {
                 let mut builder = csv::ReaderBuilder::new();
                 builder.has_headers(true).flexible(false);
                 if format == TableFormat::Tsv {
@@ -385,10 +452,7 @@ impl Rows {
                     .iter()
                     .map(str::to_string)
                     .collect();
-                (
-                    RowSource::Delimited(reader, csv::StringRecord::new()),
-                    header,
-                )
+                (RowSource::Delimited(reader), header)
             }
             TableFormat::Jsonl => {
                 // The columns are the first object's keys (later objects may add none).
@@ -430,6 +494,11 @@ impl Rows {
             key_at: Vec::new(),
             core_at: Vec::new(),
             line: 1,
+            record: csv::ByteRecord::new(),
+            owned: (Vec::new(), Vec::new()),
+            is_record: false,
+            tsv: None,
+            tsv_capacity: 64,
         })
     }
 
@@ -456,22 +525,64 @@ impl Rows {
         Ok(())
     }
 
-    fn next_row(&mut self) -> Result<Option<Row>, TableError> {
+    /// Reads the next row into the current one; `false` at the end.
+    fn advance(&mut self) -> Result<bool, TableError> {
         self.line += 1;
+        if let RowSource::Tsv(reader) = &mut self.inner {
+            loop {
+                let mut line = Vec::with_capacity(self.tsv_capacity);
+                let n = reader
+                    .read_until(b'\n', &mut line)
+                    .map_err(|e| TableError::Read {
+                        path: self.path.clone(),
+                        format: "TSV",
+                        detail: format!("line {}: {e}", self.line),
+                    })?;
+                if n == 0 {
+                    return Ok(false);
+                }
+                let len = trim_eol(&line).len();
+                line.truncate(len);
+                if line.is_empty() {
+                    self.line += 1;
+                    continue;
+                }
+                self.tsv_capacity = self.tsv_capacity.max(len + 2);
+                let mut bounds = Vec::with_capacity(self.header.len() + 1);
+                bounds.push(0u32);
+                for (i, b) in line.iter().enumerate() {
+                    if *b == b'\t' {
+                        bounds.push(i as u32 + 1);
+                    }
+                }
+                if bounds.len() != self.header.len() {
+                    return Err(TableError::Read {
+                        path: self.path.clone(),
+                        format: "TSV",
+                        detail: format!(
+                            "line {}: {} fields, but the header has {}",
+                            self.line,
+                            bounds.len(),
+                            self.header.len()
+                        ),
+                    });
+                }
+                bounds.push(line.len() as u32 + 1);
+                self.tsv = Some((line, bounds));
+                return Ok(true);
+            }
+        }
         let bad = |path: &Path, format, line: u64, detail: String| TableError::Read {
             path: path.to_path_buf(),
             format: format_name(format),
             detail: format!("line {line}: {detail}"),
         };
         match &mut self.inner {
-            RowSource::Delimited(reader, record) => match reader.read_record(record) {
-                Ok(false) => Ok(None),
-                Ok(true) => {
-                    let get = |i: &usize| record.get(*i).unwrap_or("").to_string();
-                    Ok(Some((
-                        self.key_at.iter().map(get).collect(),
-                        self.core_at.iter().map(get).collect(),
-                    )))
+            RowSource::Tsv(_) => unreachable!("read above"),
+            RowSource::Delimited(reader) => match reader.read_byte_record(&mut self.record) {
+                Ok(more) => {
+                    self.is_record = true;
+                    Ok(more)
                 }
                 Err(e) => Err(bad(&self.path, self.format, self.line, e.to_string())),
             },
@@ -482,7 +593,7 @@ impl Rows {
                         .read_line(&mut line)
                         .map_err(|e| bad(&self.path, self.format, self.line, e.to_string()))?;
                     if n == 0 {
-                        return Ok(None);
+                        return Ok(false);
                     }
                     line
                 } else {
@@ -494,11 +605,17 @@ impl Rows {
                 let object: serde_json::Map<String, serde_json::Value> =
                     serde_json::from_str(&text)
                         .map_err(|e| bad(&self.path, self.format, self.line, e.to_string()))?;
-                return Ok(Some(self.project_object(&object)));
+                self.owned = self.project_object(&object);
+                self.is_record = false;
+                return Ok(true);
             },
             RowSource::Objects(objects) => match objects.next() {
-                Some(object) => Ok(Some(self.project_object(&object))),
-                None => Ok(None),
+                Some(object) => {
+                    self.owned = self.project_object(&object);
+                    self.is_record = false;
+                    Ok(true)
+                }
+                None => Ok(false),
             },
         }
     }
@@ -514,6 +631,151 @@ impl Rows {
             self.key_at.iter().map(get).collect(),
             self.core_at.iter().map(get).collect(),
         )
+    }
+}
+
+/// Rows read ahead on a thread of their own, in batches, so the two files are parsed in
+/// parallel while the join runs.
+struct Cursor {
+    rx: std::sync::mpsc::Receiver<Result<Vec<Item>, TableError>>,
+    batch: std::vec::IntoIter<Item>,
+    current: Item,
+    keys: usize,
+    values: usize,
+    key_at: Vec<usize>,
+    core_at: Vec<usize>,
+    _reader: std::thread::JoinHandle<()>,
+}
+
+/// One row as read: a CSV/TSV record, or a projected JSON row.
+enum Item {
+    Tsv(Vec<u8>, Vec<u32>),
+    Record(csv::ByteRecord),
+    Row(Row),
+}
+
+/// Field `i` of a TSV line split at `bounds`.
+fn field<'a>(line: &'a [u8], bounds: &[u32], i: usize) -> &'a [u8] {
+    &line[bounds[i] as usize..bounds[i + 1] as usize - 1]
+}
+
+/// Rows per batch handed from a reading thread to the join.
+const BATCH_ROWS: usize = 4096;
+
+impl Rows {
+    fn spawn(mut self) -> Cursor {
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        let (keys, values) = (self.key_at.len(), self.core_at.len());
+        let (key_at, core_at) = (self.key_at.clone(), self.core_at.clone());
+        let reader = std::thread::spawn(move || loop {
+            let mut batch = Vec::with_capacity(BATCH_ROWS);
+            let result = loop {
+                match self.advance() {
+                    Ok(true) => {
+                        batch.push(if let Some((line, bounds)) = self.tsv.take() {
+                            Item::Tsv(line, bounds)
+                        } else if self.is_record {
+                            Item::Record(self.record.clone())
+                        } else {
+                            Item::Row(std::mem::take(&mut self.owned))
+                        });
+                        if batch.len() == BATCH_ROWS {
+                            break Ok(true);
+                        }
+                    }
+                    Ok(false) => break Ok(false),
+                    Err(e) => break Err(e),
+                }
+            };
+            match result {
+                Ok(more) => {
+                    let last = !more;
+                    if (!batch.is_empty() && tx.send(Ok(batch)).is_err()) || last {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        });
+        Cursor {
+            rx,
+            batch: Vec::new().into_iter(),
+            current: Item::Row((Vec::new(), Vec::new())),
+            keys,
+            values,
+            key_at,
+            core_at,
+            _reader: reader,
+        }
+    }
+}
+
+impl Cursor {
+    fn advance(&mut self) -> Result<bool, TableError> {
+        loop {
+            if let Some(item) = self.batch.next() {
+                self.current = item;
+                return Ok(true);
+            }
+            match self.rx.recv() {
+                Ok(Ok(batch)) => self.batch = batch.into_iter(),
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(false),
+            }
+        }
+    }
+
+    fn key(&self, i: usize) -> &[u8] {
+        match &self.current {
+            Item::Tsv(line, bounds) => field(line, bounds, self.key_at[i]),
+            Item::Record(r) => r.get(self.key_at[i]).unwrap_or(b""),
+            Item::Row(row) => row.0[i].as_bytes(),
+        }
+    }
+
+    fn value(&self, i: usize) -> &[u8] {
+        match &self.current {
+            Item::Tsv(line, bounds) => field(line, bounds, self.core_at[i]),
+            Item::Record(r) => r.get(self.core_at[i]).unwrap_or(b""),
+            Item::Row(row) => row.1[i].as_bytes(),
+        }
+    }
+
+    fn row(&self) -> Row {
+        let text = |b: &[u8]| match std::str::from_utf8(b) {
+            Ok(s) => s.to_string(),
+            Err(_) => String::from_utf8_lossy(b).into_owned(),
+        };
+        (
+            (0..self.keys).map(|i| text(self.key(i))).collect(),
+            (0..self.values).map(|i| text(self.value(i))).collect(),
+        )
+    }
+
+    /// The current key's fields joined by U+001F into `out`.
+    fn joined_key(&self, out: &mut String) {
+        out.clear();
+        for i in 0..self.keys {
+            if i > 0 {
+                out.push('\u{1f}');
+            }
+            out.push_str(&String::from_utf8_lossy(self.key(i)));
+        }
+    }
+
+    fn same_key(&self, other: &Cursor) -> bool {
+        (0..self.keys).all(|i| self.key(i) == other.key(i))
+    }
+
+    fn next_row(&mut self) -> Result<Option<Row>, TableError> {
+        Ok(if self.advance()? {
+            Some(self.row())
+        } else {
+            None
+        })
     }
 }
 
@@ -539,8 +801,8 @@ pub fn diff_tables(
     if options.key.is_empty() {
         return Err(TableError::NoKey);
     }
-    let mut ra = Rows::open(a, name_a)?;
-    let mut rb = Rows::open(b, name_b)?;
+    let mut ra = Rows::open(a, name_a, options.format)?;
+    let mut rb = Rows::open(b, name_b, options.format)?;
     let mut summary = TableSummary {
         format_a: Some(ra.format),
         format_b: Some(rb.format),
@@ -570,6 +832,8 @@ pub fn diff_tables(
         .collect();
     ra.project(&options.key, &core)?;
     rb.project(&options.key, &core)?;
+    let mut ra = ra.spawn();
+    let mut rb = rb.spawn();
     summary.columns = core.clone();
     let mut join = Join {
         core: &core,
@@ -577,71 +841,106 @@ pub fn diff_tables(
         summary,
         found,
     };
-    let mut waiting_a: HashMap<Vec<String>, Vec<String>> = HashMap::new();
-    let mut waiting_b: HashMap<Vec<String>, Vec<String>> = HashMap::new();
+    // Rows waiting for their partner, by their key's fields joined (looked up without copying
+    // the current row).
+    let mut waiting_a: HashMap<String, Row> = HashMap::new();
+    let mut waiting_b: HashMap<String, Row> = HashMap::new();
     let mut waiting_bytes = 0usize;
+    let mut joined = String::new();
     let (mut done_a, mut done_b) = (false, false);
+    let (mut has_a, mut has_b) = (false, false);
+    let (mut need_a, mut need_b) = (true, true);
     loop {
-        let row_a = if done_a { None } else { ra.next_row()? };
-        let row_b = if done_b { None } else { rb.next_row()? };
-        done_a |= row_a.is_none();
-        done_b |= row_b.is_none();
-        if row_a.is_some() {
-            join.summary.rows_a += 1;
+        if need_a {
+            has_a = !done_a && ra.advance()?;
+            done_a |= !has_a;
+            join.summary.rows_a += u64::from(has_a);
+            need_a = false;
         }
-        if row_b.is_some() {
-            join.summary.rows_b += 1;
+        if need_b {
+            has_b = !done_b && rb.advance()?;
+            done_b |= !has_b;
+            join.summary.rows_b += u64::from(has_b);
+            need_b = false;
         }
-        match (row_a, row_b) {
-            (None, None) => break,
-            (Some(x), Some(y)) if x.0 == y.0 => join.compare(&x.0, &x.1, &y.1),
-            (x, y) => {
-                if let Some((key, values)) = x {
-                    match waiting_b.remove(&key) {
-                        Some(other) => {
-                            waiting_bytes = waiting_bytes.saturating_sub(row_bytes(&key, &other));
-                            join.compare(&key, &values, &other);
-                        }
-                        None => {
-                            waiting_bytes += row_bytes(&key, &values);
-                            if waiting_a.insert(key.clone(), values).is_some() {
-                                join.duplicate(key, "a");
-                            }
-                        }
-                    }
+        if !has_a && !has_b {
+            break;
+        }
+        if has_a && has_b && ra.same_key(&rb) {
+            // In step: compared in place, nothing copied unless a value differs.
+            join.compare_in_place(&ra, &rb);
+            (need_a, need_b) = (true, true);
+        } else {
+            // Out of step: a row whose partner already waits is compared and only its side
+            // moves on, which brings the two back in step after a row missing on one side.
+            if has_a {
+                ra.joined_key(&mut joined);
+                if let Some(other) = waiting_b.remove(joined.as_str()) {
+                    waiting_bytes = waiting_bytes.saturating_sub(row_bytes(&other.0, &other.1));
+                    join.compare_with_waiting(&ra, &other, true);
+                    need_a = true;
+                    continue;
                 }
-                if let Some((key, values)) = y {
-                    match waiting_a.remove(&key) {
-                        Some(other) => {
-                            waiting_bytes = waiting_bytes.saturating_sub(row_bytes(&key, &other));
-                            join.compare(&key, &other, &values);
-                        }
-                        None => {
-                            waiting_bytes += row_bytes(&key, &values);
-                            if waiting_b.insert(key.clone(), values).is_some() {
-                                join.duplicate(key, "b");
-                            }
-                        }
-                    }
+            }
+            if has_b {
+                rb.joined_key(&mut joined);
+                if let Some(other) = waiting_a.remove(joined.as_str()) {
+                    waiting_bytes = waiting_bytes.saturating_sub(row_bytes(&other.0, &other.1));
+                    join.compare_with_waiting(&rb, &other, false);
+                    need_b = true;
+                    continue;
                 }
+            }
+            // Neither partner is here yet: both rows wait.
+            if has_a {
+                ra.joined_key(&mut joined);
+                let row = ra.row();
+                waiting_bytes += row_bytes(&row.0, &row.1);
+                if let Some(old) = waiting_a.insert(joined.clone(), row) {
+                    join.duplicate(old.0, "a");
+                }
+                need_a = true;
+            }
+            if has_b {
+                rb.joined_key(&mut joined);
+                let row = rb.row();
+                waiting_bytes += row_bytes(&row.0, &row.1);
+                if let Some(old) = waiting_b.insert(joined.clone(), row) {
+                    join.duplicate(old.0, "b");
+                }
+                need_b = true;
             }
         }
         if waiting_bytes > options.memory_budget {
             join.summary.spilled = true;
+            // A current row not dealt with yet goes to disk with the ones waiting.
+            if has_a && !need_a {
+                ra.joined_key(&mut joined);
+                waiting_a.insert(joined.clone(), ra.row());
+            }
+            if has_b && !need_b {
+                rb.joined_key(&mut joined);
+                waiting_b.insert(joined.clone(), rb.row());
+            }
             spill_and_finish(
                 &mut ra,
                 &mut rb,
                 (done_a, done_b),
-                waiting_a,
-                waiting_b,
+                by_key(waiting_a),
+                by_key(waiting_b),
                 options,
                 &mut join,
             )?;
             return Ok(join.summary);
         }
     }
-    join.leftovers(waiting_a, waiting_b);
+    join.leftovers(by_key(waiting_a), by_key(waiting_b));
     Ok(join.summary)
+}
+
+/// The waiting rows by their key.
+fn by_key(waiting: HashMap<String, Row>) -> HashMap<Vec<String>, Vec<String>> {
+    waiting.into_values().collect()
 }
 
 fn row_bytes(key: &[String], values: &[String]) -> usize {
@@ -661,6 +960,63 @@ struct Join<'a> {
 }
 
 impl Join<'_> {
+    /// Compares the current rows of two readers whose keys are equal.
+    fn compare_in_place(&mut self, ra: &Cursor, rb: &Cursor) {
+        let mut noisy = false;
+        let mut differs = false;
+        for i in 0..self.core.len() {
+            match self.tolerance.compare_bytes(ra.value(i), rb.value(i)) {
+                Verdict::Equal => {}
+                Verdict::WithinTolerance => noisy = true,
+                Verdict::Different => {
+                    differs = true;
+                    break;
+                }
+            }
+        }
+        if differs {
+            let (key, a) = ra.row();
+            let (_, b) = rb.row();
+            self.compare(&key, &a, &b);
+        } else {
+            self.summary.matched += 1;
+            if noisy {
+                self.summary.within_tolerance += 1;
+            }
+        }
+    }
+
+    /// Compares the cursor's current row with a row that waited for it (`cursor_is_a`: which
+    /// side the cursor reads).
+    fn compare_with_waiting(&mut self, cursor: &Cursor, waiting: &Row, cursor_is_a: bool) {
+        let mut noisy = false;
+        for i in 0..self.core.len() {
+            let (x, y) = if cursor_is_a {
+                (cursor.value(i), waiting.1[i].as_bytes())
+            } else {
+                (waiting.1[i].as_bytes(), cursor.value(i))
+            };
+            match self.tolerance.compare_bytes(x, y) {
+                Verdict::Equal => {}
+                Verdict::WithinTolerance => noisy = true,
+                Verdict::Different => {
+                    let (_, mine) = cursor.row();
+                    let (a, b) = if cursor_is_a {
+                        (&mine, &waiting.1)
+                    } else {
+                        (&waiting.1, &mine)
+                    };
+                    self.compare(&waiting.0, a, b);
+                    return;
+                }
+            }
+        }
+        self.summary.matched += 1;
+        if noisy {
+            self.summary.within_tolerance += 1;
+        }
+    }
+
     fn compare(&mut self, key: &[String], a: &[String], b: &[String]) {
         let mut differing = Vec::new();
         let mut noisy = false;
@@ -692,7 +1048,7 @@ impl Join<'_> {
 
     fn duplicate(&mut self, key: Vec<String>, file: &'static str) {
         self.summary.duplicate_keys += 1;
-        (self.found)(Difference::DuplicateKey { key, file });
+        (self.found)(Difference::DuplicateKey { key, in_file: file });
     }
 
     fn leftovers(
@@ -718,8 +1074,8 @@ impl Join<'_> {
 /// Writes what waits and the rest of both files into hash partitions on disk, then joins each
 /// pair of partitions in memory.
 fn spill_and_finish(
-    ra: &mut Rows,
-    rb: &mut Rows,
+    ra: &mut Cursor,
+    rb: &mut Cursor,
     (done_a, done_b): (bool, bool),
     waiting_a: HashMap<Vec<String>, Vec<String>>,
     waiting_b: HashMap<Vec<String>, Vec<String>>,
@@ -742,7 +1098,7 @@ fn spill_and_finish(
         })?;
     let spill = |side: &str,
                  waiting: HashMap<Vec<String>, Vec<String>>,
-                 rows: &mut Rows,
+                 rows: &mut Cursor,
                  done: bool,
                  count: &mut u64|
      -> Result<Vec<PathBuf>, TableError> {
@@ -888,6 +1244,7 @@ mod tests {
             tolerance: Tolerance::parse(tol).unwrap(),
             memory_budget: budget,
             scratch: a.parent().unwrap().join("scratch"),
+            format: None,
         };
         let mut found = Vec::new();
         let name = |p: &Path| p.file_name().unwrap().to_str().unwrap().to_string();
@@ -940,6 +1297,36 @@ mod tests {
     }
 
     #[test]
+    fn a_row_missing_on_one_side_does_not_throw_the_rest_out_of_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = |skip: usize, extra: bool| {
+            let mut t = String::from("id\tv\n");
+            for i in 0..1000 {
+                if i != skip {
+                    t.push_str(&format!("k{i}\t{i}\n"));
+                }
+            }
+            if extra {
+                t.push_str("new\t1\n");
+            }
+            t
+        };
+        let a = write(dir.path(), "a.tsv", &rows(usize::MAX, false));
+        let b = write(dir.path(), "b.tsv", &rows(10, true));
+        // A budget of a few rows: only a resynchronising join stays under it.
+        let (s, found) = run(&a, &b, &["id"], "0", 2_000);
+        assert!(!s.spilled, "{s:?}");
+        assert_eq!(
+            (s.matched, s.missing_in_b, s.new_in_b),
+            (999, 1, 1),
+            "{found:?}"
+        );
+        let (s, _) = run(&b, &a, &["id"], "0", 2_000);
+        assert!(!s.spilled, "{s:?}");
+        assert_eq!((s.matched, s.missing_in_b, s.new_in_b), (999, 1, 1));
+    }
+
+    #[test]
     fn only_the_core_columns_count_and_formats_mix() {
         let dir = tempfile::tempdir().unwrap();
         let a = write(dir.path(), "a.csv", "id,value,meta\n1,\"1,5\",x\n2,3,y\n");
@@ -950,6 +1337,7 @@ mod tests {
             tolerance: Tolerance::default(),
             memory_budget: 1 << 20,
             scratch: dir.path().join("s"),
+            format: None,
         };
         let mut found = Vec::new();
         let s = diff_tables(&a, "a.csv", &b, "b.jsonl", &options, &mut |d| found.push(d)).unwrap();

@@ -72,6 +72,9 @@ pub struct Locked {
     /// Where else the content is (the registry entry's mirrors).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub mirrors: Vec<String>,
+    /// For an upstream file (the target is its URL): the server's ETag when it was locked.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub etag: Option<String>,
 }
 
 impl Lockfile {
@@ -153,6 +156,7 @@ mod tests {
                 },
             }],
             artifacts: vec![Locked {
+                etag: None,
                 path: "data/n5".into(),
                 target: "coalescent_n5_theta1@latest".into(),
                 id: Some("coalescent_n5_theta1".into()),

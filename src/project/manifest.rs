@@ -8,7 +8,13 @@
 //! "data/n5" = "coalescent_n5_theta1@latest"
 //! "data/sfs.csv" = "coalescent_n10_theta1@1/sfs.csv"
 //! "data/raw" = "bafybeihtzkwqe5zmcd4dift3jjy5knnis5vogdwawvya4pyu7xi7kgg67m"
+//! "data/constraint.tsv.gz" = { url = "https://example.org/constraint.tsv.gz", ttl = "7d" }
 //! ```
+//!
+//! An output given as `{ url = …, ttl = …, sha256 = …, decompress = … }` is an upstream file
+//! ([`crate::Client::fetch_url`]): `lock` fetches it (within its TTL, from the cache) and
+//! records its CID and ETag, so `sync --frozen` reproduces that exact version later from the
+//! cache or any trove source, even if the URL has changed underneath.
 //!
 //! Reading is strict (unknown keys, unsafe or overlapping output paths are errors naming the
 //! key); editing (`add-artifact`, `remove-artifact`) goes through `toml_edit` so the user's
@@ -33,8 +39,54 @@ pub struct Manifest {
     pub path: PathBuf,
     /// Registries, as written (paths relative to the manifest's folder).
     pub registries: Vec<String>,
-    /// Output path (relative, `/`-separated) → target.
+    /// Output path (relative, `/`-separated) → target (the URL, for an upstream file).
     pub artifacts: BTreeMap<String, String>,
+    /// Output path → how to fetch it, for the outputs that are upstream files.
+    pub upstream: BTreeMap<String, UpstreamSpec>,
+}
+
+/// An output that is an upstream file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSpec {
+    /// The https:// URL.
+    pub url: String,
+    /// How long a fetched copy is used without asking (e.g. `7d`).
+    #[serde(default)]
+    pub ttl: Option<String>,
+    /// The published sha256.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Store the decoded bytes of a `.gz`/`.zst` file.
+    #[serde(default)]
+    pub decompress: bool,
+}
+
+impl UpstreamSpec {
+    /// The options [`crate::Client::fetch_url`] takes.
+    pub fn fetch_options(&self) -> Result<crate::client::upstream::FetchUrlOptions, Error> {
+        let ttl = match &self.ttl {
+            Some(text) => Some(
+                crate::config::parse_duration("ttl", text)
+                    .map_err(|e| Error::msg(ErrorKind::Usage, e.to_string()))?,
+            ),
+            None => None,
+        };
+        Ok(crate::client::upstream::FetchUrlOptions {
+            ttl,
+            sha256: self.sha256.clone(),
+            decompress: self.decompress,
+            ..Default::default()
+        })
+    }
+}
+
+/// A target as written: text, or an upstream file.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawTarget {
+    Text(String),
+    Upstream(UpstreamSpec),
 }
 
 #[derive(Deserialize)]
@@ -43,7 +95,7 @@ struct Raw {
     #[serde(default)]
     registries: Vec<String>,
     #[serde(default)]
-    artifacts: BTreeMap<String, String>,
+    artifacts: BTreeMap<String, RawTarget>,
 }
 
 fn invalid(path: &Path, detail: impl std::fmt::Display) -> Error {
@@ -89,9 +141,26 @@ impl Manifest {
     pub fn parse(path: &Path, text: &str) -> Result<Manifest, Error> {
         let raw: Raw = toml::from_str(text).map_err(|e| invalid(path, e.message()))?;
         let mut artifacts = BTreeMap::new();
+        let mut upstream = BTreeMap::new();
         for (output, target) in raw.artifacts {
             let normal = check_output_path(&output)
                 .map_err(|why| invalid(path, format!("artifact `{output}`: {why}")))?;
+            let target = match target {
+                RawTarget::Text(text) => text,
+                RawTarget::Upstream(spec) => {
+                    if !(spec.url.starts_with("https://") || spec.url.starts_with("http://")) {
+                        return Err(invalid(
+                            path,
+                            format!("artifact `{output}`: `url` must be an http(s) URL"),
+                        ));
+                    }
+                    spec.fetch_options()
+                        .map_err(|e| invalid(path, format!("artifact `{output}`: {e}")))?;
+                    let url = spec.url.clone();
+                    upstream.insert(normal.clone(), spec);
+                    url
+                }
+            };
             if target.trim().is_empty() {
                 return Err(invalid(
                     path,
@@ -121,6 +190,7 @@ impl Manifest {
             path: path.to_path_buf(),
             registries: raw.registries,
             artifacts,
+            upstream,
         })
     }
 

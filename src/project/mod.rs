@@ -169,11 +169,9 @@ impl Client {
     /// Resolves every artifact of the manifest into a fresh lockfile (fetching only the
     /// directories on the way to a path, when the cache lacks them).
     pub fn resolve_lock(&self, project: &Project) -> Result<Lockfile, Error> {
-        let needs_registry = project
-            .manifest
-            .artifacts
-            .values()
-            .any(|t| parse_target(t).is_err());
+        let needs_registry = project.manifest.artifacts.iter().any(|(path, t)| {
+            !project.manifest.upstream.contains_key(path) && parse_target(t).is_err()
+        });
         let (set, registries) = if needs_registry {
             self.project_registries(project)?
         } else {
@@ -183,9 +181,11 @@ impl Client {
         let mut lock = Lockfile::new();
         lock.registries = registries;
         for (path, target_text) in &project.manifest.artifacts {
-            let locked = self
-                .lock_one(&session, &set, project.manifest.dir(), path, target_text)
-                .context(|| format!("cannot lock `{path}` (`{target_text}`)"))?;
+            let locked = match project.manifest.upstream.get(path) {
+                Some(spec) => self.lock_upstream(path, spec),
+                None => self.lock_one(&session, &set, project.manifest.dir(), path, target_text),
+            }
+            .context(|| format!("cannot lock `{path}` (`{target_text}`)"))?;
             lock.artifacts.push(locked);
         }
         Ok(lock)
@@ -245,6 +245,29 @@ impl Client {
                         .collect()
                 })
                 .unwrap_or_default(),
+            etag: None,
+        })
+    }
+
+    /// Locks an upstream file: fetched (no request within its TTL), recorded by CID and ETag.
+    fn lock_upstream(&self, path: &str, spec: &manifest::UpstreamSpec) -> Result<Locked, Error> {
+        let fetched = self.fetch_url(&spec.url, &spec.fetch_options()?)?;
+        let cid = fetched.cid.to_string();
+        Ok(Locked {
+            path: path.to_string(),
+            target: spec.url.clone(),
+            id: None,
+            version: None,
+            alias: None,
+            registry: None,
+            root: cid.clone(),
+            subpath: String::new(),
+            cid,
+            profile: Some(fetched.record.profile.clone()),
+            size: None,
+            sha256: (!fetched.record.decompressed).then(|| fetched.record.sha256.clone()),
+            mirrors: Vec::new(),
+            etag: fetched.record.etag.clone(),
         })
     }
 

@@ -14,14 +14,14 @@ fn expected_file() -> Vec<u8> {
     splitmix64_bytes(1_048_576, 1_048_576)
 }
 
-fn schema() -> jsonschema::Validator {
+pub(crate) fn schema() -> jsonschema::Validator {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli/json-events.schema.json");
     let schema: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema")
 }
 
 /// Every line of `text` parsed and checked against the schema; returns the events' names.
-fn events(validator: &jsonschema::Validator, text: &str) -> Vec<String> {
+pub(crate) fn events(validator: &jsonschema::Validator, text: &str) -> Vec<String> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| {

@@ -300,6 +300,25 @@ fn table_diff_reports_noise_mismatches_missing_and_new_keys() {
         err.contains("2000 match (20 within the tolerance)"),
         "{err}"
     );
+    // Two CIDs have no file names: --format says what they are.
+    let ca = t.ok(&["add", "-Q", "--profile", "unixfs-v1-2025", s(&a)]);
+    let cb = t.ok(&["add", "-Q", "--profile", "unixfs-v1-2025", s(&b)]);
+    let (code, _, err) = t.run(&["diff", &ca, &cb, "--key", "gene,source"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--format"), "{err}");
+    let (code, out, _) = t.run(&[
+        "diff",
+        &ca,
+        &cb,
+        "--key",
+        "gene,source",
+        "--columns",
+        "s3",
+        "--format",
+        "tsv",
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.contains("~ G00020,gnomad: s3 60 → 61"), "{out}");
     // A key column that is not there: a usage error naming the columns.
     let (code, _, err) = t.run(&["diff", s(&a), s(&b), "--key", "symbol"]);
     assert_eq!(code, 2, "{err}");
@@ -365,4 +384,79 @@ fn tree_diff_names_files_and_what_an_update_fetches() {
     let a1 = t.ok(&["add", "-Q", "--profile", "unixfs-v1-2025", s(&v1)]);
     let (code, _, err) = t.run(&["diff", &a1, s(&v1)]);
     assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn a_manifest_url_output_is_locked_by_cid_and_etag_and_frozen_sync_reproduces_it() {
+    let files = tempfile::tempdir().unwrap();
+    let v1 = b"gene\tscore\nA\t1\n".repeat(5000);
+    put(files.path(), "metrics.tsv", &v1, 1_700_000_000);
+    let gw = Gateway::builder().files_dir(files.path()).log().start();
+    let url = format!("{}/files/metrics.tsv", gw.url);
+    let project = tempfile::tempdir().unwrap();
+    let manifest = |ttl: &str| {
+        std::fs::write(
+            project.path().join("trove.toml"),
+            format!("[artifacts]\n\"data/metrics.tsv\" = {{ url = \"{url}\", ttl = \"{ttl}\" }}\n"),
+        )
+        .unwrap();
+    };
+    manifest("1h");
+    let t = Trove::new();
+    let run = |args: &[&str]| {
+        let mut cmd = t.cmd();
+        cmd.current_dir(project.path()).args(args);
+        crate::support::output(&mut cmd)
+    };
+    let (code, _, err) = run(&["sync"]);
+    assert_eq!(code, 0, "{err}");
+    let out = project.path().join("data/metrics.tsv");
+    assert!(std::fs::read(&out).unwrap() == v1);
+    let lock: toml::Table =
+        toml::from_str(&std::fs::read_to_string(project.path().join("trove.lock")).unwrap())
+            .unwrap();
+    let locked = &lock["artifact"].as_array().unwrap()[0];
+    assert_eq!(locked["target"].as_str(), Some(url.as_str()));
+    let cid1 = locked["cid"].as_str().unwrap().to_string();
+    assert!(
+        locked["etag"].as_str().is_some_and(|e| e.starts_with('"')),
+        "{locked}"
+    );
+    assert_eq!(file_requests(&gw, "metrics.tsv").len(), 1);
+
+    // Upstream changes; within the TTL a lock asks nothing and changes nothing.
+    put(
+        files.path(),
+        "metrics.tsv",
+        b"gene\tscore\nA\t2\n",
+        1_700_000_100,
+    );
+    let (code, _, err) = run(&["lock"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(file_requests(&gw, "metrics.tsv").len(), 1);
+    // --frozen reproduces the locked version from the cache, whatever the URL serves now.
+    std::fs::remove_file(&out).unwrap();
+    let (code, _, err) = run(&["sync", "--frozen"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(std::fs::read(&out).unwrap() == v1);
+    assert_eq!(file_requests(&gw, "metrics.tsv").len(), 1);
+    // Past the TTL, sync re-locks to the new version.
+    manifest("0s");
+    let (code, _, err) = run(&["sync"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"gene\tscore\nA\t2\n");
+    let lock = std::fs::read_to_string(project.path().join("trove.lock")).unwrap();
+    assert!(!lock.contains(&cid1), "{lock}");
+    // A manifest url that is not http(s) is refused, naming the output.
+    std::fs::write(
+        project.path().join("trove.toml"),
+        "[artifacts]\n\"x\" = { url = \"ftp://example.org/x\" }\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["lock"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("artifact `x`") && err.contains("http(s)"),
+        "{err}"
+    );
 }
