@@ -278,8 +278,9 @@ impl crate::Hint for ConfigError {
     }
 }
 
-/// The process environment, read once (tests build it by hand).
-#[derive(Debug, Default, Clone)]
+/// The process environment, read once (tests build it by hand). `Debug` shows which tokens and
+/// cloud variables are set, never their values.
+#[derive(Default, Clone)]
 pub struct Env {
     /// `TROVE_CACHE_DIR`.
     pub cache_dir: Option<PathBuf>,
@@ -316,6 +317,38 @@ pub struct Env {
     /// The cloud credential variables (`AWS_*`, `GOOGLE_*`, `AZURE_*`) for object storage, as
     /// set (see [`crate::objects`]).
     pub cloud: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Env")
+            .field("cache_dir", &self.cache_dir)
+            .field("config", &self.config)
+            .field("offline", &self.offline)
+            .field("registry", &self.registry)
+            .field("forge_token", &secret(&self.forge_token))
+            .field("pin_token", &secret(&self.pin_token))
+            .field("ipfs_gateway", &self.ipfs_gateway)
+            .field("ipfs_api", &self.ipfs_api)
+            .field("ipfs_path", &self.ipfs_path)
+            .field("home", &self.home)
+            .field("p2p_bootstrap", &self.p2p_bootstrap)
+            .field("p2p_routers", &self.p2p_routers)
+            .field("p2p_mdns", &self.p2p_mdns)
+            .field("p2p_identity", &self.p2p_identity)
+            .field("rust_log", &self.rust_log)
+            .field("progress_interval", &self.progress_interval)
+            .field(
+                "cloud",
+                &self
+                    .cloud
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 /// The prefixes of the environment variables object storage reads.

@@ -159,9 +159,34 @@ impl crate::Hint for ObjectError {
 
 /// The settings every object-store URL is opened with: `object_store` configuration keys
 /// (`aws_access_key_id`, `aws_endpoint`, `google_service_account`, …) and their values.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ObjectStoreConfig {
     options: BTreeMap<String, String>,
+}
+
+/// Keys and values, except the values of anything that may be a secret.
+impl std::fmt::Debug for ObjectStoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plain = |k: &str| {
+            [
+                "region",
+                "endpoint",
+                "allow_http",
+                "virtual_hosted",
+                "profile",
+                "bucket",
+            ]
+            .iter()
+            .any(|p| k.contains(p))
+        };
+        f.debug_map()
+            .entries(
+                self.options
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), if plain(k) { v.as_str() } else { "<redacted>" })),
+            )
+            .finish()
+    }
 }
 
 impl ObjectStoreConfig {
@@ -538,6 +563,11 @@ mod tests {
             Some("https://s3.example.org")
         );
         assert_eq!(get(&env, "aws_allow_http"), None);
+        let shown = format!("{env:?}");
+        assert!(
+            shown.contains("https://s3.example.org") && !shown.contains("\"E\""),
+            "{shown}"
+        );
     }
 
     #[cfg(feature = "cloud")]
