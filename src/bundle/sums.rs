@@ -87,6 +87,20 @@ pub fn manifest_sums(manifest: &serde_json::Value, source: &str) -> Result<Sums,
 }
 
 /// Whether `text` is 64 hexadecimal digits.
+/// Checks a sha256 given on the command line (`--sha256`): a usage error naming it otherwise.
+pub fn check_sha256_arg(hex: &str) -> Result<(), crate::Error> {
+    if is_sha256_hex(hex) {
+        Ok(())
+    } else {
+        Err(crate::Error::with_hint(
+            crate::ErrorKind::Usage,
+            format!("--sha256 `{hex}` is not a sha256"),
+            "give the 64 hexadecimal digits `sha256sum` prints",
+        ))
+    }
+}
+
+/// Whether `text` is 64 hexadecimal digits.
 pub fn is_sha256_hex(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }

@@ -12,7 +12,7 @@ use crate::error::ResultExt as _;
 use crate::import::{import_path, Discard};
 use crate::progress::Silent;
 use crate::unixfs::{ImportParams, Profile};
-use crate::{Error, ErrorKind};
+use crate::Error;
 use std::path::{Path, PathBuf};
 
 /// How to import a bundle.
@@ -131,13 +131,7 @@ impl Client {
         options: &ImportOptions,
     ) -> Result<PreparedBundle, Error> {
         if let Some(hex) = &options.sha256 {
-            if !crate::bundle::sums::is_sha256_hex(hex) {
-                return Err(Error::with_hint(
-                    ErrorKind::Usage,
-                    format!("--sha256 `{hex}` is not a sha256"),
-                    "give the 64 hexadecimal digits `sha256sum` prints",
-                ));
-            }
+            crate::bundle::sums::check_sha256_arg(hex)?;
         }
         let how = PrepareOptions {
             format: None,
@@ -166,15 +160,7 @@ impl Client {
         })?;
         crate::output::check_output(out, force)?;
         let resolution = self.resolve(text)?;
-        let got = self.materialize(&resolution)?;
-        let cid = got.cid.ok_or_else(|| {
-            Error::msg(
-                ErrorKind::Usage,
-                format!(
-                    "`{text}` is a registry 2.0 entry (repository files): it has no CID to export"
-                ),
-            )
-        })?;
+        let (got, cid) = self.materialize_cid(text, &resolution, "export")?;
         let profile = match resolution.entry.as_ref().and_then(|e| e.profile) {
             Some(p) => Some(p),
             None => [Profile::UnixfsV1_2025, Profile::UnixfsV0_2015]

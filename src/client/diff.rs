@@ -250,15 +250,7 @@ impl Client {
             ));
         }
         let resolution = self.resolve(text)?;
-        let got = self.materialize(&resolution)?;
-        let cid = got.cid.ok_or_else(|| {
-            Error::msg(
-                ErrorKind::Usage,
-                format!(
-                    "`{text}` is a registry 2.0 entry (repository files): it has no CID to compare"
-                ),
-            )
-        })?;
+        let (got, cid) = self.materialize_cid(text, &resolution, "compare")?;
         Ok((
             DiffSide {
                 target: text.to_string(),

@@ -413,6 +413,26 @@ impl Client {
         self.materialize_with(resolution, self.reporter.clone())
     }
 
+    /// [`Client::materialize`] of content that has a CID (not a registry 2.0 entry's
+    /// repository files); `what` says what the CID is needed for (`export`, `compare`).
+    pub fn materialize_cid(
+        &self,
+        text: &str,
+        resolution: &Resolution,
+        what: &str,
+    ) -> Result<(Got, Cid), Error> {
+        let got = self.materialize(resolution)?;
+        let cid = got.cid.ok_or_else(|| {
+            Error::msg(
+                ErrorKind::Usage,
+                format!(
+                    "`{text}` is a registry 2.0 entry (repository files): it has no CID to {what}"
+                ),
+            )
+        })?;
+        Ok((got, cid))
+    }
+
     /// [`Client::materialize`], reporting this fetch's progress to `reporter`.
     pub fn materialize_with(
         &self,

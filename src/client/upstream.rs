@@ -183,13 +183,7 @@ impl Client {
 
     fn fetch_url_inner(&self, url: &str, options: &FetchUrlOptions) -> Result<FetchedUrl, Error> {
         if let Some(hex) = &options.sha256 {
-            if !crate::bundle::sums::is_sha256_hex(hex) {
-                return Err(Error::with_hint(
-                    ErrorKind::Usage,
-                    format!("--sha256 `{hex}` is not a sha256"),
-                    "give the 64 hexadecimal digits `sha256sum` prints",
-                ));
-            }
+            crate::bundle::sums::check_sha256_arg(hex)?;
         }
         let profile = options.profile.unwrap_or(Profile::UnixfsV1_2025);
         let record_path = self.record_path(url, options);
