@@ -76,23 +76,10 @@ impl Download {
         url: &Url,
         validators: Option<&Validators>,
     ) -> Result<Outcome, SourceError> {
-        let part = self.part.as_path();
-        let etag_path = self.etag.as_path();
         let mut may_resume = true;
         loop {
-            let have = match tokio::fs::metadata(part).await {
-                Ok(m) => m.len(),
-                Err(_) => 0,
-            };
-            let validator = if have > 0 && may_resume {
-                tokio::fs::read_to_string(etag_path)
-                    .await
-                    .ok()
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-            } else {
-                None
-            };
+            let (have, kept_etag) = self.kept().await;
+            let validator = kept_etag.filter(|_| may_resume);
             let mut request = client.reqwest().get(url.clone());
             let resuming = validator.is_some();
             if let Some(etag) = &validator {
@@ -115,16 +102,8 @@ impl Download {
                     return Ok(Outcome::NotModified(headers));
                 }
                 StatusCode::OK => {
-                    // A new download (or the server would not resume): start from zero, and
-                    // save the validator first so an interruption can resume.
-                    match strong_etag(&headers) {
-                        Some(etag) => tokio::fs::write(etag_path, etag)
-                            .await
-                            .map_err(|e| local_error("write", etag_path, e))?,
-                        None => {
-                            let _ = tokio::fs::remove_file(etag_path).await;
-                        }
-                    }
+                    // A new download (or the server would not resume): start from zero.
+                    self.save_etag(strong_etag(&headers).as_deref()).await?;
                     (0, http::content_length(&headers))
                 }
                 StatusCode::PARTIAL_CONTENT if resuming => match content_range(&headers) {
@@ -161,51 +140,11 @@ impl Download {
                 }
                 _ => return Err(http::response_error(response).await),
             };
-            let mut file = tokio::fs::OpenOptions::new()
-                .create(true)
-                .write(true)
-                .truncate(start == 0)
-                .append(start > 0)
-                .open(part)
-                .await
-                .map_err(|e| local_error("open", part, e))?;
-            let mut written = start;
-            let mut response = response;
-            loop {
-                let chunk = match tokio::time::timeout(self.idle, response.chunk()).await {
-                    Err(_) => {
-                        let _ = file.flush().await;
-                        return Err(SourceError::TimedOut(format!(
-                            "`{}` sent nothing for {:?} ({written} bytes downloaded, kept for resuming)",
-                            url, self.idle
-                        )));
-                    }
-                    Ok(Err(e)) => {
-                        let _ = file.flush().await;
-                        return Err(http::request_error(&e));
-                    }
-                    Ok(Ok(None)) => break,
-                    Ok(Ok(Some(chunk))) => chunk,
-                };
-                file.write_all(&chunk)
-                    .await
-                    .map_err(|e| local_error("write", part, e))?;
-                written += chunk.len() as u64;
-            }
-            file.flush()
-                .await
-                .map_err(|e| local_error("write", part, e))?;
-            if let Some(total) = total {
-                if written != total {
-                    return Err(SourceError::Transient {
-                        detail: format!(
-                            "the download of `{}` ended at byte {written} of {total} (kept for resuming)",
-                            url
-                        ),
-                        retry_after: None,
-                    });
-                }
-            }
+            let written = self
+                .write_part(response.bytes_stream(), start, total, url, |e, _| {
+                    http::request_error(&e)
+                })
+                .await?;
             return Ok(Outcome::Complete(written, headers));
         }
     }
@@ -217,21 +156,7 @@ impl Download {
         location: &crate::objects::ObjectLocation,
     ) -> Result<u64, SourceError> {
         use crate::objects::ObjectError;
-        use futures_util::StreamExt as _;
-        let part = self.part.as_path();
-        let have = match tokio::fs::metadata(part).await {
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        };
-        let validator = if have > 0 {
-            tokio::fs::read_to_string(&self.etag)
-                .await
-                .ok()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-        } else {
-            None
-        };
+        let (have, validator) = self.kept().await;
         let url = location.url();
         let read = match &validator {
             Some(etag) => match location.read_from(have, Some(etag)).await {
@@ -252,30 +177,85 @@ impl Download {
         };
         let read = read.map_err(|e| object_error(url, e))?;
         if read.start == 0 {
-            match &read.etag {
-                Some(etag) => tokio::fs::write(&self.etag, etag)
-                    .await
-                    .map_err(|e| local_error("write", &self.etag, e))?,
-                None => {
-                    let _ = tokio::fs::remove_file(&self.etag).await;
-                }
-            }
+            self.save_etag(read.etag.as_deref()).await?;
         } else if read.start != have {
             return Err(SourceError::Misbehaved(format!(
                 "`{url}` answered a read from byte {have} with bytes from {}",
                 read.start
             )));
         }
+        self.write_part(
+            read.stream,
+            read.start,
+            Some(read.size),
+            url,
+            |e, written| SourceError::Transient {
+                detail: format!("reading `{url}` failed after {written} bytes: {e}"),
+                retry_after: None,
+            },
+        )
+        .await
+    }
+
+    /// How many bytes of the download are kept, and the ETag they were downloaded under (only
+    /// when there are some).
+    async fn kept(&self) -> (u64, Option<String>) {
+        let have = match tokio::fs::metadata(&self.part).await {
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        };
+        let etag = if have > 0 {
+            tokio::fs::read_to_string(&self.etag)
+                .await
+                .ok()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        } else {
+            None
+        };
+        (have, etag)
+    }
+
+    /// Before a download from byte 0: saves the validator it is made under (so an
+    /// interruption can resume), or forgets an old one.
+    async fn save_etag(&self, etag: Option<&str>) -> Result<(), SourceError> {
+        match etag {
+            Some(etag) => tokio::fs::write(&self.etag, etag)
+                .await
+                .map_err(|e| local_error("write", &self.etag, e)),
+            None => {
+                let _ = tokio::fs::remove_file(&self.etag).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes `stream` into the part file from byte `start` (truncating it at 0, appending
+    /// otherwise) until it ends, stalls for the idle time-out or fails (`failed` names the
+    /// error, given the bytes written); what was written stays for resuming. A stream that ends
+    /// before `total` is a transient failure. Returns the part file's length.
+    async fn write_part<S, E>(
+        &self,
+        mut stream: S,
+        start: u64,
+        total: Option<u64>,
+        url: &Url,
+        failed: impl Fn(E, u64) -> SourceError,
+    ) -> Result<u64, SourceError>
+    where
+        S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    {
+        use futures_util::StreamExt as _;
+        let part = self.part.as_path();
         let mut file = tokio::fs::OpenOptions::new()
             .create(true)
             .write(true)
-            .truncate(read.start == 0)
-            .append(read.start > 0)
+            .truncate(start == 0)
+            .append(start > 0)
             .open(part)
             .await
             .map_err(|e| local_error("open", part, e))?;
-        let mut written = read.start;
-        let mut stream = read.stream;
+        let mut written = start;
         loop {
             let chunk = match tokio::time::timeout(self.idle, stream.next()).await {
                 Err(_) => {
@@ -287,10 +267,7 @@ impl Download {
                 }
                 Ok(Some(Err(e))) => {
                     let _ = file.flush().await;
-                    return Err(SourceError::Transient {
-                        detail: format!("reading `{url}` failed after {written} bytes: {e}"),
-                        retry_after: None,
-                    });
+                    return Err(failed(e, written));
                 }
                 Ok(None) => break,
                 Ok(Some(Ok(chunk))) => chunk,
@@ -303,14 +280,15 @@ impl Download {
         file.flush()
             .await
             .map_err(|e| local_error("write", part, e))?;
-        if written != read.size {
-            return Err(SourceError::Transient {
-                detail: format!(
-                    "the download of `{url}` ended at byte {written} of {} (kept for resuming)",
-                    read.size
-                ),
-                retry_after: None,
-            });
+        if let Some(total) = total {
+            if written != total {
+                return Err(SourceError::Transient {
+                    detail: format!(
+                        "the download of `{url}` ended at byte {written} of {total} (kept for resuming)"
+                    ),
+                    retry_after: None,
+                });
+            }
         }
         Ok(written)
     }
