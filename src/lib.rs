@@ -7,6 +7,7 @@
 //! - [`varint`], [`dagpb`], [`cbor`], [`dag`], [`bitswap_message`]: codecs, no IO.
 //! - [`unixfs`]: the UnixFS importer (Kubo-identical profiles) and reader (files, ranges,
 //!   directories, HAMT shards), no IO.
+//! - [`compression`]: gzip and zstd around files, told by name or first bytes.
 //! - [`car`]: CARv1 read/write and CARv2 read over byte streams; DAG export/import.
 //! - [`store`]: the block store traits, an in-memory store and the on-disk cache.
 //! - [`import`]: files and directories from disk into blocks, on all cores.
@@ -47,6 +48,7 @@ pub mod cbor;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod client;
+pub mod compression;
 pub mod config;
 pub mod content;
 pub mod dag;

@@ -120,11 +120,13 @@ pub fn prepare(
 /// Recognises an archive by its first bytes (for downloads whose name says nothing): gzip and
 /// zstd are taken as compressed tars, `PK\x03\x04` as zip, `ustar` at offset 257 as tar.
 pub fn sniff(head: &[u8]) -> Option<Format> {
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Some(Format::TarGz)
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Some(Format::TarZst)
-    } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+    use crate::compression::Compression;
+    match Compression::sniff(head) {
+        Compression::Gzip => return Some(Format::TarGz),
+        Compression::Zstd => return Some(Format::TarZst),
+        Compression::None => {}
+    }
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         Some(Format::Zip)
     } else if head.len() >= 262 && &head[257..262] == b"ustar" {
         Some(Format::Tar)

@@ -15,6 +15,7 @@
 //! nothing behind.
 
 use super::{BundleError, Format, Limits};
+use crate::compression::Compression;
 use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -47,15 +48,14 @@ pub fn unpack(
     };
     match format {
         Format::Tar => sandbox.tar(BufReader::with_capacity(1 << 20, file), "tar", &corrupt)?,
-        Format::TarGz => sandbox.tar(
-            flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file)),
-            "gzip-compressed tar",
-            &corrupt,
-        )?,
-        Format::TarZst => {
-            let decoder = zstd::stream::read::Decoder::new(file)
-                .map_err(|e| corrupt("zstd-compressed tar", &e))?;
-            sandbox.tar(decoder, "zstd-compressed tar", &corrupt)?
+        Format::TarGz | Format::TarZst => {
+            let (compression, what) = if format == Format::TarGz {
+                (Compression::Gzip, "gzip-compressed tar")
+            } else {
+                (Compression::Zstd, "zstd-compressed tar")
+            };
+            let decoder = compression.reader(file).map_err(|e| corrupt(what, &e))?;
+            sandbox.tar(decoder, what, &corrupt)?
         }
         Format::Zip => sandbox.zip(BufReader::with_capacity(1 << 20, file), &corrupt)?,
     }

@@ -15,6 +15,7 @@
 //! written atomically, and only once the content is in the store.
 
 use super::Client;
+use crate::compression::Compression;
 use crate::content::{parse_cid, Cid};
 use crate::error::{Error, ErrorKind, ResultExt};
 use crate::fetch::download::{Download, Outcome, Validators};
@@ -23,7 +24,6 @@ use crate::unixfs::Profile;
 use reqwest::header::{HeaderMap, CACHE_CONTROL, ETAG, LAST_MODIFIED};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -355,26 +355,18 @@ impl Client {
             .prefix(".decoded-")
             .tempfile_in(&tmp)
             .map_err(|e| Error::io("create a file in", &tmp, e))?;
-        let mut head = [0u8; 4];
-        let n = std::fs::File::open(part)
-            .and_then(|mut f| f.read(&mut head))
-            .map_err(|e| Error::io("read", part, e))?;
-        let file = std::fs::File::open(part).map_err(|e| Error::io("read", part, e))?;
-        let input = std::io::BufReader::with_capacity(1 << 20, file);
-        let mut reader: Box<dyn Read> = if head[..n].starts_with(&[0x1f, 0x8b]) {
-            Box::new(flate2::read::MultiGzDecoder::new(input))
-        } else if head[..n].starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Box::new(
-                zstd::stream::read::Decoder::with_buffer(input)
-                    .map_err(|e| Error::io("decode", part, e))?,
-            )
-        } else {
+        let compression = Compression::sniff_file(part).map_err(|e| Error::io("read", part, e))?;
+        if compression == Compression::None {
             return Err(Error::with_hint(
                 ErrorKind::Usage,
                 format!("`{url}` is neither gzip nor zstd data, so it cannot be decompressed"),
                 "drop --decompress to store the file as published",
             ));
-        };
+        }
+        let file = std::fs::File::open(part).map_err(|e| Error::io("read", part, e))?;
+        let mut reader = compression
+            .reader(file)
+            .map_err(|e| Error::io("decode", part, e))?;
         std::io::copy(&mut reader, out.as_file_mut()).map_err(|e| {
             Error::with_hint(
                 ErrorKind::Integrity,

@@ -17,6 +17,7 @@
 //! time a comparison takes; the lock-step join and the spill are hand-written because no crate
 //! does a bounded-memory keyed diff. Each file is read on a thread of its own.
 
+pub use crate::compression::Compression;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
@@ -145,17 +146,6 @@ pub enum TableFormat {
     Jsonl,
     /// A JSON array of objects.
     Json,
-}
-
-/// A compression around a table file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    /// None.
-    None,
-    /// gzip (`.gz`).
-    Gzip,
-    /// zstd (`.zst`).
-    Zstd,
 }
 
 impl TableFormat {
@@ -372,30 +362,9 @@ fn open(path: &Path, compression: Compression) -> Result<Box<dyn Read + Send>, T
         path: path.to_path_buf(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let buffered = BufReader::with_capacity(1 << 20, file);
-    Ok(match compression {
-        Compression::None => Box::new(buffered),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
-        Compression::Zstd => {
-            Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(io)?)
-        }
-    })
-}
-
-/// gzip or zstd by a file's first bytes, else none.
-fn sniff_compression(path: &Path) -> Compression {
-    let mut head = [0u8; 4];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .unwrap_or(0);
-    if head[..n].starts_with(&[0x1f, 0x8b]) {
-        Compression::Gzip
-    } else if head[..n].starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Compression::Zstd
-    } else {
-        Compression::None
-    }
+    compression
+        .reader(std::fs::File::open(path).map_err(io)?)
+        .map_err(io)
 }
 
 fn json_text(value: &serde_json::Value) -> String {
@@ -409,7 +378,10 @@ fn json_text(value: &serde_json::Value) -> String {
 impl Rows {
     fn open(path: &Path, name: &str, given: Option<TableFormat>) -> Result<Rows, TableError> {
         let (format, compression) = match (TableFormat::from_name(name), given) {
-            (_, Some(format)) => (format, sniff_compression(path)),
+            (_, Some(format)) => (
+                format,
+                Compression::sniff_file(path).unwrap_or(Compression::None),
+            ),
             (Some(named), None) => named,
             (None, None) => {
                 return Err(TableError::UnknownFormat {
