@@ -67,6 +67,8 @@ pub mod protobuf;
 #[cfg(feature = "publish")]
 pub mod publish;
 pub mod registry;
+#[cfg(feature = "server")]
+pub mod serve;
 pub mod store;
 pub mod target;
 #[cfg(test)]

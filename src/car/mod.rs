@@ -31,7 +31,7 @@ mod writer;
 
 pub use dag::{check_dag, export_dag, import_car, ExportSummary, ImportSummary, RootStatus};
 pub use reader::{Blocks, CarReader, Sections};
-pub use writer::CarWriter;
+pub use writer::{header_bytes, section_prefix, CarWriter};
 
 use crate::content::Cid;
 use crate::store::StoreError;

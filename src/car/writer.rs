@@ -20,10 +20,7 @@ pub struct CarWriter<W: Write> {
 impl<W: Write> CarWriter<W> {
     /// Writes the header `{roots, version: 1}` (canonical DAG-CBOR, as Kubo writes it).
     pub fn new(mut out: W, roots: &[Cid]) -> Result<Self, CarError> {
-        let header = cbor::encode_car_header(roots);
-        let mut buf = Vec::with_capacity(header.len() + 10);
-        varint::encode(header.len() as u64, &mut buf);
-        buf.extend_from_slice(&header);
+        let buf = header_bytes(roots);
         out.write_all(&buf).map_err(CarError::Write)?;
         Ok(CarWriter {
             out,
@@ -47,10 +44,7 @@ impl<W: Write> CarWriter<W> {
                 max: MAX_BLOCK_SIZE,
             });
         }
-        let cid_bytes = cid.to_bytes();
-        let mut prefix = Vec::with_capacity(cid_bytes.len() + 10);
-        varint::encode((cid_bytes.len() + data.len()) as u64, &mut prefix);
-        prefix.extend_from_slice(&cid_bytes);
+        let prefix = section_prefix(cid, data.len());
         self.out.write_all(&prefix).map_err(CarError::Write)?;
         self.out.write_all(data).map_err(CarError::Write)?;
         self.bytes += (prefix.len() + data.len()) as u64;
@@ -73,6 +67,25 @@ impl<W: Write> CarWriter<W> {
         self.out.flush().map_err(CarError::Write)?;
         Ok(self.out)
     }
+}
+
+/// A CARv1 header `{roots, version: 1}` with its length prefix: the first bytes of a CAR.
+pub fn header_bytes(roots: &[Cid]) -> Vec<u8> {
+    let header = cbor::encode_car_header(roots);
+    let mut buf = Vec::with_capacity(header.len() + 10);
+    varint::encode(header.len() as u64, &mut buf);
+    buf.extend_from_slice(&header);
+    buf
+}
+
+/// What goes before a block's `len` bytes of data in a section: the section's length and the
+/// CID (for writers that send the data from where it already is).
+pub fn section_prefix(cid: &Cid, len: usize) -> Vec<u8> {
+    let cid_bytes = cid.to_bytes();
+    let mut prefix = Vec::with_capacity(cid_bytes.len() + 10);
+    varint::encode((cid_bytes.len() + len) as u64, &mut prefix);
+    prefix.extend_from_slice(&cid_bytes);
+    prefix
 }
 
 #[cfg(test)]

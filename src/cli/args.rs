@@ -816,20 +816,38 @@ pub struct GetArgs {
 
 /// `trove serve`.
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("servers").required(true).multiple(true).args(["p2p", "http"]))]
 pub struct ServeArgs {
-    /// Serve the local cache over bitswap with the embedded libp2p node (the only server so
-    /// far; required).
-    #[arg(long, required = true)]
+    /// Serve the local cache over bitswap with the embedded libp2p node.
+    #[arg(long)]
     pub p2p: bool,
-    /// An address to listen on (repeatable; default: the config's `p2p.listen`, else
-    /// /ip4/0.0.0.0/tcp/0 and /ip4/0.0.0.0/udp/0/quic-v1).
+    /// Serve the local cache over HTTP: a trustless gateway at /ipfs/{cid} and the registry's
+    /// web page at / (default address: 127.0.0.1:8080; port 0 picks a free one).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8080")]
+    pub http: Option<String>,
+    /// With --http: fetch content a request asks for that the cache lacks through the
+    /// configured sources first (and keep it), instead of answering 404.
+    #[arg(long, requires = "http")]
+    pub fetch: bool,
+    /// With --http: a trustless gateway the fetches may use (repeatable; replaces the
+    /// configured list).
+    #[arg(long = "gateway", value_name = "URL", requires = "fetch")]
+    pub gateways: Vec<String>,
+    /// With --http: serve no registry page at / (only the gateway).
+    #[arg(long, requires = "http")]
+    pub no_page: bool,
+    /// The registries the page lists.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// With --p2p: an address to listen on (repeatable; default: the config's `p2p.listen`,
+    /// else /ip4/0.0.0.0/tcp/0 and /ip4/0.0.0.0/udp/0/quic-v1).
     #[arg(long = "listen", value_name = "MULTIADDR")]
     pub listen: Vec<String>,
     /// A peer to connect to at start (repeatable).
     #[arg(long = "peer", value_name = "MULTIADDR")]
     pub peers: Vec<String>,
-    /// Print the node's peer ID and addresses as one JSON line on standard output once it
-    /// listens (for supervisors and scripts), instead of the text lines on standard error.
+    /// Print what the servers listen on as JSON lines on standard output (for supervisors
+    /// and scripts), instead of text.
     #[arg(long)]
     pub json: bool,
 }

@@ -86,7 +86,7 @@ pub(crate) fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<i32> {
 #[cfg(feature = "p2p")]
 fn seed(client: &Client, cid: &crate::content::Cid, args: &GetArgs) -> anyhow::Result<()> {
     let quiet = args.fetch.quiet || args.fetch.json;
-    super::serve::seed(
+    super::serve_p2p::seed(
         client,
         cid,
         &args.target,

@@ -17,8 +17,9 @@ mod project;
 #[cfg(feature = "publish")]
 mod publish;
 mod registry;
-#[cfg(feature = "p2p")]
 mod serve;
+#[cfg(feature = "p2p")]
+mod serve_p2p;
 mod settings;
 mod upstream;
 
@@ -144,10 +145,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Car(cmd) => car::run(&ctx, cmd),
         Command::Get(args) => get::get(&ctx, args),
         Command::Cat(args) => get::cat(&ctx, args),
-        #[cfg(feature = "p2p")]
         Command::Serve(args) => serve::run(&ctx, args),
-        #[cfg(not(feature = "p2p"))]
-        Command::Serve(_) => Err(not_built("serve --p2p", "p2p")),
         Command::Cache(cmd) => cache::run(&ctx, cmd),
         Command::List(args) => registry::list(&ctx, args),
         Command::Search(args) => registry::search(&ctx, args),
@@ -232,7 +230,7 @@ impl Context {
 
 /// The error for a command this build was made without.
 #[allow(dead_code)] // used only in builds without some features
-fn not_built(command: &str, feature: &str) -> anyhow::Error {
+pub(crate) fn not_built(command: &str, feature: &str) -> anyhow::Error {
     crate::Error::with_hint(
         crate::ErrorKind::Usage,
         format!("`trove {command}` is not in this build of trove"),

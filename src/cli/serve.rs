@@ -1,208 +1,195 @@
-//! `trove serve --p2p` and `trove get --seed`: the local cache served over bitswap until the
-//! process is interrupted.
+//! `trove serve`: the local cache served until the process is interrupted, over HTTP
+//! (`--http`: a trustless gateway and the registry page, see [`crate::serve`]), over bitswap
+//! (`--p2p`, see `serve_p2p.rs`), or both from one process.
 //!
-//! Once listening, one line per address goes to standard output,
-//! `LISTENING <multiaddr>/p2p/<peer id>`, so scripts can dial the node. Kept roots (or the root
-//! just fetched) are announced as provider records in the DHTs as soon as a DHT peer is
-//! connected. With `--json` the same goes out as JSON lines instead:
-//! `{"event":"listening","addr":…,"peer_id":…}` per address and `{"event":"stopped",…}` at the
-//! end.
+//! Once the HTTP server listens, `LISTENING http://HOST:PORT` goes to standard output (with
+//! `--json`: `{"event":"listening","url":…}`), so scripts can wait for it and read the port
+//! when they asked for port 0. SIGINT or SIGTERM stop both servers; answers in flight get a
+//! few seconds to finish.
 
 use super::args::ServeArgs;
 use super::Context;
-use crate::client::settings::{multiaddrs, p2p_config};
-use crate::client::{Client, Settings};
-use crate::content::Cid;
-use crate::fetch::p2p::{self, BlockProvider, NodeEvent, P2pConfig};
-use crate::store::FsStore;
+#[cfg(feature = "server")]
 use anyhow::Context as _;
-use std::collections::HashSet;
-use std::io::Write;
+#[cfg(feature = "server")]
+use std::io::Write as _;
+#[cfg(feature = "server")]
 use std::sync::Arc;
 
-/// Listen addresses when neither `--listen` nor `p2p.listen` says otherwise.
-pub(crate) const DEFAULT_LISTEN: &[&str] = &["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"];
-
-/// How long after a new connection the roots are announced again.
-const ANNOUNCE_DELAY: std::time::Duration = std::time::Duration::from_secs(3);
-/// How often the roots are announced while serving.
-const REANNOUNCE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
-
 pub(crate) fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<i32> {
-    debug_assert!(args.p2p, "clap requires --p2p");
-    let store = Arc::new(ctx.store()?);
-    let config = serving_config(ctx.settings()?, &args.peers, &args.listen)?;
-    let roots: Vec<Cid> = store
-        .kept_roots()
-        .context("cannot list the kept roots")?
-        .into_iter()
-        .map(|r| r.cid)
-        .collect();
+    #[cfg(not(feature = "server"))]
+    if args.http.is_some() {
+        return Err(super::not_built("serve --http", "server"));
+    }
+    #[cfg(not(feature = "p2p"))]
+    if args.p2p {
+        return Err(super::not_built("serve --p2p", "p2p"));
+    }
+    #[cfg(feature = "server")]
+    {
+        run_servers(ctx, args)
+    }
+    #[cfg(all(not(feature = "server"), feature = "p2p"))]
+    {
+        run_p2p_only(ctx, args)
+    }
+    #[cfg(all(not(feature = "server"), not(feature = "p2p")))]
+    {
+        let _ = (ctx, args);
+        unreachable!("one of --http and --p2p is required, and neither is built")
+    }
+}
+
+#[cfg(all(not(feature = "server"), feature = "p2p"))]
+fn run_p2p_only(ctx: &Context, args: ServeArgs) -> anyhow::Result<i32> {
+    use anyhow::Context as _;
+    let (store, config, roots) = super::serve_p2p::prepare(ctx, &args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let say = if args.json { Say::Json } else { Say::Text };
-    runtime.block_on(serve_until_interrupted(store, config, roots, say))?;
+    let say = if args.json {
+        super::serve_p2p::Say::Json
+    } else {
+        super::serve_p2p::Say::Text
+    };
+    runtime.block_on(super::serve_p2p::serve_until_interrupted(
+        store, config, roots, say,
+    ))?;
     Ok(0)
 }
 
-/// The p2p settings of a serving node: `peers` and `listen` from the command line (else the
-/// config file, else [`DEFAULT_LISTEN`]) and the persistent identity.
-pub(crate) fn serving_config(
-    settings: &Settings,
-    peers: &[String],
-    listen: &[String],
-) -> anyhow::Result<P2pConfig> {
-    let mut config = p2p_config(peers, &settings.env, &settings.config)?;
-    if !listen.is_empty() {
-        config.listen = multiaddrs("--listen", listen)?;
-    } else if config.listen.is_empty() {
-        let defaults: Vec<String> = DEFAULT_LISTEN.iter().map(|s| s.to_string()).collect();
-        config.listen = multiaddrs("the default listen addresses", &defaults)?;
+#[cfg(feature = "server")]
+fn run_servers(ctx: &Context, args: ServeArgs) -> anyhow::Result<i32> {
+    let mut options = super::settings::registry_options(ctx.options(), &args.registry);
+    if !args.gateways.is_empty() {
+        options.gateways = args.gateways.clone();
     }
-    config.identity = Some(settings.identity_path()?);
-    Ok(config)
-}
-
-/// `get --seed`: serves the client's store over bitswap (announcing `cid`) until interrupted.
-pub(crate) fn seed(
-    client: &Client,
-    cid: &Cid,
-    label: &str,
-    peers: &[String],
-    listen: &[String],
-    quiet: bool,
-) -> anyhow::Result<()> {
-    client
-        .store()
-        .keep_root(cid, label)
-        .context("cannot keep the root being seeded")?;
-    let config = serving_config(client.settings(), peers, listen)?;
-    client.block_on(serve_until_interrupted(
-        client.store().clone(),
-        config,
-        vec![*cid],
-        if quiet { Say::Quiet } else { Say::Text },
-    ))
-}
-
-/// How a serving node speaks: the address lines on standard output always (JSON lines with
-/// `Json`), the rest on standard error unless `Quiet` or `Json`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Say {
-    Text,
-    Quiet,
-    Json,
-}
-
-/// Serves `store` until SIGINT or SIGTERM, announcing `roots`.
-pub(crate) async fn serve_until_interrupted(
-    store: Arc<FsStore>,
-    config: P2pConfig,
-    roots: Vec<Cid>,
-    say: Say,
-) -> anyhow::Result<()> {
-    let quiet = say != Say::Text;
-    let provider: Arc<dyn BlockProvider> = store.clone();
-    let started = p2p::start(&config, Some(provider)).await?;
-    let node = started.node.clone();
-    for (addr, why) in &started.unreachable {
-        eprintln!("warning: cannot reach peer `{addr}`: {why}");
-    }
-    let mut events = node.subscribe();
-    let peer_id = node.peer_id();
-    let mut printed = HashSet::new();
-    let print = |addr: &libp2p::Multiaddr, printed: &mut HashSet<String>| {
-        let line = if say == Say::Json {
-            serde_json::json!({
-                "event": "listening",
-                "addr": format!("{addr}/p2p/{peer_id}"),
-                "peer_id": peer_id.to_string(),
-            })
-            .to_string()
-        } else {
-            format!("LISTENING {addr}/p2p/{peer_id}")
+    let reporter = Arc::new(super::progress::CliReporter::new(args.json, false, true));
+    let client = Arc::new(ctx.client(&options, reporter)?);
+    let http = match &args.http {
+        Some(addr) => Some((listen_address(addr)?, http_server(&client, &args)?)),
+        None => None,
+    };
+    #[cfg(feature = "p2p")]
+    let p2p = if args.p2p {
+        Some(super::serve_p2p::prepare(ctx, &args)?)
+    } else {
+        None
+    };
+    let json = args.json;
+    let store_dir = client.store().root().to_path_buf();
+    client.block_on(async move {
+        let http = async move {
+            let Some((addr, server)) = http else {
+                return anyhow::Ok(());
+            };
+            let listener = tokio::net::TcpListener::bind(&addr)
+                .await
+                .with_context(|| format!("cannot listen on `{addr}` (is the port in use? pick another with --http HOST:PORT, or port 0 for any free one)"))?;
+            let url = format!("http://{}", listener.local_addr().context("no local address")?);
+            {
+                let mut out = std::io::stdout().lock();
+                let line = if json {
+                    serde_json::json!({"event": "listening", "url": url}).to_string()
+                } else {
+                    format!("LISTENING {url}")
+                };
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+            if !json {
+                eprintln!(
+                    "serving {} over HTTP: trustless gateway at {url}/ipfs/{{cid}}, registry at {url}/; press Ctrl-C to stop",
+                    store_dir.display()
+                );
+            }
+            server.run(listener, interrupted()).await?;
+            if !json {
+                eprintln!("HTTP server stopped");
+            }
+            Ok(())
         };
-        if printed.insert(line.clone()) {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
-        }
-    };
-    for addr in node.listen_addrs() {
-        print(&addr, &mut printed);
+        #[cfg(feature = "p2p")]
+        let p2p = async move {
+            let Some((store, config, roots)) = p2p else {
+                return anyhow::Ok(());
+            };
+            let say = if json { super::serve_p2p::Say::Json } else { super::serve_p2p::Say::Text };
+            super::serve_p2p::serve_until_interrupted(store, config, roots, say).await
+        };
+        #[cfg(not(feature = "p2p"))]
+        let p2p = async { anyhow::Ok(()) };
+        tokio::try_join!(http, p2p).map(|_| ())
+    })?;
+    Ok(0)
+}
+
+/// The HTTP server with the registry page (unless `--no-page`): when the registries cannot
+/// be read the page is left out with a warning, unless `--registry` named them.
+#[cfg(feature = "server")]
+fn http_server(
+    client: &Arc<crate::client::Client>,
+    args: &ServeArgs,
+) -> anyhow::Result<crate::serve::HttpServer> {
+    let server = client.http_server(args.fetch);
+    if args.no_page {
+        return Ok(server);
     }
-    if !quiet {
-        eprintln!(
-            "serving {} over bitswap as {peer_id} ({} kept root(s)); press Ctrl-C to stop",
-            store.root().display(),
-            roots.len()
-        );
-    }
-    let announce = |node: &p2p::Node| {
-        let node = node.clone();
-        let roots = roots.clone();
-        async move {
-            for root in roots {
-                let _ = node.provide(root.hash().to_bytes()).await;
-            }
+    match client.registry_page() {
+        Ok(page) => Ok(server.with_page(page)),
+        Err(e) if args.registry.registries.is_empty() => {
+            eprintln!("warning: no registry page at / ({e}); the gateway is served all the same");
+            Ok(server)
         }
-    };
-    announce(&node).await;
-    // Provider records need DHT peers: announce again shortly after connections come up
-    // (identify has then told the DHT about them), and periodically after that.
-    let mut announce_at = tokio::time::Instant::now() + REANNOUNCE;
-    let mut announcements_after_connect = 0;
-    let mut terminate = terminate_signal()?;
-    loop {
-        tokio::select! {
-            event = events.recv() => match event {
-                Ok(NodeEvent::Listening(addr)) => print(&addr, &mut printed),
-                Ok(NodeEvent::Connected(_)) if announcements_after_connect < 3 => {
-                    announcements_after_connect += 1;
-                    announce_at = announce_at.min(tokio::time::Instant::now() + ANNOUNCE_DELAY);
+        Err(e) => Err(anyhow::Error::from(e).context("cannot read the registries for the page")),
+    }
+}
+
+/// `--http ADDR`: `HOST:PORT`, a bare port (on 127.0.0.1), or an `http://` URL.
+#[cfg(feature = "server")]
+fn listen_address(text: &str) -> anyhow::Result<String> {
+    let addr = text
+        .strip_prefix("http://")
+        .unwrap_or(text)
+        .trim_end_matches('/');
+    if addr.parse::<u16>().is_ok() {
+        return Ok(format!("127.0.0.1:{addr}"));
+    }
+    let valid = addr
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if !valid {
+        return Err(crate::Error::with_hint(
+            crate::ErrorKind::Usage,
+            format!("`--http {text}` is not an address to listen on"),
+            "give HOST:PORT (127.0.0.1:8080, 0.0.0.0:80, [::1]:8080) or a port".to_string(),
+        )
+        .into());
+    }
+    Ok(addr.to_string())
+}
+
+/// Completes on SIGINT or SIGTERM.
+#[cfg(feature = "server")]
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
                 }
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(_) => break,
-            },
-            () = tokio::time::sleep_until(announce_at) => {
-                announce(&node).await;
-                announce_at = tokio::time::Instant::now() + REANNOUNCE;
-            }
-            _ = tokio::signal::ctrl_c() => break,
-            _ = terminate.recv() => break,
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
         }
     }
-    let stats = started.bitswap.stats();
-    match say {
-        Say::Text => eprintln!("stopped; sent {} block(s)", stats.blocks_sent),
-        Say::Json => println!(
-            "{}",
-            serde_json::json!({"event": "stopped", "blocks_sent": stats.blocks_sent})
-        ),
-        Say::Quiet => {}
-    }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn terminate_signal() -> anyhow::Result<tokio::signal::unix::Signal> {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot watch for SIGTERM")
-}
-
-#[cfg(not(unix))]
-fn terminate_signal() -> anyhow::Result<NeverSignal> {
-    Ok(NeverSignal)
-}
-
-#[cfg(not(unix))]
-struct NeverSignal;
-
-#[cfg(not(unix))]
-impl NeverSignal {
-    async fn recv(&mut self) -> Option<()> {
-        std::future::pending().await
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -17,6 +17,8 @@ pub mod cache;
 pub mod diff;
 pub mod install;
 pub mod outputs;
+#[cfg(feature = "server")]
+pub mod serve;
 pub mod session;
 pub mod settings;
 pub mod snapshot;

@@ -8,8 +8,10 @@ pub mod hamt;
 pub mod params;
 pub mod pb;
 pub mod reader;
+pub mod scope;
 
 pub use dir::{check_entry_name, symlink_block, DirBuilder, NameError};
 pub use file::{import_bytes, leaf_block, leaf_root, make_leaf, DagRoot, FileBuilder, Leaf};
 pub use params::{parse_chunker, ImportOverrides, ImportParams, Profile};
 pub use reader::{DirEntry, NodeKind, ReadError, Reader};
+pub use scope::{CarPlan, DagScope, EntityBytes, PlanError, Section};

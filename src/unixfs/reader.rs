@@ -130,7 +130,7 @@ pub struct Reader<G> {
     getter: G,
 }
 
-enum Decoded {
+pub(super) enum Decoded {
     Raw(Block),
     Pb { node: PbNode, data: UnixfsData },
     Other(String),
@@ -250,6 +250,16 @@ impl<G: BlockGetter> Reader<G> {
     /// Looks up one entry of a directory without listing all of it (HAMTs are searched by hash,
     /// so only the shards on the way are needed).
     pub fn lookup(&self, dir: &Cid, name: &str) -> Result<Option<DirEntry>, ReadError> {
+        self.lookup_traced(dir, name, &mut Vec::new())
+    }
+
+    /// [`Reader::lookup`], adding the HAMT shards crossed below `dir` to `trace`.
+    fn lookup_traced(
+        &self,
+        dir: &Cid,
+        name: &str,
+        trace: &mut Vec<Cid>,
+    ) -> Result<Option<DirEntry>, ReadError> {
         match self.directory(dir)? {
             Directory::Plain(node) => Ok(node
                 .links
@@ -260,7 +270,7 @@ impl<G: BlockGetter> Reader<G> {
                     cid: l.hash,
                     tsize: l.tsize,
                 })),
-            Directory::Sharded(node, data) => self.lookup_shard(dir, node, &data, name),
+            Directory::Sharded(node, data) => self.lookup_shard(dir, node, &data, name, trace),
         }
     }
 
@@ -270,6 +280,7 @@ impl<G: BlockGetter> Reader<G> {
         mut node: PbNode,
         data: &UnixfsData,
         name: &str,
+        trace: &mut Vec<Cid>,
     ) -> Result<Option<DirEntry>, ReadError> {
         let hash = hamt::hash_name(name);
         let mut fanout = shard_fanout(cid, data)?;
@@ -296,6 +307,7 @@ impl<G: BlockGetter> Reader<G> {
                 }));
             }
             let (n, d) = self.child_shard(&link.hash)?;
+            trace.push(link.hash);
             fanout = shard_fanout(&link.hash, &d)?;
             node = n;
             shard = link.hash;
@@ -330,6 +342,14 @@ impl<G: BlockGetter> Reader<G> {
 
     /// Follows `path` (components separated by `/`) from `root` through directories.
     pub fn resolve(&self, root: &Cid, path: &str) -> Result<Cid, ReadError> {
+        self.resolve_traced(root, path).map(|(cid, _)| cid)
+    }
+
+    /// [`Reader::resolve`], also returning every block crossed on the way, in order: each
+    /// directory on the path and the HAMT shards searched in it (what a trustless gateway sends
+    /// before the content at the end of a path).
+    pub fn resolve_traced(&self, root: &Cid, path: &str) -> Result<(Cid, Vec<Cid>), ReadError> {
+        let mut trace = Vec::new();
         let mut current = *root;
         for component in path.split('/').filter(|c| !c.is_empty()) {
             if component == "." || component == ".." || component.contains('\0') {
@@ -337,7 +357,8 @@ impl<G: BlockGetter> Reader<G> {
                     component.escape_debug().to_string(),
                 ));
             }
-            match self.lookup(&current, component)? {
+            trace.push(current);
+            match self.lookup_traced(&current, component, &mut trace)? {
                 Some(entry) => current = entry.cid,
                 None => {
                     return Err(ReadError::NotFound {
@@ -348,7 +369,7 @@ impl<G: BlockGetter> Reader<G> {
                 }
             }
         }
-        Ok(current)
+        Ok((current, trace))
     }
 }
 
@@ -667,7 +688,11 @@ fn kind_of(cid: &Cid, decoded: Decoded) -> Result<NodeKind, ReadError> {
 }
 
 /// The size a file node declares, after checking its fields agree with each other.
-fn declared_file_size(cid: &Cid, node: &PbNode, data: &UnixfsData) -> Result<u64, ReadError> {
+pub(super) fn declared_file_size(
+    cid: &Cid,
+    node: &PbNode,
+    data: &UnixfsData,
+) -> Result<u64, ReadError> {
     if node.links.len() != data.blocksizes.len() {
         return Err(invalid(
             cid,
@@ -740,12 +765,12 @@ fn decoded_kind(d: &Decoded) -> &'static str {
     }
 }
 
-fn invalid(cid: &Cid, detail: String) -> ReadError {
+pub(super) fn invalid(cid: &Cid, detail: String) -> ReadError {
     ReadError::Invalid { cid: *cid, detail }
 }
 
 /// Decodes a block fetched for `cid`.
-fn decode_block(cid: &Cid, block: Block) -> Result<Decoded, ReadError> {
+pub(super) fn decode_block(cid: &Cid, block: Block) -> Result<Decoded, ReadError> {
     match cid.codec() {
         RAW => Ok(Decoded::Raw(block)),
         DAG_PB => {

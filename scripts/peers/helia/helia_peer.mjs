@@ -29,6 +29,14 @@
  *       start, dial and download. Blocks are asked of every connected peer
  *       (no session, no routing), directories' children 8 at a time.
  *
+ *   node helia_peer.mjs gateway-fetch --gateway URL --cid CID --out PATH
+ *                                     [--timeout SECONDS]
+ *       A Helia node with no libp2p at all (createHeliaLight + @helia/http's
+ *       withHTTP): blocks come only from the trustless gateway URL (its
+ *       recursive gateway, loopback and plain http allowed, no delegated
+ *       routers), verified by Helia. Writes the UnixFS DAG of CID to PATH
+ *       and prints the same JSON line as `fetch`.
+ *
  *   node helia_peer.mjs hash PATH [--profile PROFILE]
  *       Prints the root CID Helia's importer gives PATH; no network node.
  *
@@ -63,6 +71,7 @@ import { parseArgs } from 'node:util'
 const USAGE = `usage:
   helia_peer.mjs serve [--port P] [--add PATH ...] [--profile v1-raw-1m|v0-pb-256k] [--connect MULTIADDR ...]
   helia_peer.mjs fetch --connect MULTIADDR --cid CID --out PATH [--timeout SECONDS] [--port P]
+  helia_peer.mjs gateway-fetch --gateway URL --cid CID --out PATH [--timeout SECONDS]
   helia_peer.mjs hash PATH [--profile v1-raw-1m|v0-pb-256k]`
 
 const PROFILE_NAMES = ['v1-raw-1m', 'v0-pb-256k']
@@ -361,6 +370,62 @@ async function cmdFetch (values) {
   process.exit(result.ok ? 0 : 1)
 }
 
+async function cmdGatewayFetch (values) {
+  if (values.gateway == null) die('gateway-fetch needs --gateway URL')
+  if (values.cid == null) die('gateway-fetch needs --cid CID')
+  if (values.out == null) die('gateway-fetch needs --out PATH')
+  const timeout = Number(values.timeout ?? 120)
+  const out = path.resolve(values.out)
+  const { CID } = await import('multiformats/cid')
+  const { unixfs } = await import('@helia/unixfs')
+  const { createHeliaLight } = await import('helia')
+  const { withHTTP } = await import('@helia/http')
+  const { MemoryBlockstore } = await import('blockstore-core/memory')
+  const { MemoryDatastore } = await import('datastore-core/memory')
+
+  let helia
+  let t0 = performance.now()
+  let result
+  const signal = AbortSignal.timeout(timeout * 1000)
+  setMaxListeners(Infinity, signal)
+  try {
+    const cid = CID.parse(values.cid)
+    const http = {
+      recursiveGateways: [values.gateway],
+      delegatedRouters: [],
+      allowLocal: true,
+      allowInsecure: true
+    }
+    helia = withHTTP(createHeliaLight({
+      blockstore: new MemoryBlockstore(),
+      datastore: new MemoryDatastore()
+    }), http)
+    // Helia 7's routing waits for its non-fallback routers to finish before it asks the
+    // fallback (recursive gateway) router; with none at all it waits forever (and Node exits
+    // silently, nothing being left to run). A router that finds nothing at once lets it go on.
+    helia.addRouter({
+      name: 'nothing',
+      async * findProviders () {}
+    })
+    await helia.start()
+    t0 = performance.now()
+    const bytes = await exportTo(unixfs(helia), cid, out, signal)
+    result = { ok: true, seconds: (performance.now() - t0) / 1000, bytes }
+  } catch (err) {
+    result = {
+      ok: false,
+      seconds: (performance.now() - t0) / 1000,
+      bytes: bytesWritten,
+      error: (signal.aborted ? `timed out after ${timeout} s: ` : '') + String(err?.message ?? err)
+    }
+    log(`gateway-fetch failed: ${err?.stack ?? err}`)
+  }
+  result.seconds = Math.round(result.seconds * 10000) / 10000
+  if (helia != null) await helia.stop()
+  process.stdout.write(JSON.stringify(result) + '\n')
+  process.exit(result.ok ? 0 : 1)
+}
+
 async function cmdHash (values, positionals) {
   if (positionals.length !== 1) die('hash needs exactly one PATH')
   const profile = values.profile ?? 'v1-raw-1m'
@@ -384,6 +449,7 @@ async function main () {
         cid: { type: 'string' },
         out: { type: 'string' },
         timeout: { type: 'string' },
+        gateway: { type: 'string' },
         help: { type: 'boolean', short: 'h' }
       }
     })
@@ -401,6 +467,9 @@ async function main () {
   } else if (cmd === 'fetch') {
     if (positionals.length > 0) die(`unexpected argument ${positionals[0]}`)
     await cmdFetch(values)
+  } else if (cmd === 'gateway-fetch') {
+    if (positionals.length > 0) die(`unexpected argument ${positionals[0]}`)
+    await cmdGatewayFetch(values)
   } else if (cmd === 'hash') {
     await cmdHash(values, positionals)
   } else {
