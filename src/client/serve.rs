@@ -51,11 +51,19 @@ impl Client {
     /// The registry page over this client's registries (every entry that is not retracted).
     pub fn registry_page(&self) -> Result<RegistryPage, Error> {
         let set = self.registries()?;
-        let names: Vec<String> = set.registries.iter().map(|r| r.name.clone()).collect();
+        let names: Vec<String> = set
+            .registries
+            .iter()
+            .map(|r| public_name(&r.name))
+            .collect();
         let entries = set
             .list(&Filter::default())
             .into_iter()
-            .map(|(r, e)| super::Listed::of(r, e))
+            .map(|(r, e)| {
+                let mut listed = super::Listed::of(r, e);
+                listed.registry = public_name(&listed.registry);
+                listed
+            })
             .collect();
         let title = if names.is_empty() {
             "trove registry".to_string()
@@ -63,5 +71,37 @@ impl Client {
             format!("trove registry · {}", names.join(", "))
         };
         Ok(RegistryPage::new(title, entries))
+    }
+}
+
+/// A registry's name as a page shows it: a local file by its file name (the server's
+/// directories are nobody's business), anything else (`owner/repo`, a URL) as it is.
+fn public_name(name: &str) -> String {
+    let path = std::path::Path::new(name);
+    if path.is_absolute() || name.starts_with('.') || name.contains('\\') {
+        if let Some(file) = path.file_name() {
+            return file.to_string_lossy().into_owned();
+        }
+    }
+    name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn local_registry_paths_are_not_shown() {
+        assert_eq!(
+            super::public_name("/srv/lab/registry.json"),
+            "registry.json"
+        );
+        assert_eq!(
+            super::public_name("./registry/registry.json"),
+            "registry.json"
+        );
+        assert_eq!(super::public_name("lab/registry"), "lab/registry");
+        assert_eq!(
+            super::public_name("https://example.org/registry.json"),
+            "https://example.org/registry.json"
+        );
     }
 }

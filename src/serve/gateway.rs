@@ -3,8 +3,13 @@
 //! Every answer is worked out on a blocking thread (the store reads files and re-hashes every
 //! block it hands out). A CAR is streamed: one producer per answer walks the [`CarPlan`] and
 //! sends each section through a channel of two chunks to the response body, so memory per
-//! client is a couple of blocks whatever the CAR's size, and a client that stops reading
-//! stops its producer. Before a whole DAG is promised (`dag-scope=all`) the store is checked
+//! client is a few blocks whatever the CAR's size, and a client that stops reading stops its
+//! producer. Across all answers, the block bytes read and not yet written to a socket are
+//! bounded by one budget ([`BLOCK_BUDGET`]): a producer waits for its share before it reads a
+//! block, and the share comes back when the connection has written the block (the bytes carry
+//! their permit). Many clients then share a fixed amount of memory fairly (the semaphore is
+//! first come, first served) instead of each holding blocks in flight. A client that reads
+//! nothing for [`STALLED_CLIENT`] loses its answer, so stalled clients cannot hold the budget. Before a whole DAG is promised (`dag-scope=all`) the store is checked
 //! to hold all of it (once per CID and process), so a partial DAG is a clean 404 and not a
 //! CAR cut in the middle; with a [`FetchMissing`] the missing part is fetched first.
 
@@ -34,6 +39,8 @@ pub struct Gateway {
     /// One completeness walk at a time: many clients asking for the same new DAG wait for one
     /// walk instead of each reading all of it.
     checking: Mutex<()>,
+    /// Shares of [`BLOCK_BUDGET`], in KiB.
+    budget: Arc<tokio::sync::Semaphore>,
 }
 
 /// What a request gets once its content is known to be there.
@@ -58,6 +65,7 @@ impl Gateway {
             fetch,
             complete: Mutex::new(HashSet::new()),
             checking: Mutex::new(()),
+            budget: Arc::new(tokio::sync::Semaphore::new(BLOCK_BUDGET / BUDGET_UNIT)),
         }
     }
 
@@ -216,7 +224,7 @@ impl Gateway {
                         futures_util::stream::empty::<Result<Bytes, std::io::Error>>(),
                     )
                 } else {
-                    car_body(request.root, *plan, self.store.clone())
+                    car_body(request.root, *plan, self.store.clone(), self.budget.clone())
                 };
                 (StatusCode::OK, response_headers, body).into_response()
             }
@@ -227,45 +235,98 @@ impl Gateway {
 /// Chunks waiting between a CAR's producer and the response body.
 const CAR_CHANNEL: usize = 2;
 
+/// Block bytes all CAR answers together may hold between reading and writing them out.
+pub const BLOCK_BUDGET: usize = 24 << 20;
+
+/// The budget's unit: permits are KiB.
+const BUDGET_UNIT: usize = 1024;
+
+/// How long a CAR answer waits for its client to take the next chunk before giving up.
+pub const STALLED_CLIENT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Block bytes holding their share of the [`BLOCK_BUDGET`] until they are dropped (written).
+struct Budgeted {
+    data: Vec<u8>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for Budgeted {
+    fn as_ref(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+/// Waits for `len` bytes' share of the budget (on one of the runtime's blocking threads).
+fn reserve(
+    budget: &Arc<tokio::sync::Semaphore>,
+    len: usize,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    let units = len
+        .div_ceil(BUDGET_UNIT)
+        .clamp(1, BLOCK_BUDGET / BUDGET_UNIT) as u32;
+    tokio::runtime::Handle::current()
+        .block_on(budget.clone().acquire_many_owned(units))
+        .ok()
+}
+
 /// The CAR `plan` describes, streamed: a producer on a blocking thread reads each section
 /// (raw leaves from the store, re-hashed there) and sends its prefix and data. A block that
 /// disappears mid-stream (a `gc` meanwhile) ends the body with an error, so the client sees a
 /// cut transfer rather than a short CAR that looks whole.
-fn car_body(root: Cid, mut plan: CarPlan<Arc<FsStore>>, store: Arc<FsStore>) -> Body {
+fn car_body(
+    root: Cid,
+    mut plan: CarPlan<Arc<FsStore>>,
+    store: Arc<FsStore>,
+    budget: Arc<tokio::sync::Semaphore>,
+) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(CAR_CHANNEL);
     tokio::task::spawn_blocking(move || {
-        if tx
-            .blocking_send(Ok(Bytes::from(crate::car::header_bytes(&[root]))))
-            .is_err()
-        {
+        // False when the client went away or stopped reading.
+        let runtime = tokio::runtime::Handle::current();
+        let send = |item: Result<Bytes, std::io::Error>| {
+            runtime
+                .block_on(tx.send_timeout(item, STALLED_CLIENT))
+                .is_ok()
+        };
+        if !send(Ok(Bytes::from(crate::car::header_bytes(&[root])))) {
             return;
         }
         loop {
             let block = match plan.next_section() {
                 Ok(None) => return,
-                Ok(Some(Section::Block(block))) => Ok(block),
-                Ok(Some(Section::Leaf(cid))) => match store.get_block(&cid) {
-                    Ok(Some(block)) => Ok(block),
-                    Ok(None) => Err(format!("block `{cid}` is missing from the cache")),
-                    Err(e) => Err(e.to_string()),
-                },
+                Ok(Some(Section::Block(block))) => {
+                    let permit = reserve(&budget, block.data().len());
+                    Ok((block, permit))
+                }
+                Ok(Some(Section::Leaf(cid))) => {
+                    let len = store.block_size(&cid).ok().flatten().unwrap_or(0) as usize;
+                    let permit = reserve(&budget, len);
+                    match store.get_block(&cid) {
+                        Ok(Some(block)) => Ok((block, permit)),
+                        Ok(None) => Err(format!("block `{cid}` is missing from the cache")),
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
                 Err(e) => Err(e.to_string()),
             };
-            let block = match block {
+            let (block, permit) = match block {
                 Ok(b) => b,
                 Err(why) => {
                     tracing::warn!("CAR of `{root}` cut: {why}");
-                    let _ = tx.blocking_send(Err(std::io::Error::other(why)));
+                    let _ = send(Err(std::io::Error::other(why)));
                     return;
                 }
             };
             let prefix = crate::car::section_prefix(block.cid(), block.data().len());
-            if tx.blocking_send(Ok(Bytes::from(prefix))).is_err()
-                || tx
-                    .blocking_send(Ok(Bytes::from(block.into_data())))
-                    .is_err()
-            {
-                return; // the client went away
+            let data = match permit {
+                Some(permit) => Bytes::from_owner(Budgeted {
+                    data: block.into_data(),
+                    _permit: permit,
+                }),
+                None => Bytes::from(block.into_data()),
+            };
+            if !send(Ok(Bytes::from(prefix))) || !send(Ok(data)) {
+                return;
             }
         }
     });

@@ -68,6 +68,7 @@ impl HttpServer {
             .route("/", get(index))
             .route("/entry/{id}", get(entry))
             .route("/assets/{name}", get(asset))
+            .route("/favicon.ico", get(|| async { page::asset("favicon.svg") }))
             .fallback(not_found)
             .with_state(self.clone())
     }

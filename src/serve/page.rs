@@ -24,6 +24,7 @@ use std::fmt::Write as _;
 
 const APP_JS: &str = include_str!("assets/app.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
+const FAVICON_SVG: &str = include_str!("assets/favicon.svg");
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'";
 
 /// The entries a server shows, read once when it starts.
@@ -330,6 +331,7 @@ pub fn asset(name: &str) -> Response {
     let (body, kind) = match name {
         "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
         "style.css" => (STYLE_CSS, "text/css; charset=utf-8"),
+        "favicon.svg" => (FAVICON_SVG, "image/svg+xml"),
         _ => return text(StatusCode::NOT_FOUND, format!("no asset `{name}`")),
     };
     (
@@ -348,7 +350,7 @@ fn html_page(title: &str, body: &str) -> Response {
     let page = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{}</title><link rel=\"stylesheet\" href=\"/assets/style.css\">\
+<title>{}</title><link rel=\"icon\" href=\"/assets/favicon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/assets/style.css\">\
 <script defer src=\"/assets/app.js\"></script></head>\n<body>\n<main>\n{body}</main>\n\
 <footer>Served by trove · <a href=\"/\">registry</a></footer>\n</body></html>\n",
         esc(title)

@@ -34,6 +34,8 @@ mod registry_cli;
 mod registry_pr;
 mod release;
 mod roundtrip;
+mod serve_http;
+mod serve_page;
 mod support;
 mod unixfs_fixtures;
 mod upstream;

@@ -7,6 +7,7 @@ pub mod gateway;
 pub mod jsipfs;
 pub mod kubo;
 pub mod s3;
+pub mod serve;
 pub mod vectors;
 
 use std::path::PathBuf;
