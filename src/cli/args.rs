@@ -247,10 +247,9 @@ impl Command {
             Command::Search(a) => a.query.json,
             Command::Info(a) => a.query.json,
             Command::Install(a) => a.fetch.json,
+            Command::Registry(RegistryCommand::Check { fetch, .. }) => fetch.json,
             Command::Registry(
-                RegistryCommand::Check { json, .. }
-                | RegistryCommand::Add { json, .. }
-                | RegistryCommand::Pr { json, .. },
+                RegistryCommand::Add { json, .. } | RegistryCommand::Pr { json, .. },
             ) => *json,
             Command::Publish(a) => a.json,
             Command::Lock(a) => a.fetch.json,
@@ -612,16 +611,25 @@ pub enum RegistryCommand {
         json: bool,
     },
     /// Check a registry file: schema, CIDs and codecs, duplicates, dangling collection members
-    /// and aliases, unsafe file names, size mismatches. Exit 1 when anything is wrong.
+    /// and aliases, unsafe file names, size mismatches; with --reachable, also which sources
+    /// have each entry's content. Exit 1 when anything is wrong.
     Check {
         /// The registry (path or URL; default: the configured registries).
         source: Option<String>,
-        /// Print the findings as JSON.
+        /// Also ask every configured source (the daemon, the p2p tier, the gateways, each
+        /// entry's mirrors) for every entry's root, and say which have it; exit 1 when an
+        /// entry's content is reachable nowhere.
         #[arg(long)]
-        json: bool,
-        /// Make no network call.
-        #[arg(long)]
-        offline: bool,
+        reachable: bool,
+        /// With --reachable: only each entry's latest version (default: every version).
+        #[arg(long, requires = "reachable")]
+        latest: bool,
+        /// With --reachable: how long one source may take to answer for one root.
+        #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration, requires = "reachable")]
+        probe_timeout: std::time::Duration,
+        /// The sources to ask (with --reachable), and --json / --offline.
+        #[command(flatten)]
+        fetch: FetchArgs,
     },
 }
 

@@ -209,17 +209,17 @@ pub(crate) fn registry(ctx: &Context, cmd: RegistryCommand) -> anyhow::Result<i3
         RegistryCommand::Pr { .. } => Err(super::not_built("registry pr", "publish")),
         RegistryCommand::Check {
             source,
-            json,
-            offline,
+            reachable,
+            latest,
+            probe_timeout,
+            fetch,
         } => {
+            let json = fetch.json;
             let args = RegistryArgs {
                 registries: source.into_iter().collect(),
                 refresh: true,
             };
-            let mut options = registry_options(ctx.options(), &args);
-            if offline {
-                options.offline = Some(true);
-            }
+            let options = super::settings::fetch_options(ctx.options(), &fetch, Some(&args))?;
             let settings = crate::client::Settings::from_environment(&options)?;
             let sources = settings.registry_sources()?;
             let client = crate::registry::Client::new(settings.registry_options())?;
@@ -235,10 +235,29 @@ pub(crate) fn registry(ctx: &Context, cmd: RegistryCommand) -> anyhow::Result<i3
                 failed |= !report.is_ok();
                 reports.push(report);
             }
+            let reach = if reachable {
+                let reporter = Arc::new(super::progress::CliReporter::new(true, true, true));
+                let client = ctx.client(&options, reporter)?;
+                let report = client.check_reachable(&crate::client::reachable::ReachOptions {
+                    latest_only: latest,
+                    timeout: probe_timeout,
+                    ..Default::default()
+                })?;
+                failed |= report.unreachable().next().is_some();
+                Some(report)
+            } else {
+                None
+            };
             if json {
+                let doc = match &reach {
+                    Some(reach) => {
+                        serde_json::json!({"registries": reports, "reachability": reach})
+                    }
+                    None => serde_json::to_value(&reports).expect("serializable"),
+                };
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&reports).expect("serializable")
+                    serde_json::to_string_pretty(&doc).expect("serializable")
                 );
             } else {
                 for report in &reports {
@@ -262,10 +281,61 @@ pub(crate) fn registry(ctx: &Context, cmd: RegistryCommand) -> anyhow::Result<i3
                         report.registry, report.entries
                     );
                 }
+                if let Some(reach) = &reach {
+                    print_reachability(reach);
+                }
             }
             Ok(if failed { 1 } else { 0 })
         }
     }
+}
+
+/// One line per entry version (which sources have it), the sources that failed, a summary.
+fn print_reachability(reach: &crate::client::reachable::ReachReport) {
+    if reach.sources.is_empty() {
+        eprintln!("warning: no source is configured besides the entries' mirrors (no daemon answered, no gateway, no p2p peers)");
+    }
+    for entry in &reach.entries {
+        let has: Vec<&str> = entry
+            .sources
+            .iter()
+            .filter(|s| s.outcome.has())
+            .map(|s| s.source.as_str())
+            .collect();
+        if entry.reachable {
+            println!(
+                "reachable: {}@{} {} from {}",
+                entry.id,
+                entry.version,
+                entry.cid,
+                has.join(", ")
+            );
+        } else {
+            println!(
+                "UNREACHABLE: {}@{} {}: no source has it",
+                entry.id, entry.version, entry.cid
+            );
+        }
+        for s in entry.sources.iter().filter(|s| !s.outcome.has()) {
+            let outcome = serde_json::to_value(s.outcome).expect("serializable");
+            println!(
+                "  {}: {}{}",
+                s.source,
+                outcome.as_str().unwrap_or_default(),
+                s.detail
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    let unreachable = reach.unreachable().count();
+    eprintln!(
+        "{} of {} roots reachable from {} source(s) (and the entries' mirrors); {unreachable} unreachable",
+        reach.entries.len() - unreachable,
+        reach.entries.len(),
+        reach.sources.len()
+    );
 }
 
 /// `1536` → `1.5 KiB`.

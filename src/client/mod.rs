@@ -17,6 +17,7 @@ pub mod cache;
 pub mod diff;
 pub mod install;
 pub mod outputs;
+pub mod reachable;
 #[cfg(feature = "server")]
 pub mod serve;
 pub mod session;

@@ -296,7 +296,7 @@ impl Download {
 
 /// What an object-storage failure means for the fetcher.
 #[cfg(feature = "cloud")]
-fn object_error(url: &Url, e: crate::objects::ObjectError) -> SourceError {
+pub(crate) fn object_error(url: &Url, e: crate::objects::ObjectError) -> SourceError {
     use crate::objects::ObjectError;
     match e {
         ObjectError::NotFound { .. } => SourceError::NotFound,

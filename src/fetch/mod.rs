@@ -23,7 +23,7 @@ pub use multiaddr::Multiaddr;
 #[cfg(feature = "p2p")]
 pub use p2p::P2pSource;
 pub use p2p_config::{P2pConfig, DEFAULT_BOOTSTRAP, DEFAULT_ROUTERS};
-pub use source::{ByteStream, Source, SourceError, SourceKind};
+pub use source::{ByteStream, Probe, Source, SourceError, SourceKind};
 pub mod kubo;
 pub use kubo::{
     discover_api_candidates, ApiCandidate, ApiOrigin, DaemonHandle, DaemonImplementation,

@@ -103,6 +103,19 @@ impl SourceError {
     }
 }
 
+/// What a [`Source::probe`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// The source sent the root block and it matches the CID.
+    Verified,
+    /// The source holds a file for it (a mirror), not read: its bytes are checked only when
+    /// fetched.
+    Present {
+        /// Its size, when the source said.
+        size: Option<u64>,
+    },
+}
+
 /// A place blocks can come from. Implementations do no verification and no retries: the
 /// fetcher verifies every byte against its CID, applies time-outs and decides on retries and
 /// fallbacks from the [`SourceError`] returned.
@@ -132,6 +145,17 @@ pub trait Source: Send + Sync {
         _to: Option<u64>,
     ) -> Result<ByteStream, SourceError> {
         Err(SourceError::Unsupported)
+    }
+
+    /// Whether this source can give `cid`, for availability checks (`registry check
+    /// --reachable`). By default the block itself is asked for and checked against the CID (a
+    /// trustless gateway's `format=raw`, the daemon's `block/get`, a bitswap want); a mirror
+    /// answers whether its file is there without downloading it.
+    async fn probe(&self, cid: &Cid) -> Result<Probe, SourceError> {
+        let data = self.block(cid).await?;
+        crate::content::Block::verified(*cid, data)
+            .map_err(|e| SourceError::Corrupt(e.to_string()))?;
+        Ok(Probe::Verified)
     }
 
     /// Called when a fetch that may need this source begins, so a source with a slow start

@@ -32,6 +32,7 @@ mod publish;
 mod registry;
 mod registry_cli;
 mod registry_pr;
+mod registry_reachable;
 mod release;
 mod roundtrip;
 mod serve_http;

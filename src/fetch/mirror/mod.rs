@@ -33,8 +33,8 @@ mod archive;
 mod raw;
 
 use super::download::{local_error, remove_files, Download};
-use super::http::{HttpClient, HttpError};
-use super::{ByteStream, Source, SourceError, SourceKind};
+use super::http::{self, HttpClient, HttpError};
+use super::{ByteStream, Probe, Source, SourceError, SourceKind};
 use crate::bundle::prepare::sniff;
 use crate::bundle::Format;
 use crate::car::CarReader;
@@ -410,6 +410,24 @@ impl Source for MirrorSource {
 
     async fn block(&self, _cid: &Cid) -> Result<Vec<u8>, SourceError> {
         Err(SourceError::Unsupported)
+    }
+
+    /// Whether the file is there (`HEAD`, or the object's metadata); nothing is downloaded.
+    async fn probe(&self, _cid: &Cid) -> Result<Probe, SourceError> {
+        match &self.origin {
+            Origin::Http { client, url } => {
+                let response = http::send(client.reqwest().head(url.clone())).await?;
+                Ok(Probe::Present {
+                    size: http::content_length(response.headers()),
+                })
+            }
+            #[cfg(feature = "cloud")]
+            Origin::Object(location) => match location.size().await {
+                Ok(Some(size)) => Ok(Probe::Present { size: Some(size) }),
+                Ok(None) => Err(SourceError::NotFound),
+                Err(e) => Err(super::download::object_error(location.url(), e)),
+            },
+        }
     }
 }
 
