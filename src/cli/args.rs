@@ -90,6 +90,10 @@ pub enum Command {
     /// removed and changed, blocks shared; with --key, table files row by row (exit 1 when they
     /// differ).
     Diff(DiffArgs),
+    /// Make an institution's IPFS infrastructure hold every entry of the registries: a
+    /// Kubo-compatible daemon (--to kubo), a pinning service (--to psa=NAME|URL), an IPFS
+    /// Cluster (--to cluster=URL). Idempotent: what a target has is left alone.
+    Mirror(MirrorArgs),
     /// Print a shell completion script (e.g. `trove completions bash > ~/.local/share/bash-completion/completions/trove`).
     Completions(CompletionsArgs),
     /// Print trove's man page (roff), or write one page per command into a folder.
@@ -182,6 +186,33 @@ pub struct FetchUrlArgs {
     pub quiet: bool,
 }
 
+/// `trove mirror`.
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    /// A target (repeatable): `kubo` or `kubo=API` (dag/import + pin on a Kubo-compatible
+    /// daemon), `psa=NAME|URL` (IPFS Pinning Service API: a `[pinning.NAME]` config section,
+    /// or an endpoint with TROVE_PIN_TOKEN), `cluster=URL` (IPFS Cluster REST API; credentials
+    /// as https://USER:PASSWORD@HOST:9094).
+    #[arg(long = "to", value_name = "TARGET", required = true)]
+    pub to: Vec<String>,
+    /// Only each entry's latest version (default: every version).
+    #[arg(long)]
+    pub latest: bool,
+    /// Roots worked on at once.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 4)]
+    pub jobs: usize,
+    /// How long to follow a pinning service's or cluster's work on one root before reporting
+    /// it queued (it carries on).
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    pub wait: std::time::Duration,
+    /// The registries to mirror.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Where missing content is fetched from (for daemon targets), and the output.
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
 /// `trove diff`.
 #[derive(Debug, Args)]
 pub struct DiffArgs {
@@ -262,6 +293,7 @@ impl Command {
             Command::Export(a) => a.fetch.json,
             Command::Fetch(a) => a.json,
             Command::Diff(a) => a.json,
+            Command::Mirror(a) => a.fetch.json,
             Command::Completions(_) | Command::Man(_) => false,
         }
     }

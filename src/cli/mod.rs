@@ -12,6 +12,8 @@ pub mod exit;
 mod get;
 mod install;
 mod logging;
+#[cfg(feature = "publish")]
+mod mirror;
 mod progress;
 mod project;
 #[cfg(feature = "publish")]
@@ -154,6 +156,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Registry(cmd) => registry::registry(&ctx, cmd),
         #[cfg(feature = "publish")]
         Command::Publish(args) => publish::run(&ctx, args),
+        #[cfg(feature = "publish")]
+        Command::Mirror(args) => mirror::run(&ctx, args),
+        #[cfg(not(feature = "publish"))]
+        Command::Mirror(_) => Err(not_built("mirror", "publish")),
         #[cfg(not(feature = "publish"))]
         Command::Publish(_) => Err(not_built("publish", "publish")),
         Command::Lock(args) => project::lock(&ctx, args),

@@ -645,7 +645,7 @@ impl Client {
 
     /// Pinning services by config name or endpoint URL (its token from a config section with
     /// that endpoint, else `TROVE_PIN_TOKEN`).
-    fn pin_services(&self, names: &[String]) -> Result<Vec<PinService>, Error> {
+    pub(crate) fn pin_services(&self, names: &[String]) -> Result<Vec<PinService>, Error> {
         let (env, config) = (&self.settings().env, &self.settings().config);
         let mut out = Vec::new();
         for name in names {

@@ -11,17 +11,21 @@
 //!   and remote pinning services (IPFS Pinning Service API);
 //! - [`pr`], [`git`], [`forge`]: proposes the registry change as a pull request (a branch
 //!   committed with libgit2, the PR opened through the forge's REST API);
+//! - [`mirror`]: `trove mirror`, every entry of the registries onto a daemon, a pinning
+//!   service or an IPFS Cluster ([`cluster`]);
 //! - [`release`]: attaches the CAR (and a published archive) to a GitHub release, and
 //!   `--upload` writes the CAR to object storage ([`crate::objects`]); both become mirrors.
 //!
 //! Tokens (pinning services, the forge) are sent in headers or credential callbacks only and
 //! never appear in messages.
 
+pub mod cluster;
 pub mod edit;
 pub mod entry;
 pub mod flow;
 pub mod forge;
 pub mod git;
+pub mod mirror;
 pub mod pin;
 pub mod pr;
 pub mod release;

@@ -177,6 +177,47 @@ pub async fn dag_import(
     )))
 }
 
+/// Whether the daemon at `api` pins `cid` recursively (`/api/v0/pin/ls?arg=…&type=recursive`;
+/// Kubo and js-ipfs answer an error saying "not pinned" when it does not).
+pub async fn daemon_pins(client: &reqwest::Client, api: &Url, cid: &Cid) -> Result<bool, PinError> {
+    let display = api.as_str().trim_end_matches('/').to_string();
+    let daemon = |detail: String| PinError::Daemon {
+        url: display.clone(),
+        detail,
+    };
+    let mut url = api
+        .join("api/v0/pin/ls")
+        .map_err(|e| daemon(e.to_string()))?;
+    url.query_pairs_mut()
+        .append_pair("arg", &cid.to_string())
+        .append_pair("type", "recursive");
+    let response = client
+        .post(url)
+        .send()
+        .await
+        .map_err(|e| daemon(crate::error::chain(&e)))?;
+    let status = response.status();
+    let answer = read_capped(response).await.map_err(daemon)?;
+    let text = String::from_utf8_lossy(&answer);
+    if !status.is_success() {
+        let message = error_message(&text);
+        if message.contains("not pinned") {
+            return Ok(false);
+        }
+        return Err(daemon(format!("HTTP {status}: {message}")));
+    }
+    let keys = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v.get("Keys").cloned());
+    Ok(match keys {
+        Some(Value::Object(keys)) => keys
+            .keys()
+            .filter_map(|k| parse_cid(k).ok())
+            .any(|k| k.hash() == cid.hash()),
+        _ => false,
+    })
+}
+
 /// A multipart boundary that will not occur in the data (a CAR's bytes are hashes and blocks;
 /// 32 pseudo-random hex digits make a collision negligible).
 fn boundary() -> String {
@@ -346,6 +387,62 @@ impl PinService {
         value.ok_or_else(|| self.error("the answer is not JSON"))
     }
 
+    /// The service's newest pin request for `cid` that is not `failed`: its request ID and
+    /// status (`queued`, `pinning`, `pinned`), or `None`.
+    pub async fn existing(
+        &self,
+        client: &reqwest::Client,
+        cid: &Cid,
+    ) -> Result<Option<(String, String)>, PinError> {
+        let mut url = self.pins_url(None)?;
+        url.query_pairs_mut()
+            .append_pair("cid", &cid.to_string())
+            .append_pair("status", "queued,pinning,pinned")
+            .append_pair("limit", "10");
+        let answer = self.call(client.get(url)).await?;
+        let results = answer
+            .get("results")
+            .and_then(Value::as_array)
+            .ok_or_else(|| self.error("the answer has no `results`"))?;
+        let rank = |status: &str| match status {
+            "pinned" => 3,
+            "pinning" => 2,
+            "queued" => 1,
+            _ => 0,
+        };
+        Ok(results
+            .iter()
+            .filter_map(|r| {
+                let id = r.get("requestid")?.as_str()?.to_string();
+                let status = r.get("status")?.as_str()?.to_string();
+                (rank(&status) > 0).then_some((id, status))
+            })
+            .max_by_key(|(_, status)| rank(status)))
+    }
+
+    /// Polls the request `request_id` until it is pinned, fails, or `wait.give_up_after`
+    /// passes.
+    pub async fn wait(
+        &self,
+        client: &reqwest::Client,
+        cid: &Cid,
+        request_id: &str,
+        wait: PinWait,
+    ) -> Result<PinOutcome, PinError> {
+        let answer = self
+            .call(client.get(self.pins_url(Some(request_id))?))
+            .await?;
+        self.follow(
+            client,
+            cid,
+            request_id.to_string(),
+            answer,
+            Instant::now(),
+            wait,
+        )
+        .await
+    }
+
     /// Asks the service to pin `cid` under `name`, then polls until it is pinned, fails, or
     /// `wait.give_up_after` passes (then [`PinOutcome::Queued`]).
     pub async fn pin(
@@ -357,7 +454,7 @@ impl PinService {
     ) -> Result<PinOutcome, PinError> {
         let started = Instant::now();
         let body = serde_json::json!({"cid": cid.to_string(), "name": name});
-        let mut answer = self
+        let answer = self
             .call(
                 client
                     .post(self.pins_url(None)?)
@@ -370,6 +467,20 @@ impl PinService {
             .and_then(Value::as_str)
             .ok_or_else(|| self.error("the answer has no `requestid`"))?
             .to_string();
+        self.follow(client, cid, request_id, answer, started, wait)
+            .await
+    }
+
+    /// Follows a pin request from its last known `answer` (see [`PinService::pin`]).
+    async fn follow(
+        &self,
+        client: &reqwest::Client,
+        cid: &Cid,
+        request_id: String,
+        mut answer: Value,
+        started: Instant,
+        wait: PinWait,
+    ) -> Result<PinOutcome, PinError> {
         loop {
             let status = answer
                 .get("status")

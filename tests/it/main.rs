@@ -24,6 +24,7 @@ mod golden;
 mod helia;
 mod kubo_interop;
 mod kubo_rpc;
+mod mirror;
 mod multiformats;
 mod object_storage;
 mod p2p;

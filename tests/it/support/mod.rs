@@ -6,6 +6,7 @@ pub mod forge;
 pub mod gateway;
 pub mod jsipfs;
 pub mod kubo;
+pub mod pinning;
 pub mod s3;
 pub mod serve;
 pub mod vectors;
