@@ -2,10 +2,10 @@
 //! artifact.
 
 use super::args::InstallArgs;
-use super::registry::human_size;
 use super::settings::fetch_options;
 use super::Context;
 use crate::client::install::Installed;
+use crate::progress::human_size;
 use crate::progress::Silent;
 use std::sync::Arc;
 

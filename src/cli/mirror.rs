@@ -108,7 +108,7 @@ fn print_table(items: &[Mirrored]) {
                 m.target.clone(),
                 outcome_name(m.outcome).to_string(),
                 if m.bytes > 0 {
-                    super::registry::human_size(m.bytes)
+                    crate::progress::human_size(m.bytes)
                 } else {
                     "-".into()
                 },

@@ -5,7 +5,7 @@ use super::args::{InfoArgs, ListArgs, QueryArgs, RegistryArgs, RegistryCommand, 
 use super::settings::registry_options;
 use super::Context;
 use crate::client::{Client, Listed};
-use crate::progress::{Event, Reporter};
+use crate::progress::{human_size, Event, Reporter};
 use crate::registry::{check_document, Filter, RegistrySet};
 use serde_json::json;
 use std::sync::Arc;
@@ -336,20 +336,4 @@ fn print_reachability(reach: &crate::client::reachable::ReachReport) {
         reach.entries.len(),
         reach.sources.len()
     );
-}
-
-/// `1536` → `1.5 KiB`.
-pub(crate) fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }

@@ -10,12 +10,11 @@
 //! mirror file of it. This cache is not a source: a root only this machine holds is
 //! unreachable for everyone else.
 
-use super::sources::{self, MirrorSpec};
+use super::sources;
 use super::Client;
 use crate::content::Cid;
 use crate::error::Error;
 use crate::fetch::{HttpClient, HttpOptions, MirrorSource, Probe, Source, SourceError, SourceKind};
-use crate::registry::Filter;
 use futures_util::StreamExt;
 use serde::Serialize;
 use std::sync::Arc;
@@ -128,58 +127,40 @@ impl Client {
             ..HttpOptions::default()
         })?;
         let downloads = self.store.root().join("downloads-v1");
-        let filter = Filter {
-            include_retracted: true,
-            ..Filter::default()
-        };
         let mut items = Vec::new();
-        for (registry, entry) in set.list(&filter) {
-            let versions: Vec<_> = if options.latest_only {
-                entry.latest().into_iter().collect()
-            } else {
-                entry.versions.iter().collect()
-            };
-            for version in versions {
-                let Ok(resolved) = set.resolve(&format!("{}@{}", entry.id, version.version)) else {
-                    continue;
-                };
-                let Some(cid) = resolved.cid else { continue };
-                let params = resolved.profile.map(|p| p.params());
-                let mut mirrors: Vec<Arc<dyn Source>> = Vec::new();
-                let mut local_files = Vec::new();
-                for url in &resolved.mirrors {
-                    if url.scheme() == "file" {
-                        if let Ok(path) = url.to_file_path() {
-                            local_files.push(path);
-                        }
-                        continue;
+        for (registry, entry, resolved) in set.roots(options.latest_only) {
+            let Some(cid) = resolved.cid else { continue };
+            let params = resolved.profile.map(|p| p.params());
+            let mut mirrors: Vec<Arc<dyn Source>> = Vec::new();
+            let mut local_files = Vec::new();
+            for url in &resolved.mirrors {
+                if url.scheme() == "file" {
+                    if let Ok(path) = url.to_file_path() {
+                        local_files.push(path);
                     }
-                    let spec = MirrorSpec {
-                        url: url.to_string(),
-                        params,
-                    };
-                    match MirrorSource::new(
-                        &spec.url,
-                        &http,
-                        &fetch.objects,
-                        spec.params,
-                        downloads.clone(),
-                    ) {
-                        Ok(m) => mirrors.push(Arc::new(m)),
-                        Err(e) => {
-                            tracing::warn!("mirror `{url}` of `{}` cannot be asked: {e}", entry.id)
-                        }
+                    continue;
+                }
+                match MirrorSource::new(
+                    url.as_str(),
+                    &http,
+                    &fetch.objects,
+                    params,
+                    downloads.clone(),
+                ) {
+                    Ok(m) => mirrors.push(Arc::new(m)),
+                    Err(e) => {
+                        tracing::warn!("mirror `{url}` of `{}` cannot be asked: {e}", entry.id)
                     }
                 }
-                items.push(Item {
-                    registry: registry.name.clone(),
-                    id: entry.id.clone(),
-                    version: version.version.clone(),
-                    cid,
-                    mirrors,
-                    local_files,
-                });
             }
+            items.push(Item {
+                registry: registry.name.clone(),
+                id: entry.id.clone(),
+                version: resolved.version.clone(),
+                cid,
+                mirrors,
+                local_files,
+            });
         }
         self.block_on(async {
             let built = if fetch.offline {

@@ -545,16 +545,7 @@ impl Client {
         if options.daemon != DaemonChoice::Off {
             report.daemon = self.add_to_daemon(options, &root.cid, &note, &warn)?;
         }
-        let client = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .timeout(std::time::Duration::from_secs(60))
-            .build()
-            .map_err(|e| {
-                Error::msg(
-                    ErrorKind::Other,
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })?;
+        let client = super::pin::service_client(false)?;
         let pin_name = match &options.version {
             Some(v) => format!("{}@{v}", options.id),
             None => options.id.clone(),
@@ -716,12 +707,7 @@ impl Client {
                 return Ok(None);
             }
         };
-        let client = reqwest::Client::builder().no_proxy().build().map_err(|e| {
-            Error::msg(
-                ErrorKind::Other,
-                format!("cannot build the HTTP client: {e}"),
-            )
-        })?;
+        let client = super::pin::service_client(true)?;
         let source = self.block_on(KuboRpcSource::connect(&candidates, client.clone()))?;
         let Some(source) = source else {
             if required {

@@ -22,7 +22,6 @@ use crate::client::Client;
 use crate::content::Cid;
 use crate::error::{Error, ErrorKind, ResultExt};
 use crate::fetch::{discover_api_candidates, KuboRpcSource};
-use crate::registry::Filter;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -159,47 +158,26 @@ impl Client {
         if options.targets.is_empty() {
             return Err(target_usage("name at least one target".into()));
         }
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .user_agent(crate::http::USER_AGENT)
-            .build()
-            .map_err(|e| {
-                Error::msg(
-                    ErrorKind::Other,
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })?;
+        let http = super::pin::service_client(false)?;
+        let direct = super::pin::service_client(true)?;
         let targets = options
             .targets
             .iter()
-            .map(|t| self.connect_target(t, &http))
+            .map(|t| self.connect_target(t, &direct))
             .collect::<Result<Vec<_>, _>>()?;
         let set = self.registries()?;
-        let filter = Filter {
-            include_retracted: true,
-            ..Filter::default()
-        };
-        let mut items = Vec::new();
-        for (_, entry) in set.list(&filter) {
-            let versions: Vec<_> = if options.latest_only {
-                entry.latest().into_iter().collect()
-            } else {
-                entry.versions.iter().collect()
-            };
-            for version in versions {
-                let selector = format!("{}@{}", entry.id, version.version);
-                let Ok(resolved) = set.resolve(&selector) else {
-                    continue;
-                };
-                let Some(cid) = resolved.cid else { continue };
-                items.push(Item {
+        let items: Vec<Item> = set
+            .roots(options.latest_only)
+            .into_iter()
+            .filter_map(|(_, entry, resolved)| {
+                Some(Item {
                     id: entry.id.clone(),
-                    version: version.version.clone(),
-                    cid,
-                    selector,
-                });
-            }
-        }
+                    selector: format!("{}@{}", entry.id, resolved.version),
+                    version: resolved.version,
+                    cid: resolved.cid?,
+                })
+            })
+            .collect();
         let queue: Mutex<VecDeque<(usize, usize)>> = Mutex::new(
             (0..items.len())
                 .flat_map(|i| (0..targets.len()).map(move |t| (i, t)))
@@ -214,8 +192,14 @@ impl Client {
                     };
                     let item = &items[i];
                     let target = &targets[t];
+                    // A daemon is reached directly and may take long over a large CAR.
+                    let client = if matches!(target, Connected::Kubo { .. }) {
+                        &direct
+                    } else {
+                        &http
+                    };
                     let (outcome, bytes, detail) =
-                        match self.mirror_one(item, target, &http, options.wait) {
+                        match self.mirror_one(item, target, client, options.wait) {
                             Ok((outcome, bytes, detail)) => (outcome, bytes, detail),
                             Err(e) => (MirrorOutcome::Failed, 0, Some(e.to_string())),
                         };

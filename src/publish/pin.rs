@@ -76,6 +76,27 @@ impl crate::Hint for PinError {
     }
 }
 
+/// The HTTP client for pinning services and clusters (`daemon: false`: the system proxy
+/// applies, a request may take 60 s) or for a local daemon (`daemon: true`: reached directly,
+/// no limit on a request, since a large CAR takes its time to upload). Connections time out
+/// after 10 s either way.
+pub fn service_client(daemon: bool) -> Result<reqwest::Client, crate::Error> {
+    let builder = reqwest::Client::builder()
+        .user_agent(crate::http::USER_AGENT)
+        .connect_timeout(Duration::from_secs(10));
+    let builder = if daemon {
+        builder.no_proxy()
+    } else {
+        builder.timeout(Duration::from_secs(60))
+    };
+    builder.build().map_err(|e| {
+        crate::Error::msg(
+            crate::ErrorKind::Other,
+            format!("cannot build the HTTP client: {e}"),
+        )
+    })
+}
+
 /// What the daemon reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DaemonImport {

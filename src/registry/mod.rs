@@ -119,6 +119,34 @@ impl RegistrySet {
         out
     }
 
+    /// Every version with a root CID of every entry (retracted ones included; with
+    /// `latest_only`, each entry's latest version alone), resolved as `ID@version` (mirrors
+    /// made absolute, the profile parsed): what `mirror` and `check --reachable` go through.
+    pub fn roots(&self, latest_only: bool) -> Vec<(&Registry, &Entry, Resolved)> {
+        let filter = Filter {
+            include_retracted: true,
+            ..Filter::default()
+        };
+        let mut out = Vec::new();
+        for (registry, entry) in self.list(&filter) {
+            let versions: Vec<_> = if latest_only {
+                entry.latest().into_iter().collect()
+            } else {
+                entry.versions.iter().collect()
+            };
+            for version in versions {
+                let Ok(resolved) = self.resolve(&format!("{}@{}", entry.id, version.version))
+                else {
+                    continue;
+                };
+                if resolved.cid.is_some() {
+                    out.push((registry, entry, resolved));
+                }
+            }
+        }
+        out
+    }
+
     /// Search results of every registry, best first; shadowed IDs are left out.
     pub fn search(&self, text: &str) -> Vec<(&Registry, Hit<'_>)> {
         let mut out = Vec::new();

@@ -15,6 +15,7 @@
 use super::gateway::{text, Gateway};
 use crate::client::Listed;
 use crate::content::Cid;
+use crate::progress::human_size;
 use crate::registry::Entry;
 use crate::unixfs::{NodeKind, Reader};
 use axum::http::{header, StatusCode};
@@ -389,21 +390,6 @@ fn path_escape(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
-}
-
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 #[cfg(test)]
