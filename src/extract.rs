@@ -494,7 +494,7 @@ mod tests {
         let params = crate::unixfs::ImportParams {
             cid_version: cid::Version::V1,
             raw_leaves: true,
-            chunk_size: 1_000_003,
+            chunker: crate::unixfs::Chunker::Size(1_000_003),
             max_links: 5,
             hash: crate::content::HashCode::Sha2_256,
         };

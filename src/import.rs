@@ -176,14 +176,16 @@ pub fn import_reader(
     sink: &dyn BlockSink,
     reporter: &dyn Reporter,
 ) -> Result<DagRoot, ImportError> {
-    let per_batch = (BATCH_BYTES / params.chunk_size).clamp(2, 256);
+    let per_batch = (BATCH_BYTES / params.chunker.max_chunk()).clamp(2, 256);
     let keep_blocks = sink.wants_blocks();
     let mut builder = FileBuilder::new(*params);
     let mut stored = Ok(());
     // With --only-hash, chunk buffers go back to this pool and are read into again, so a large
     // file costs no fresh (page-faulted, zeroed) memory per chunk.
     let mut pool: Vec<Vec<u8>> = Vec::new();
-    let mut batch = read_batch(&mut input, params.chunk_size, per_batch, &mut pool)
+    let mut source = ChunkSource::new(&mut input, params);
+    let mut batch = source
+        .read_batch(per_batch, &mut pool)
         .map_err(|e| ImportError::read(label, e))?;
     while !batch.chunks.is_empty() {
         let at_end = batch.at_end;
@@ -194,7 +196,7 @@ pub fn import_reader(
                 if at_end {
                     Ok(Batch::default())
                 } else {
-                    read_batch(&mut input, params.chunk_size, per_batch, &mut spare)
+                    source.read_batch(per_batch, &mut spare)
                 }
             },
             || -> (Vec<Leaf>, Vec<Vec<u8>>) {
@@ -239,6 +241,49 @@ pub fn import_reader(
     });
     stored?;
     Ok(root)
+}
+
+/// Where one file's chunks come from: fixed-size reads into pooled buffers, or the
+/// content-defined splitter (which hands out chunks of its own).
+enum ChunkSource<R> {
+    Fixed { input: R, size: usize },
+    Defined(crate::unixfs::Splitter<R>),
+}
+
+impl<R: Read> ChunkSource<R> {
+    fn new(input: R, params: &ImportParams) -> Self {
+        match params.chunker {
+            crate::unixfs::Chunker::Size(size) => ChunkSource::Fixed { input, size },
+            crate::unixfs::Chunker::Buzhash => {
+                ChunkSource::Defined(crate::unixfs::Splitter::new(input, params))
+            }
+        }
+    }
+
+    /// Up to `count` chunks.
+    fn read_batch(&mut self, count: usize, pool: &mut Vec<Vec<u8>>) -> std::io::Result<Batch> {
+        match self {
+            ChunkSource::Fixed { input, size } => read_batch(input, *size, count, pool),
+            ChunkSource::Defined(splitter) => {
+                // The splitter allocates its chunks: pooled buffers are not reused.
+                pool.clear();
+                let mut batch = Batch {
+                    chunks: Vec::with_capacity(count),
+                    at_end: false,
+                };
+                while batch.chunks.len() < count {
+                    match splitter.next_chunk()? {
+                        Some(chunk) => batch.chunks.push(chunk),
+                        None => {
+                            batch.at_end = true;
+                            break;
+                        }
+                    }
+                }
+                Ok(batch)
+            }
+        }
+    }
 }
 
 /// Chunks read in one go; `at_end` once the input is exhausted.

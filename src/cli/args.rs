@@ -668,7 +668,8 @@ pub enum RegistryCommand {
 /// UnixFS import parameters: a profile and Kubo's knobs on top of it.
 #[derive(Debug, Args, Clone)]
 pub struct ImportArgs {
-    /// Import profile: `unixfs-v0-2015` (Kubo's defaults) or `unixfs-v1-2025` (IPIP-0499).
+    /// Import profile: `unixfs-v0-2015` (Kubo's defaults), `unixfs-v1-2025` (IPIP-0499), or either
+    /// with `-buzhash` (the same cut by content-defined chunks: `--chunker buzhash`).
     #[arg(long, value_name = "PROFILE", default_value = "unixfs-v0-2015")]
     pub profile: crate::unixfs::Profile,
     /// CID version of the DAG nodes (1 also turns on raw leaves unless --raw-leaves says otherwise).
@@ -677,9 +678,10 @@ pub struct ImportArgs {
     /// Store file chunks as raw blocks instead of UnixFS nodes.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub raw_leaves: Option<bool>,
-    /// Chunker: `size-N` (fixed chunks of N bytes).
-    #[arg(long, value_name = "size-N", value_parser = crate::unixfs::parse_chunker)]
-    pub chunker: Option<usize>,
+    /// Chunker: `size-N` (fixed chunks of N bytes) or `buzhash` (content-defined, 128-512 KiB, as
+    /// `ipfs add --chunker=buzhash`: a new version with bytes inserted shares the other chunks).
+    #[arg(long, value_name = "size-N|buzhash", value_parser = crate::unixfs::parse_chunker)]
+    pub chunker: Option<crate::unixfs::Chunker>,
     /// Maximum links per file node.
     #[arg(long, value_name = "N")]
     pub max_links: Option<usize>,

@@ -258,7 +258,7 @@ pub(crate) fn import_params(
             }
         }),
         raw_leaves: args.raw_leaves,
-        chunk_size: args.chunker,
+        chunker: args.chunker,
         max_links: args.max_links,
         hash: args.hash,
     };

@@ -1237,7 +1237,7 @@ mod tests {
         let params = ImportParams {
             cid_version: cid::Version::V1,
             raw_leaves: true,
-            chunk_size: 100,
+            chunker: crate::unixfs::Chunker::Size(100),
             max_links: 7,
             hash: HashCode::Sha2_256,
         };

@@ -239,8 +239,8 @@ impl FileBuilder {
 pub fn import_bytes(params: &ImportParams, content: &[u8]) -> (DagRoot, Vec<Block>) {
     let mut blocks = Vec::new();
     let mut builder = FileBuilder::new(*params);
-    for chunk in content.chunks(params.chunk_size) {
-        let leaf = make_leaf(params, chunk.to_vec(), true);
+    for chunk in super::chunker::split_bytes(content, params) {
+        let leaf = make_leaf(params, chunk, true);
         builder.push_leaf(leaf.root, &mut |b| blocks.push(b));
         blocks.extend(leaf.block);
     }

@@ -9,14 +9,24 @@ use std::str::FromStr;
 /// block limit that peers enforce.
 pub const MAX_CHUNK_SIZE: usize = 2 * 1024 * 1024 - 256;
 
-/// A named set of import parameters (IPIP-0499).
+/// A named set of import parameters (IPIP-0499, and the same with Kubo's buzhash chunker).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
     /// Kubo's historical `ipfs add` defaults: CIDv0, dag-pb leaves, 256 KiB chunks, 174 links.
     UnixfsV0_2015,
     /// The modern profile: CIDv1, raw leaves, 1 MiB chunks, 1024 links.
     UnixfsV1_2025,
+    /// `unixfs-v0-2015` cut by buzhash (`ipfs add --chunker=buzhash`): content-defined chunks,
+    /// so a new version with bytes inserted shares the blocks around the insertion.
+    UnixfsV0_2015Buzhash,
+    /// `unixfs-v1-2025` cut by buzhash (`ipfs add --cid-version 1 --chunker=buzhash
+    /// --max-links 1024`).
+    UnixfsV1_2025Buzhash,
 }
+
+/// Every profile, for messages.
+pub const PROFILE_NAMES: &str =
+    "`unixfs-v0-2015`, `unixfs-v1-2025`, `unixfs-v0-2015-buzhash` or `unixfs-v1-2025-buzhash`";
 
 impl Profile {
     /// The profile's name as written on the command line and in registries.
@@ -24,6 +34,8 @@ impl Profile {
         match self {
             Profile::UnixfsV0_2015 => "unixfs-v0-2015",
             Profile::UnixfsV1_2025 => "unixfs-v1-2025",
+            Profile::UnixfsV0_2015Buzhash => "unixfs-v0-2015-buzhash",
+            Profile::UnixfsV1_2025Buzhash => "unixfs-v1-2025-buzhash",
         }
     }
 
@@ -33,16 +45,24 @@ impl Profile {
             Profile::UnixfsV0_2015 => ImportParams {
                 cid_version: Version::V0,
                 raw_leaves: false,
-                chunk_size: 256 * 1024,
+                chunker: Chunker::Size(256 * 1024),
                 max_links: 174,
                 hash: HashCode::Sha2_256,
             },
             Profile::UnixfsV1_2025 => ImportParams {
                 cid_version: Version::V1,
                 raw_leaves: true,
-                chunk_size: 1024 * 1024,
+                chunker: Chunker::Size(1024 * 1024),
                 max_links: 1024,
                 hash: HashCode::Sha2_256,
+            },
+            Profile::UnixfsV0_2015Buzhash => ImportParams {
+                chunker: Chunker::Buzhash,
+                ..Profile::UnixfsV0_2015.params()
+            },
+            Profile::UnixfsV1_2025Buzhash => ImportParams {
+                chunker: Chunker::Buzhash,
+                ..Profile::UnixfsV1_2025.params()
             },
         }
     }
@@ -60,8 +80,10 @@ impl FromStr for Profile {
         match s {
             "unixfs-v0-2015" => Ok(Profile::UnixfsV0_2015),
             "unixfs-v1-2025" => Ok(Profile::UnixfsV1_2025),
+            "unixfs-v0-2015-buzhash" => Ok(Profile::UnixfsV0_2015Buzhash),
+            "unixfs-v1-2025-buzhash" => Ok(Profile::UnixfsV1_2025Buzhash),
             other => Err(format!(
-                "unknown profile `{other}`; expected `unixfs-v0-2015` or `unixfs-v1-2025`"
+                "unknown profile `{other}`; expected {PROFILE_NAMES}"
             )),
         }
     }
@@ -74,8 +96,8 @@ pub struct ImportParams {
     pub cid_version: Version,
     /// Whether file chunks are raw blocks instead of UnixFS File nodes.
     pub raw_leaves: bool,
-    /// Fixed chunk size in bytes.
-    pub chunk_size: usize,
+    /// How files are cut into chunks.
+    pub chunker: Chunker,
     /// Maximum links per file node (balanced layout).
     pub max_links: usize,
     /// Hash function for every block.
@@ -95,8 +117,8 @@ pub struct ImportOverrides {
     pub cid_version: Option<Version>,
     /// `--raw-leaves[=true|false]`.
     pub raw_leaves: Option<bool>,
-    /// `--chunker size-N`.
-    pub chunk_size: Option<usize>,
+    /// `--chunker size-N|buzhash`.
+    pub chunker: Option<Chunker>,
     /// `--max-links N`.
     pub max_links: Option<usize>,
     /// `--hash NAME`.
@@ -124,8 +146,8 @@ impl ImportParams {
         if let Some(raw) = o.raw_leaves {
             p.raw_leaves = raw;
         }
-        if let Some(size) = o.chunk_size {
-            p.chunk_size = size;
+        if let Some(chunker) = o.chunker {
+            p.chunker = chunker;
         }
         if let Some(links) = o.max_links {
             p.max_links = links;
@@ -136,11 +158,12 @@ impl ImportParams {
 
     /// Checks the bounds Kubo enforces.
     pub fn validate(&self) -> Result<(), String> {
-        if self.chunk_size == 0 || self.chunk_size > MAX_CHUNK_SIZE {
-            return Err(format!(
-                "chunk size {} is out of range; use 1..={MAX_CHUNK_SIZE} bytes (e.g. --chunker size-262144)",
-                self.chunk_size
-            ));
+        if let Chunker::Size(size) = self.chunker {
+            if size == 0 || size > MAX_CHUNK_SIZE {
+                return Err(format!(
+                    "chunk size {size} is out of range; use 1..={MAX_CHUNK_SIZE} bytes (e.g. --chunker size-262144)"
+                ));
+            }
         }
         if self.max_links < 2 {
             return Err(format!(
@@ -152,11 +175,50 @@ impl ImportParams {
     }
 }
 
-/// Parses Kubo's `--chunker` value; only fixed-size chunking (`size-N`) is supported.
-pub fn parse_chunker(text: &str) -> Result<usize, String> {
+/// How files are cut into chunks (Kubo's `--chunker`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Chunker {
+    /// `size-N`: chunks of N bytes.
+    Size(usize),
+    /// `buzhash`: content-defined chunks of 128 to 512 KiB (see [`super::chunker`]).
+    Buzhash,
+}
+
+impl Chunker {
+    /// The largest chunk it makes.
+    pub fn max_chunk(self) -> usize {
+        match self {
+            Chunker::Size(size) => size,
+            Chunker::Buzhash => super::chunker::BUZHASH_MAX,
+        }
+    }
+}
+
+impl fmt::Display for Chunker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Chunker::Size(size) => write!(f, "size-{size}"),
+            Chunker::Buzhash => f.write_str("buzhash"),
+        }
+    }
+}
+
+impl FromStr for Chunker {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        parse_chunker(text)
+    }
+}
+
+/// Parses Kubo's `--chunker` value: `size-N` or `buzhash`. (Rabin is not supported: Kubo's
+/// rabin chunker cannot be checked against a reference here.)
+pub fn parse_chunker(text: &str) -> Result<Chunker, String> {
+    if text == "buzhash" {
+        return Ok(Chunker::Buzhash);
+    }
     let Some(n) = text.strip_prefix("size-") else {
         return Err(format!(
-            "unsupported chunker `{text}`; trove supports fixed-size chunking: `size-N` (e.g. size-262144)"
+            "unsupported chunker `{text}`; use `size-N` (fixed chunks of N bytes, e.g. size-262144) or `buzhash` (content-defined)"
         ));
     };
     let size: usize = n
@@ -167,5 +229,5 @@ pub fn parse_chunker(text: &str) -> Result<usize, String> {
             "chunker `{text}`: size must be between 1 and {MAX_CHUNK_SIZE} bytes"
         ));
     }
-    Ok(size)
+    Ok(Chunker::Size(size))
 }

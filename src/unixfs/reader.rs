@@ -805,7 +805,7 @@ mod tests {
                 cid::Version::V0
             },
             raw_leaves,
-            chunk_size,
+            chunker: crate::unixfs::Chunker::Size(chunk_size),
             max_links,
             hash: HashCode::Sha2_256,
         }

@@ -388,7 +388,7 @@ mod tests {
         ImportParams {
             cid_version: cid::Version::V1,
             raw_leaves: true,
-            chunk_size: 1024,
+            chunker: crate::unixfs::Chunker::Size(1024),
             max_links: 4,
             ..ImportParams::default()
         }

@@ -56,7 +56,40 @@ fn add_prints_like_ipfs_add_and_only_hash_stores_nothing() {
     );
     let (code, _, err) = t.run(&["add", "-Q", "-n", "--chunker", "rabin-1-2-3", &f]);
     assert_eq!(code, 2);
-    assert!(err.contains("size-N"), "{err}");
+    assert!(err.contains("size-N") && err.contains("buzhash"), "{err}");
+    // Content-defined chunks: `--chunker buzhash` on a profile is the `-buzhash` profile, and a
+    // file of several chunks gets another CID than with fixed chunks.
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, crate::support::splitmix64_bytes(3, 2_000_000)).unwrap();
+    let big = big.to_str().unwrap();
+    let flag = t.ok(&[
+        "add",
+        "-Q",
+        "-n",
+        "--profile",
+        "unixfs-v1-2025",
+        "--chunker",
+        "buzhash",
+        big,
+    ]);
+    let named = t.ok(&[
+        "add",
+        "-Q",
+        "-n",
+        "--profile",
+        "unixfs-v1-2025-buzhash",
+        big,
+    ]);
+    assert_eq!(flag, named);
+    assert_ne!(
+        named,
+        t.ok(&["add", "-Q", "-n", "--profile", "unixfs-v1-2025", big])
+    );
+    let stored = t.ok(&["add", "-Q", "--profile", "unixfs-v1-2025-buzhash", big]);
+    assert_eq!(stored, named);
+    let out = dir.path().join("back.bin");
+    t.ok(&["get", &stored, "-o", out.to_str().unwrap(), "--offline"]);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(big).unwrap());
     let (code, _, err) = t.run(&["add", "-Q", "-n", "/nonexistent/path"]);
     assert_eq!(code, 1);
     assert!(err.contains("/nonexistent/path"), "{err}");

@@ -134,7 +134,7 @@ impl Source for Scripted {
 
 fn content() -> (Cid, Vec<trove::content::Block>, Vec<u8>) {
     let params = ImportParams {
-        chunk_size: 1024,
+        chunker: trove::unixfs::Chunker::Size(1024),
         max_links: 8,
         ..ImportParams::default()
     };
@@ -198,7 +198,7 @@ async fn a_new_version_fetches_only_what_the_cache_lacks() {
         *b ^= 0x5a;
     }
     let params = ImportParams {
-        chunk_size: 64 * 1024,
+        chunker: trove::unixfs::Chunker::Size(64 * 1024),
         max_links: 16,
         ..ImportParams::default()
     };

@@ -70,7 +70,7 @@ fn reference_car(name: &str) -> Vec<u8> {
 
 fn one_kilobyte_chunks() -> ImportParams {
     ImportParams {
-        chunk_size: 1024,
+        chunker: trove::unixfs::Chunker::Size(1024),
         ..Profile::UnixfsV0_2015.params()
     }
 }
@@ -402,6 +402,28 @@ async fn mirror_raw_file_becomes_the_dag_in_export_order() {
     let (_, blocks) = assert_complete(&car, &root_links[1]);
     assert_eq!(blocks, 2);
     assert_eq!(section_order(&car).len(), 2);
+}
+
+/// A raw file whose registry profile cuts by buzhash: the leaves (of sizes of their own) are
+/// cut from the download at the offsets the import found, and the CAR is `trove car export`'s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_raw_file_with_content_defined_chunks() {
+    let fx = MirrorFixture::new();
+    let bytes = splitmix64_bytes(77, 3_000_000);
+    fx.put("cdc.bin", &bytes);
+    let gw = fx.gateway();
+    let params = Profile::UnixfsV1_2025Buzhash.params();
+    let (root, blocks) = trove::unixfs::import_bytes(&params, &bytes);
+    assert!(blocks.len() > 8, "several leaves of varying size");
+    let mirror = fx.mirror(&gw, "cdc.bin", Some(params));
+    let car = read_all(mirror.dag(&root.cid).await.unwrap()).await;
+    let (store, n) = assert_complete(&car, &root.cid);
+    assert_eq!(n as usize, blocks.len());
+    let mut out = Vec::new();
+    trove::unixfs::Reader::new(&store)
+        .read_file(&root.cid, 0, None, &mut out)
+        .unwrap();
+    assert_eq!(out, bytes);
 }
 
 fn reference_block(car: &[u8], cid: &Cid) -> Vec<u8> {

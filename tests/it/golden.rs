@@ -46,7 +46,7 @@ fn params_from(spec: &str) -> ImportParams {
                 }
             }
             "raw_leaves" => p.raw_leaves = v == "true",
-            "chunker" => p.chunk_size = v.trim_start_matches("size-").parse().unwrap(),
+            "chunker" => p.chunker = v.parse().unwrap(),
             "max_links" => p.max_links = v.parse().unwrap(),
             "hash" => assert_eq!(v, "sha2-256"),
             "layout" => assert_eq!(v, "balanced"),

@@ -19,7 +19,7 @@ fn params_strategy() -> impl Strategy<Value = ImportParams> {
                 cid::Version::V0
             },
             raw_leaves: raw,
-            chunk_size: chunk,
+            chunker: trove::unixfs::Chunker::Size(chunk),
             max_links: links,
             hash: trove::content::HashCode::Sha2_256,
         }

@@ -40,7 +40,7 @@ fn params(spec: &str) -> Option<ImportParams> {
             cid::Version::V1
         },
         raw_leaves: parts[1] == "raw",
-        chunk_size: parts[2].parse().ok()?,
+        chunker: trove::unixfs::Chunker::Size(parts[2].parse().ok()?),
         max_links: parts[3].parse().ok()?,
         ..ImportParams::default()
     })

@@ -438,10 +438,10 @@ fn same_block(a: &Cid, b: &Cid) -> bool {
 
 fn describe_params(p: &ImportParams) -> String {
     format!(
-        "CIDv{}, {} leaves, {}-byte chunks, {} links per node",
+        "CIDv{}, {} leaves, chunker {}, {} links per node",
         u64::from(p.cid_version),
         if p.raw_leaves { "raw" } else { "dag-pb" },
-        p.chunk_size,
+        p.chunker,
         p.max_links
     )
 }

@@ -7,7 +7,6 @@ use super::same_block;
 use crate::car::CarWriter;
 use crate::content::{Block, Cid};
 use crate::import::{import_reader, BlockSink};
-use crate::progress::Silent;
 use crate::store::StoreError;
 use crate::unixfs::{make_leaf, ImportParams};
 use std::collections::{HashMap, HashSet};
@@ -22,6 +21,20 @@ pub(super) struct RawPlan {
     /// Every block the importer emitted without leaves: the parents (and the empty leaf of an
     /// empty file).
     parents: HashMap<Cid, Block>,
+    /// Where each leaf starts in the file, and its length, in file order (content-defined
+    /// chunks have sizes of their own).
+    leaves: Vec<(u64, u64)>,
+}
+
+/// Records the size of each leaf as the importer reports it, in file order.
+struct LeafSizes(Mutex<Vec<u64>>);
+
+impl crate::progress::Reporter for LeafSizes {
+    fn report(&self, event: crate::progress::Event<'_>) {
+        if let crate::progress::Event::Bytes(n) = event {
+            self.0.lock().expect("sizes lock").push(n);
+        }
+    }
 }
 
 /// A sink that keeps the blocks the importer emits when it only hashes leaves: the parents.
@@ -53,10 +66,24 @@ impl RawPlan {
                 source,
             })?;
         let sink = KeepParents(Mutex::new(HashMap::new()));
-        let root = import_reader(file, path, params, &sink, &Silent)?;
+        let sizes = LeafSizes(Mutex::new(Vec::new()));
+        let root = import_reader(file, path, params, &sink, &sizes)?;
+        let mut offset = 0;
+        let leaves = sizes
+            .0
+            .into_inner()
+            .expect("sizes lock")
+            .into_iter()
+            .map(|len| {
+                let leaf = (offset, len);
+                offset += len;
+                leaf
+            })
+            .collect();
         Ok(RawPlan {
             root: root.cid,
             parents: sink.0.into_inner().expect("sink lock"),
+            leaves,
         })
     }
 
@@ -153,8 +180,11 @@ impl<W: Write> Walk<'_, W> {
     }
 
     fn read_chunk(&mut self, index: u64) -> Result<Vec<u8>, String> {
-        let size = self.params.chunk_size as u64;
-        let offset = index * size;
+        let (offset, size) = *self
+            .plan
+            .leaves
+            .get(index as usize)
+            .ok_or_else(|| format!("the DAG has more leaves than the file ({index})"))?;
         if offset != self.pos {
             self.file
                 .seek(SeekFrom::Start(offset))

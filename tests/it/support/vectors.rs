@@ -166,7 +166,7 @@ fn params_of(produced_for: &str) -> Option<ImportParams> {
             _ => cid::Version::V1,
         },
         raw_leaves: *kv.get("raw_leaves")? == "true",
-        chunk_size: kv.get("chunker")?.strip_prefix("size-")?.parse().ok()?,
+        chunker: kv.get("chunker")?.parse().ok()?,
         max_links: kv.get("max_links")?.parse().ok()?,
         ..ImportParams::default()
     };
