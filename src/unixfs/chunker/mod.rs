@@ -215,7 +215,7 @@ mod tests {
         // whole, then Kubo's empty chunk).
         let len = BUZHASH_MAX + BUZHASH_MIN + 10;
         let even = (0..=255u8)
-            .find(|b| BYTE_HASH[*b as usize].count_ones() % 2 == 0)
+            .find(|b| BYTE_HASH[*b as usize].count_ones().is_multiple_of(2))
             .unwrap();
         let odd = (0..=255u8)
             .find(|b| BYTE_HASH[*b as usize].count_ones() % 2 == 1)
