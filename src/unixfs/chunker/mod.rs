@@ -13,8 +13,9 @@
 //!   left after a chunk that took every byte, Kubo still hands out one empty chunk (an empty
 //!   leaf in the DAG), as this does.
 //!
-//! The byte table comes from Go's `math/rand` (see [`table`]). Hand-written rather than a crate:
-//! the boundaries must be Kubo's exactly, and the loop is a few lines.
+//! The byte table comes from Go's `math/rand` (`table.rs`, made by
+//! `scripts/gen/buzhash-table.go`). Hand-written rather than a crate: the boundaries must be
+//! Kubo's exactly, and the loop is a few lines.
 
 mod table;
 
