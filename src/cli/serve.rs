@@ -43,7 +43,9 @@ pub(crate) fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<i32> {
 #[cfg(all(not(feature = "server"), feature = "p2p"))]
 fn run_p2p_only(ctx: &Context, args: ServeArgs) -> anyhow::Result<i32> {
     use anyhow::Context as _;
-    let (store, config, roots) = super::serve_p2p::prepare(ctx, &args)?;
+    use std::sync::Arc;
+    let store = Arc::new(ctx.store()?);
+    let (store, config, roots) = super::serve_p2p::prepare(ctx, &args, store)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -73,7 +75,11 @@ fn run_servers(ctx: &Context, args: ServeArgs) -> anyhow::Result<i32> {
     };
     #[cfg(feature = "p2p")]
     let p2p = if args.p2p {
-        Some(super::serve_p2p::prepare(ctx, &args)?)
+        Some(super::serve_p2p::prepare(
+            ctx,
+            &args,
+            client.store().clone(),
+        )?)
     } else {
         None
     };

@@ -28,13 +28,13 @@ const ANNOUNCE_DELAY: std::time::Duration = std::time::Duration::from_secs(3);
 /// How often the roots are announced while serving.
 const REANNOUNCE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
 
-/// The p2p half of `trove serve`: the settings and the roots to announce, for
+/// The p2p half of `trove serve`: the settings and the roots of `store` to announce, for
 /// [`serve_until_interrupted`] on the caller's runtime.
 pub(crate) fn prepare(
     ctx: &Context,
     args: &ServeArgs,
+    store: Arc<FsStore>,
 ) -> anyhow::Result<(Arc<FsStore>, P2pConfig, Vec<Cid>)> {
-    let store = Arc::new(ctx.store()?);
     let config = serving_config(ctx.settings()?, &args.peers, &args.listen)?;
     let roots: Vec<Cid> = store
         .kept_roots()

@@ -44,6 +44,8 @@ fn mirror(
         cmd.env(k, v);
     }
     let (code, stdout, stderr) = crate::support::output(&mut cmd);
+    // Every line is an event of the CLI's JSON schema.
+    crate::conventions::events(&crate::conventions::schema(), &stdout);
     let events: Vec<serde_json::Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{stderr}")))

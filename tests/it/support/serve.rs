@@ -23,7 +23,17 @@ impl HttpServe {
         let mut cmd = trove.cmd();
         cmd.args(["serve", "--http", "127.0.0.1:0"]).args(extra);
         let (mut child, rx) = super::spawn_listening(&mut cmd, &stderr, "trove serve --http");
-        match rx.recv_timeout(START_TIMEOUT) {
+        // With --p2p too, multiaddr lines come as well: the URL is the http one.
+        let deadline = std::time::Instant::now() + START_TIMEOUT;
+        let url = loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if line.starts_with("http://") => break Ok(line),
+                Ok(_) => continue,
+                Err(e) => break Err(e),
+            }
+        };
+        match url {
             Ok(url) => HttpServe { child, url, dir },
             Err(_) => {
                 let status = child.try_wait();
@@ -113,6 +123,11 @@ impl Answer {
 
 /// `METHOD url` with `headers`, on a runtime of its own.
 pub fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Answer {
+    try_request(method, url, headers).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+/// [`request`], or why no answer came (the connection closed before the headers).
+pub fn try_request(method: &str, url: &str, headers: &[(&str, &str)]) -> Result<Answer, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -127,7 +142,7 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Answer {
             .timeout(Duration::from_secs(60))
             .send()
             .await
-            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+            .map_err(|e| format!("{e:?}"))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response
@@ -135,11 +150,11 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Answer {
             .await
             .map(|b| b.to_vec())
             .map_err(|e| format!("{e:?}"));
-        Answer {
+        Ok(Answer {
             status,
             headers,
             body,
-        }
+        })
     })
 }
 
