@@ -191,3 +191,48 @@ fn reachable_times_out_a_source_that_does_not_answer() {
         "{source}"
     );
 }
+
+/// The p2p tier as a source: a Kubo v0.22 peer holds one entry's root and is asked over
+/// bitswap; the other entry is held by nobody.
+#[test]
+fn reachable_asks_the_p2p_tier() {
+    let Some(python) = crate::support::kubo::kubo_python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let held = dir.path().join("held.bin");
+    std::fs::write(&held, splitmix64_bytes(11, 400_000)).unwrap();
+    let kubo = crate::support::kubo::KuboPeer::kubo(&python, &[&held], "none", &[]);
+    let held_cid = kubo.cid_of(&held);
+    let nobody = dir.path().join("nobody.bin");
+    std::fs::write(&nobody, splitmix64_bytes(12, 5000)).unwrap();
+    let nobody_cid = Trove::new().ok(&["add", "-Q", "--only-hash", nobody.to_str().unwrap()]);
+    let reg = registry(
+        dir.path(),
+        &[
+            ("held", entry(&held_cid, &[])),
+            ("nobody", entry(&nobody_cid, &[])),
+        ],
+    );
+    let (code, stdout, stderr) = Trove::new().run(&[
+        "registry",
+        "check",
+        &reg,
+        "--reachable",
+        "--source",
+        "p2p",
+        "--peer",
+        &kubo.multiaddrs[0],
+        "--probe-timeout",
+        "10s",
+        "--json",
+    ]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let entries = doc["reachability"]["entries"].as_array().unwrap();
+    let find = |id: &str| entries.iter().find(|e| e["id"] == id).unwrap();
+    assert_eq!(find("held")["reachable"], true, "{doc}");
+    assert_eq!(find("held")["sources"][0]["tier"], "p2p");
+    assert_eq!(find("held")["sources"][0]["outcome"], "verified");
+    assert_eq!(find("nobody")["reachable"], false, "{doc}");
+}
