@@ -70,6 +70,7 @@ impl HttpServer {
             .route("/assets/{name}", get(asset))
             .route("/favicon.ico", get(|| async { page::asset("favicon.svg") }))
             .fallback(not_found)
+            .layer(axum::middleware::from_fn(log_request))
             .with_state(self.clone())
     }
 
@@ -114,6 +115,22 @@ async fn ipfs(
         .clone()
         .answer(method, rest, query, headers)
         .await
+}
+
+/// One `debug` event per request (`trove serve -v` shows them): method, path and query,
+/// status, time to the response head.
+async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::debug!(
+        target: "trove::serve",
+        "{method} {uri} → {} in {:.1} ms",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
 }
 
 async fn no_cid() -> Response {
