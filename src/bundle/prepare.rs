@@ -52,6 +52,19 @@ pub struct Prepared {
     pub manifest: Option<serde_json::Value>,
 }
 
+impl Prepared {
+    /// What of the bundle may be the content a CID names, most likely first: the content as
+    /// the rules above find it, then the whole tree (an archive of a folder's children, `tar
+    /// -C dir .`, has no top folder to tell). Archive mirrors, local and remote, try each.
+    pub fn candidates(&self) -> Vec<&Path> {
+        let mut out = vec![self.content.as_path()];
+        if self.tree != self.content {
+            out.push(self.tree.as_path());
+        }
+        out
+    }
+}
+
 /// Checks `path`'s published sums and, for an archive, unpacks it into a fresh folder under
 /// `scratch` (created if needed); see the module docs.
 pub fn prepare(

@@ -410,27 +410,32 @@ impl<'c> Session<'c> {
         let params = params
             .or_else(|| prepared.recorded.and_then(|(_, p)| p).map(|p| p.params()))
             .ok_or("the entry names no profile to check the archive's content with")?;
-        let hashed = crate::import::import_path(
-            &prepared.content,
-            &params,
-            &crate::import::Discard,
-            &crate::progress::Silent,
-        )
-        .map_err(|e| e.to_string())?;
-        if hashed.cid.hash() != root.hash() {
-            return Err(format!(
-                "its content imports as `{}`, not `{root}`: it is not this entry's archive",
-                hashed.cid
-            ));
+        // Hashed first, stored only on a match: the same candidates a remote archive gets.
+        let mut got = Vec::new();
+        for content in prepared.candidates() {
+            let hashed = crate::import::import_path(
+                content,
+                &params,
+                &crate::import::Discard,
+                &crate::progress::Silent,
+            )
+            .map_err(|e| e.to_string())?;
+            if hashed.cid.hash() == root.hash() {
+                return crate::import::import_path(
+                    content,
+                    &params,
+                    &**self.client.store(),
+                    &crate::progress::Silent,
+                )
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            }
+            got.push(hashed.cid.to_string());
         }
-        crate::import::import_path(
-            &prepared.content,
-            &params,
-            &**self.client.store(),
-            &crate::progress::Silent,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+        Err(format!(
+            "its content imports as `{}`, not `{root}`: it is not this entry's archive",
+            got.join("` or `")
+        ))
     }
 
     /// Writes the content at `cid` to `out` (file or folder, atomically); when the registry

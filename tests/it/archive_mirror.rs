@@ -238,4 +238,30 @@ fn a_local_registrys_archive_mirror_works_offline_and_a_wrong_one_is_skipped() {
     // Nothing of it was stored: the root block is still missing.
     let (code, _, _) = t.run(&["get", &cid, "--offline", "-o", s(&work.path().join("x"))]);
     assert_eq!(code, 5, "nothing was stored");
+    // A folder whose only child is a folder, archived as its children (`tar -C dir .`): the
+    // archive's one top folder is not the content, the whole tree is (as for remote mirrors).
+    let solo = work.path().join("solo");
+    std::fs::create_dir_all(solo.join("inner")).unwrap();
+    std::fs::write(solo.join("inner/only.txt"), b"just this\n").unwrap();
+    let solo_cid = Trove::new().ok(&["add", "-Q", "--profile", "unixfs-v1-2025", s(&solo)]);
+    tar(&[
+        "czf",
+        s(&checkout.join("archives/solo.tar.gz")),
+        "-C",
+        s(&solo),
+        ".",
+    ]);
+    let reg = registry(&checkout, &solo_cid, "archives/solo.tar.gz");
+    let out = work.path().join("solo-out");
+    let (code, _, err) = Trove::new().run(&[
+        "get",
+        "arch",
+        "--registry",
+        &reg,
+        "--offline",
+        "-o",
+        s(&out),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    crate::support::assert_same_tree(&solo, &out);
 }

@@ -71,12 +71,8 @@ pub(super) fn import_archive(
                 "mirror `{url}` serves an archive, and the registry entry names no UnixFS profile to verify its content with"
             ))
         })?;
-    let mut candidates = vec![prepared.content.clone()];
-    if prepared.tree != prepared.content {
-        candidates.push(prepared.tree.clone());
-    }
     let mut got = Vec::new();
-    for content in &candidates {
+    for content in prepared.candidates() {
         let spooled = spool(content, &params, scratch)?;
         if same_block(&spooled.root, target) {
             return Ok(spooled);
