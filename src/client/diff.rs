@@ -89,22 +89,22 @@ impl Client {
         found: &mut dyn FnMut(&str, Difference),
     ) -> Result<DiffReport, Error> {
         // Content-addressed sides first: a local folder is hashed with the profile that makes
-        // the other side's CIDs (v0 CIDs come from the Kubo-default profile).
+        // the other side's CIDs (the registry entry's, else v0 CIDs → the Kubo-default profile).
         let is_local = |t: &str| !t.contains("://") && Path::new(t).exists();
         let (side_a, path_a, side_b, path_b) = if is_local(a) && !is_local(b) {
-            let (sb, pb) = self
+            let (sb, pb, profile) = self
                 .diff_side(b, None)
                 .context(|| format!("cannot read `{b}`"))?;
-            let (sa, pa) = self
-                .diff_side(a, Some(sb.cid))
+            let (sa, pa, _) = self
+                .diff_side(a, Some((sb.cid, profile)))
                 .context(|| format!("cannot read `{a}`"))?;
             (sa, pa, sb, pb)
         } else {
-            let (sa, pa) = self
+            let (sa, pa, profile) = self
                 .diff_side(a, None)
                 .context(|| format!("cannot read `{a}`"))?;
-            let (sb, pb) = self
-                .diff_side(b, Some(sa.cid))
+            let (sb, pb, _) = self
+                .diff_side(b, Some((sa.cid, profile)))
                 .context(|| format!("cannot read `{b}`"))?;
             (sa, pa, sb, pb)
         };
@@ -173,8 +173,13 @@ impl Client {
         })
     }
 
-    /// A target's CID (complete in the store) and a path holding its content.
-    fn diff_side(&self, text: &str, other: Option<Cid>) -> Result<(DiffSide, PathBuf), Error> {
+    /// A target's CID (complete in the store), a path holding its content, and the profile
+    /// its registry entry records. A local path is hashed with `other`'s profile.
+    fn diff_side(
+        &self,
+        text: &str,
+        other: Option<(Cid, Option<crate::unixfs::Profile>)>,
+    ) -> Result<(DiffSide, PathBuf, Option<crate::unixfs::Profile>), Error> {
         let local = Path::new(text);
         if text.starts_with("http://") || text.starts_with("https://") {
             let record = [false, true]
@@ -218,12 +223,14 @@ impl Client {
                     name,
                 },
                 got.path,
+                None,
             ));
         }
         if local.exists() {
             // A local file or folder: hashed into the store (not kept) so both sides are DAGs.
             let profile = match other {
-                Some(cid) if cid.version() == cid::Version::V0 => {
+                Some((_, Some(profile))) => profile,
+                Some((cid, None)) if cid.version() == cid::Version::V0 => {
                     crate::unixfs::Profile::UnixfsV0_2015
                 }
                 _ => crate::unixfs::Profile::UnixfsV1_2025,
@@ -247,9 +254,11 @@ impl Client {
                     name,
                 },
                 local.to_path_buf(),
+                Some(profile),
             ));
         }
         let resolution = self.resolve(text)?;
+        let profile = resolution.entry.as_ref().and_then(|e| e.profile);
         let (got, cid) = self.materialize_cid(text, &resolution, "compare")?;
         Ok((
             DiffSide {
@@ -258,6 +267,7 @@ impl Client {
                 name: resolution.name,
             },
             got.path,
+            profile,
         ))
     }
 }

@@ -384,6 +384,36 @@ fn tree_diff_names_files_and_what_an_update_fetches() {
     let a1 = t.ok(&["add", "-Q", "--profile", "unixfs-v1-2025", s(&v1)]);
     let (code, _, err) = t.run(&["diff", &a1, s(&v1)]);
     assert_eq!(code, 0, "{err}");
+    // A registry entry made with a buzhash profile: the folder is hashed with that profile
+    // (with the default one its 3 MB file would look changed).
+    let checkout = work.path().join("checkout");
+    std::fs::create_dir_all(&checkout).unwrap();
+    let car = checkout.join("v1.car");
+    t.ok(&[
+        "car",
+        "export",
+        "--profile",
+        "unixfs-v1-2025-buzhash",
+        s(&v1),
+        "-o",
+        s(&car),
+    ]);
+    let cdc = t.ok(&[
+        "add",
+        "-Q",
+        "-n",
+        "--profile",
+        "unixfs-v1-2025-buzhash",
+        s(&v1),
+    ]);
+    let doc = serde_json::json!({"version": "1.1.0", "traces": {"rel": {
+        "cid": cdc, "description": "buzhash release", "profile": "unixfs-v1-2025-buzhash",
+        "mirrors": ["v1.car"], "metadata": {"tags": []}}}});
+    let reg = checkout.join("registry.json");
+    std::fs::write(&reg, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let fresh = Trove::new();
+    let (code, out, err) = fresh.run(&["diff", "rel", s(&v1), "--registry", s(&reg)]);
+    assert_eq!(code, 0, "{out}\n{err}");
 }
 
 #[test]
