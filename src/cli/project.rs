@@ -160,8 +160,8 @@ fn watch(client: &Client, project: &Project, args: &SyncArgs) -> anyhow::Result<
     Ok(0)
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn stop_on_signal() {
+/// Resolves on SIGINT or SIGTERM (the watch service and `serve` stop on either).
+pub(crate) async fn stop_on_signal() {
     #[cfg(unix)]
     {
         let Ok(mut term) =

@@ -110,7 +110,7 @@ fn run_servers(ctx: &Context, args: ServeArgs) -> anyhow::Result<i32> {
                     store_dir.display()
                 );
             }
-            server.run(listener, interrupted()).await?;
+            server.run(listener, super::project::stop_on_signal()).await?;
             if !json {
                 eprintln!("HTTP server stopped");
             }
@@ -174,28 +174,4 @@ fn listen_address(text: &str) -> anyhow::Result<String> {
         .into());
     }
     Ok(addr.to_string())
-}
-
-/// Completes on SIGINT or SIGTERM.
-#[cfg(feature = "server")]
-async fn interrupted() {
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -11,9 +11,6 @@ use serde_json::Value;
 use std::time::Instant;
 use url::Url;
 
-/// The most of an answer that is read.
-const MAX_ANSWER: usize = 4 * 1024 * 1024;
-
 /// An IPFS Cluster's REST API.
 #[derive(Clone)]
 pub struct Cluster {
@@ -67,22 +64,14 @@ impl Cluster {
             Some((user, password)) => request.basic_auth(user, Some(password)),
             None => request,
         };
-        let mut response = request
+        let response = request
             .send()
             .await
             .map_err(|e| self.error(crate::error::chain(&e)))?;
         let status = response.status();
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
+        let body = super::pin::read_capped(response)
             .await
-            .map_err(|e| self.error(crate::error::chain(&e)))?
-        {
-            if body.len() + chunk.len() > MAX_ANSWER {
-                return Err(self.error(format!("an answer larger than {MAX_ANSWER} bytes")));
-            }
-            body.extend_from_slice(&chunk);
-        }
+            .map_err(|e| self.error(e))?;
         if status.as_u16() == 404 {
             return Ok(None);
         }
@@ -93,13 +82,7 @@ impl Cluster {
                 .and_then(|v| v.get("message"))
                 .and_then(Value::as_str)
                 .map(str::to_string)
-                .unwrap_or_else(|| {
-                    String::from_utf8_lossy(&body)
-                        .trim()
-                        .chars()
-                        .take(200)
-                        .collect()
-                });
+                .unwrap_or_else(|| super::pin::quote(&body));
             let advice = if matches!(status.as_u16(), 401 | 403) {
                 " (give the credentials in the URL: https://USER:PASSWORD@HOST:9094)"
             } else {

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use url::Url;
 
-/// The most of an answer that is read.
-const MAX_ANSWER: usize = 1024 * 1024;
+/// The most of an answer that is read (a cluster's status of a pin lists every peer).
+const MAX_ANSWER: usize = 4 * 1024 * 1024;
 
 /// Errors while making content available.
 #[derive(Debug, thiserror::Error)]
@@ -260,7 +260,17 @@ fn error_message(text: &str) -> String {
         .unwrap_or_else(|| text.trim().chars().take(300).collect())
 }
 
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+/// The start of an answer that is not the JSON expected, for a message.
+pub(super) fn quote(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .trim()
+        .chars()
+        .take(200)
+        .collect()
+}
+
+/// A service's answer, at most [`MAX_ANSWER`] bytes of it.
+pub(super) async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
@@ -391,13 +401,7 @@ impl PinService {
                     let details = e.get("details").and_then(Value::as_str).unwrap_or("");
                     format!("{reason} {details}").trim().to_string()
                 })
-                .unwrap_or_else(|| {
-                    String::from_utf8_lossy(&body)
-                        .trim()
-                        .chars()
-                        .take(200)
-                        .collect()
-                });
+                .unwrap_or_else(|| quote(&body));
             let advice = if matches!(status.as_u16(), 401 | 403) {
                 " (the token was refused)"
             } else {
