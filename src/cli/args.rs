@@ -885,7 +885,7 @@ pub struct ServeArgs {
     /// else /ip4/0.0.0.0/tcp/0 and /ip4/0.0.0.0/udp/0/quic-v1).
     #[arg(long = "listen", value_name = "MULTIADDR")]
     pub listen: Vec<String>,
-    /// A peer to connect to at start (repeatable).
+    /// A peer to connect to at start (repeatable); with --fetch, also one to fetch from.
     #[arg(long = "peer", value_name = "MULTIADDR")]
     pub peers: Vec<String>,
     /// Print what the servers listen on as JSON lines on standard output (for supervisors

@@ -67,6 +67,8 @@ fn run_servers(ctx: &Context, args: ServeArgs) -> anyhow::Result<i32> {
     if !args.gateways.is_empty() {
         options.gateways = args.gateways.clone();
     }
+    // `--peer`s are dialled by the serving node and asked by `--fetch`'s p2p tier alike.
+    options.peers = args.peers.clone();
     let reporter = Arc::new(super::progress::CliReporter::new(args.json, false, true));
     let client = Arc::new(ctx.client(&options, reporter)?);
     let http = match &args.http {
