@@ -23,6 +23,7 @@ mod serve;
 #[cfg(feature = "p2p")]
 mod serve_p2p;
 mod settings;
+mod signals;
 mod upstream;
 
 use crate::client::{Client, Options, Settings};

@@ -112,8 +112,9 @@ fn watch(client: &Client, project: &Project, args: &SyncArgs) -> anyhow::Result<
         // run is removed), so a stalled source does not hold the service up.
         let stop = stop.clone();
         let in_flight = client.cancel_token();
+        let mut interrupts = client.block_on(async { super::signals::Interrupts::register() })?;
         client.spawn(async move {
-            stop_on_signal().await;
+            interrupts.recv().await;
             stop.store(true, Ordering::SeqCst);
             in_flight.cancel();
         });
@@ -158,27 +159,6 @@ fn watch(client: &Client, project: &Project, args: &SyncArgs) -> anyhow::Result<
     };
     client.watch(project, &options, &stop, &report)?;
     Ok(0)
-}
-
-/// Resolves on SIGINT or SIGTERM (the watch service and `serve` stop on either).
-pub(crate) async fn stop_on_signal() {
-    #[cfg(unix)]
-    {
-        let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 pub(crate) fn status(ctx: &Context, args: StatusArgs) -> anyhow::Result<i32> {

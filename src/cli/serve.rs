@@ -95,6 +95,7 @@ fn run_servers(ctx: &Context, args: ServeArgs) -> anyhow::Result<i32> {
             let listener = tokio::net::TcpListener::bind(&addr)
                 .await
                 .with_context(|| format!("cannot listen on `{addr}` (is the port in use? pick another with --http HOST:PORT, or port 0 for any free one)"))?;
+            let mut interrupts = super::signals::Interrupts::register()?;
             let url = format!("http://{}", listener.local_addr().context("no local address")?);
             {
                 let mut out = std::io::stdout().lock();
@@ -112,7 +113,9 @@ fn run_servers(ctx: &Context, args: ServeArgs) -> anyhow::Result<i32> {
                     store_dir.display()
                 );
             }
-            server.run(listener, super::project::stop_on_signal()).await?;
+            server
+                .run(listener, async move { interrupts.recv().await })
+                .await?;
             if !json {
                 eprintln!("HTTP server stopped");
             }

@@ -102,6 +102,7 @@ pub(crate) async fn serve_until_interrupted(
     say: Say,
 ) -> anyhow::Result<()> {
     let quiet = say != Say::Text;
+    let mut interrupts = super::signals::Interrupts::register()?;
     let provider: Arc<dyn BlockProvider> = store.clone();
     let started = p2p::start(&config, Some(provider)).await?;
     let node = started.node.clone();
@@ -152,7 +153,6 @@ pub(crate) async fn serve_until_interrupted(
     // (identify has then told the DHT about them), and periodically after that.
     let mut announce_at = tokio::time::Instant::now() + REANNOUNCE;
     let mut announcements_after_connect = 0;
-    let mut terminate = terminate_signal()?;
     loop {
         tokio::select! {
             event = events.recv() => match event {
@@ -168,8 +168,7 @@ pub(crate) async fn serve_until_interrupted(
                 announce(&node).await;
                 announce_at = tokio::time::Instant::now() + REANNOUNCE;
             }
-            _ = tokio::signal::ctrl_c() => break,
-            _ = terminate.recv() => break,
+            () = interrupts.recv() => break,
         }
     }
     let stats = started.bitswap.stats();
@@ -182,25 +181,4 @@ pub(crate) async fn serve_until_interrupted(
         Say::Quiet => {}
     }
     Ok(())
-}
-
-#[cfg(unix)]
-fn terminate_signal() -> anyhow::Result<tokio::signal::unix::Signal> {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot watch for SIGTERM")
-}
-
-#[cfg(not(unix))]
-fn terminate_signal() -> anyhow::Result<NeverSignal> {
-    Ok(NeverSignal)
-}
-
-#[cfg(not(unix))]
-struct NeverSignal;
-
-#[cfg(not(unix))]
-impl NeverSignal {
-    async fn recv(&mut self) -> Option<()> {
-        std::future::pending().await
-    }
 }
