@@ -618,7 +618,11 @@ impl Client {
     /// Makes the content `text` names complete in the cache (fetching what is missing) and
     /// keeps it through gc; returns its CID.
     pub fn pin(&self, text: &str) -> Result<Cid, Error> {
-        let resolution = self.resolve(text)?;
+        self.pin_resolution(&self.resolve(text)?, text)
+    }
+
+    /// [`Client::pin`] of what `text` was already resolved to.
+    pub fn pin_resolution(&self, resolution: &Resolution, text: &str) -> Result<Cid, Error> {
         let target = resolution.target.as_ref().ok_or_else(|| {
             Error::msg(
                 ErrorKind::Usage,

@@ -144,6 +144,8 @@ struct Item {
     cid: Cid,
     /// `ID@version`, what trove resolves to fetch it.
     selector: String,
+    /// What fetching it needs (target, the entry's mirrors), resolved once.
+    resolution: crate::client::Resolution,
 }
 
 impl Client {
@@ -173,8 +175,9 @@ impl Client {
                 Some(Item {
                     id: entry.id.clone(),
                     selector: format!("{}@{}", entry.id, resolved.version),
-                    version: resolved.version,
+                    version: resolved.version.clone(),
                     cid: resolved.cid?,
+                    resolution: crate::client::resolution_of(resolved),
                 })
             })
             .collect();
@@ -266,14 +269,10 @@ impl Client {
                 Ok(Connected::Psa(services.remove(0)))
             }
             MirrorTarget::Cluster(url) => {
+                // The URL keeps its user information: Cluster::new takes the credentials out.
                 let parsed = crate::http::check_url(url, false)
                     .context(|| format!("`--to cluster={url}` is not a usable URL"))?;
-                let mut with_auth = parsed;
-                if let Ok(original) = Url::parse(url) {
-                    let _ = with_auth.set_username(original.username());
-                    let _ = with_auth.set_password(original.password());
-                }
-                Ok(Connected::Cluster(Cluster::new(with_auth)))
+                Ok(Connected::Cluster(Cluster::new(parsed)))
             }
         }
     }
@@ -299,7 +298,7 @@ impl Client {
                 {
                     return Ok((MirrorOutcome::Already, 0, None));
                 }
-                let cid = self.pin(&item.selector)?;
+                let cid = self.pin_resolution(&item.resolution, &item.selector)?;
                 let dir = self.settings().cache_dir.join("mirror-v1").join("tmp");
                 std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
                 let mut car = tempfile::NamedTempFile::new_in(&dir)

@@ -32,6 +32,8 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 pub struct RegistryPage {
     title: String,
     entries: Vec<Listed>,
+    /// Each entry's [`search_text`], made once (every list request matches against it).
+    texts: Vec<String>,
 }
 
 /// The filters of the list page (`?q=&domain=&model_type=&tag=`).
@@ -59,10 +61,10 @@ impl Filters {
         f
     }
 
-    /// Whether `entry` passes (the rule `app.js` applies too).
-    pub fn matches(&self, entry: &Entry) -> bool {
+    /// Whether `entry`, whose [`search_text`] is `text`, passes (the rule `app.js` applies
+    /// too).
+    pub fn matches(&self, entry: &Entry, text: &str) -> bool {
         let m = &entry.metadata;
-        let text = search_text(entry);
         self.q
             .to_lowercase()
             .split_whitespace()
@@ -74,7 +76,7 @@ impl Filters {
 }
 
 /// What a query's words are looked for in, lowercased.
-fn search_text(entry: &Entry) -> String {
+pub fn search_text(entry: &Entry) -> String {
     let m = &entry.metadata;
     let mut parts = vec![entry.id.as_str(), entry.description.as_str()];
     parts.extend(m.tags.iter().map(String::as_str));
@@ -90,9 +92,11 @@ fn search_text(entry: &Entry) -> String {
 impl RegistryPage {
     /// A page over `entries` (retracted ones are left out), titled `title`.
     pub fn new(title: impl Into<String>, entries: Vec<Listed>) -> Self {
+        let entries: Vec<Listed> = entries.into_iter().filter(|l| !l.entry.retracted).collect();
         RegistryPage {
             title: title.into(),
-            entries: entries.into_iter().filter(|l| !l.entry.retracted).collect(),
+            texts: entries.iter().map(|l| search_text(&l.entry)).collect(),
+            entries,
         }
     }
 
@@ -133,21 +137,23 @@ impl RegistryPage {
             options(models, &filters.model_type, "all model types"),
             options(tags, &filters.tag, "all tags"),
         );
-        let shown = self
+        let passes: Vec<bool> = self
             .entries
             .iter()
-            .filter(|l| filters.matches(&l.entry))
-            .count();
+            .zip(&self.texts)
+            .map(|(l, text)| filters.matches(&l.entry, text))
+            .collect();
+        let shown = passes.iter().filter(|p| **p).count();
         let _ = write!(
             body,
             "<p id=\"count\" aria-live=\"polite\">{shown} of {} shown</p>\n\
 <table id=\"entries\"><thead><tr><th>ID</th><th>Description</th><th>Domain</th><th>Model type</th><th>Tags</th><th>Latest</th><th>Size</th></tr></thead><tbody>\n",
             self.entries.len()
         );
-        for listed in &self.entries {
+        for ((listed, text), passes) in self.entries.iter().zip(&self.texts).zip(passes) {
             let e = &listed.entry;
             let m = &e.metadata;
-            let hidden = if filters.matches(e) { "" } else { " hidden" };
+            let hidden = if passes { "" } else { " hidden" };
             let latest = e.latest();
             let _ = writeln!(
                 body,
@@ -155,7 +161,7 @@ impl RegistryPage {
 <td><a href=\"/entry/{href}\">{id}</a></td><td>{desc}</td><td>{domain}</td><td>{model}</td><td>{tags}</td><td>{version}</td><td>{size}</td></tr>",
                 id = esc(&e.id),
                 href = path_escape(&e.id),
-                text = esc(&search_text(e)),
+                text = esc(text),
                 domain = esc(m.domain.as_deref().unwrap_or("")),
                 model = esc(m.model_type.as_deref().unwrap_or("")),
                 tags_data = esc(&m.tags.join("\u{1f}")),

@@ -52,6 +52,11 @@ fn registry(dir: &Path, cid: &str, mirror: &str) -> String {
     s(&path).to_string()
 }
 
+/// `get arch --registry REG --offline -o OUT`: only what is beside the registry.
+fn get_offline(t: &Trove, reg: &str, out: &Path) -> (i32, String, String) {
+    t.run(&["get", "arch", "--registry", reg, "--offline", "-o", s(out)])
+}
+
 fn get(t: &Trove, reg: &str, out: &Path) -> (i32, String, String) {
     t.run(&[
         "get",
@@ -210,15 +215,7 @@ fn a_local_registrys_archive_mirror_works_offline_and_a_wrong_one_is_skipped() {
     let reg = registry(&checkout, &cid, "archives/data.tar.gz");
     let t = Trove::new();
     let out = work.path().join("offline-out");
-    let (code, _, err) = t.run(&[
-        "get",
-        "arch",
-        "--registry",
-        &reg,
-        "--offline",
-        "-o",
-        s(&out),
-    ]);
+    let (code, _, err) = get_offline(&t, &reg, &out);
     assert_eq!(code, 0, "{err}");
     crate::support::assert_same_tree(&src, &out);
     // An archive of other content beside the registry: skipped with a warning, nothing stored.
@@ -253,15 +250,7 @@ fn a_local_registrys_archive_mirror_works_offline_and_a_wrong_one_is_skipped() {
     ]);
     let reg = registry(&checkout, &solo_cid, "archives/solo.tar.gz");
     let out = work.path().join("solo-out");
-    let (code, _, err) = Trove::new().run(&[
-        "get",
-        "arch",
-        "--registry",
-        &reg,
-        "--offline",
-        "-o",
-        s(&out),
-    ]);
+    let (code, _, err) = get_offline(&Trove::new(), &reg, &out);
     assert_eq!(code, 0, "{err}");
     crate::support::assert_same_tree(&solo, &out);
 }

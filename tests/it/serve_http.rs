@@ -712,34 +712,22 @@ fn http_and_p2p_serve_the_same_cache_from_one_process() {
             addr = Some(a.to_string());
         }
     }
-    let out = src.path().join("via-http.bin");
-    Trove::new().ok(&[
-        "get",
-        &cid,
-        "-o",
-        out.to_str().unwrap(),
-        "--source",
-        "gateway",
-        "--gateway",
-        url.as_deref().unwrap(),
-        "--timeout",
-        "60s",
-    ]);
-    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&file).unwrap());
-    let out = src.path().join("via-p2p.bin");
-    Trove::new().ok(&[
-        "get",
-        &cid,
-        "-o",
-        out.to_str().unwrap(),
-        "--source",
-        "p2p",
-        "--peer",
-        addr.as_deref().unwrap(),
-        "--timeout",
-        "60s",
-    ]);
-    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&file).unwrap());
+    for (source, flag, at) in [("gateway", "--gateway", &url), ("p2p", "--peer", &addr)] {
+        let out = src.path().join(format!("via-{source}.bin"));
+        Trove::new().ok(&[
+            "get",
+            &cid,
+            "-o",
+            out.to_str().unwrap(),
+            "--source",
+            source,
+            flag,
+            at.as_deref().unwrap(),
+            "--timeout",
+            "60s",
+        ]);
+        assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&file).unwrap());
+    }
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

@@ -329,31 +329,27 @@ async function exportTo (fsApi, cid, out, signal) {
   throw new Error(`cannot export ${cid} of UnixFS type ${type}`)
 }
 
-async function cmdFetch (values) {
-  if (values.connect == null || values.connect.length === 0) die('fetch needs --connect MULTIADDR')
-  if (values.cid == null) die('fetch needs --cid CID')
-  if (values.out == null) die('fetch needs --out PATH')
+/**
+ * The body of `fetch` and `gateway-fetch`: starts a node with `start(signal)` (the node
+ * start and any dial count against --timeout, not against `seconds`), writes the UnixFS DAG
+ * of --cid to --out, prints the JSON result line, stops the node with `stop` and exits.
+ */
+async function runFetch (command, values, start, stop) {
   const timeout = Number(values.timeout ?? 120)
   const out = path.resolve(values.out)
-  const { multiaddr } = await import('@multiformats/multiaddr')
   const { CID } = await import('multiformats/cid')
   const { unixfs } = await import('@helia/unixfs')
 
   let helia
   let t0 = performance.now()
-  let bytes = 0
   let result
   const signal = AbortSignal.timeout(timeout * 1000)
   setMaxListeners(Infinity, signal) // one listener per block in flight
   try {
     const cid = CID.parse(values.cid)
-    helia = await createNode({ port: Number(values.port ?? 0) })
-    for (const addr of values.connect) {
-      await helia.libp2p.dial(multiaddr(addr), { signal })
-    }
+    helia = await start(signal, (node) => { helia = node })
     t0 = performance.now()
-    const fsApi = unixfs(helia)
-    bytes = await exportTo(fsApi, cid, out, signal)
+    const bytes = await exportTo(unixfs(helia), cid, out, signal)
     result = { ok: true, seconds: (performance.now() - t0) / 1000, bytes }
   } catch (err) {
     result = {
@@ -362,41 +358,45 @@ async function cmdFetch (values) {
       bytes: bytesWritten,
       error: (signal.aborted ? `timed out after ${timeout} s: ` : '') + String(err?.message ?? err)
     }
-    log(`fetch failed: ${err?.stack ?? err}`)
+    log(`${command} failed: ${err?.stack ?? err}`)
   }
   result.seconds = Math.round(result.seconds * 10000) / 10000
-  if (helia != null) await stopNode(helia)
+  if (helia != null) await stop(helia)
   process.stdout.write(JSON.stringify(result) + '\n')
   process.exit(result.ok ? 0 : 1)
+}
+
+async function cmdFetch (values) {
+  if (values.connect == null || values.connect.length === 0) die('fetch needs --connect MULTIADDR')
+  if (values.cid == null) die('fetch needs --cid CID')
+  if (values.out == null) die('fetch needs --out PATH')
+  const { multiaddr } = await import('@multiformats/multiaddr')
+  await runFetch('fetch', values, async (signal, started) => {
+    const helia = await createNode({ port: Number(values.port ?? 0) })
+    started(helia) // stopped even when a dial fails
+    for (const addr of values.connect) {
+      await helia.libp2p.dial(multiaddr(addr), { signal })
+    }
+    return helia
+  }, stopNode)
 }
 
 async function cmdGatewayFetch (values) {
   if (values.gateway == null) die('gateway-fetch needs --gateway URL')
   if (values.cid == null) die('gateway-fetch needs --cid CID')
   if (values.out == null) die('gateway-fetch needs --out PATH')
-  const timeout = Number(values.timeout ?? 120)
-  const out = path.resolve(values.out)
-  const { CID } = await import('multiformats/cid')
-  const { unixfs } = await import('@helia/unixfs')
   const { createHeliaLight } = await import('helia')
   const { withHTTP } = await import('@helia/http')
   const { MemoryBlockstore } = await import('blockstore-core/memory')
   const { MemoryDatastore } = await import('datastore-core/memory')
-
-  let helia
-  let t0 = performance.now()
-  let result
-  const signal = AbortSignal.timeout(timeout * 1000)
-  setMaxListeners(Infinity, signal)
-  try {
-    const cid = CID.parse(values.cid)
+  await runFetch('gateway-fetch', values, async (signal, started) => {
     const http = {
       recursiveGateways: [values.gateway],
       delegatedRouters: [],
       allowLocal: true,
       allowInsecure: true
     }
-    helia = withHTTP(createHeliaLight({
+    const helia = withHTTP(createHeliaLight({
       blockstore: new MemoryBlockstore(),
       datastore: new MemoryDatastore()
     }), http)
@@ -408,22 +408,9 @@ async function cmdGatewayFetch (values) {
       async * findProviders () {}
     })
     await helia.start()
-    t0 = performance.now()
-    const bytes = await exportTo(unixfs(helia), cid, out, signal)
-    result = { ok: true, seconds: (performance.now() - t0) / 1000, bytes }
-  } catch (err) {
-    result = {
-      ok: false,
-      seconds: (performance.now() - t0) / 1000,
-      bytes: bytesWritten,
-      error: (signal.aborted ? `timed out after ${timeout} s: ` : '') + String(err?.message ?? err)
-    }
-    log(`gateway-fetch failed: ${err?.stack ?? err}`)
-  }
-  result.seconds = Math.round(result.seconds * 10000) / 10000
-  if (helia != null) await helia.stop()
-  process.stdout.write(JSON.stringify(result) + '\n')
-  process.exit(result.ok ? 0 : 1)
+    started(helia)
+    return helia
+  }, (helia) => helia.stop())
 }
 
 async function cmdHash (values, positionals) {
